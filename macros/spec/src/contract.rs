@@ -1,0 +1,87 @@
+//! The environment-variable contract between deployment (the simulator or an engine) and the
+//! runtime inside each function process.
+//!
+//! | variable | set to | read by |
+//! | --- | --- | --- |
+//! | `PLUTO_HANDLER` | logical name of the function this process serves | `pluto::start()` |
+//! | `PLUTO_PROJECT`, `PLUTO_STACK` | project and stack names (informational) | logs |
+//! | `PLUTO_KV_STORE_<NAME>` | DynamoDB table name of KV store `<name>` | `KvStore` |
+//! | `PLUTO_SAGEMAKER_<NAME>` | endpoint name of SageMaker endpoint `<name>` | `SageMaker` |
+//! | `PLUTO_FUNCTION_<NAME>` | Lambda function name (or ARN) of function `<name>` | `Function::invoke` |
+//! | `PLUTO_URL_<NAME>` | Function URL of function `<name>` | `Function::url` |
+//!
+//! `<NAME>` is the logical name upper-cased with `-` turned into `_` ([`env_suffix`]); logical names
+//! are lowercase with no `_` ([`crate::names::check_resource_name`]), so the mapping is one-to-one.
+//! A variable is set only for the resources a function was granted: a missing one means the
+//! function has no access, and the runtime says so.
+//!
+//! Everything else comes from the standard AWS environment: credentials, `AWS_REGION`, and
+//! `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_<SERVICE>`) to point the SDK at the local simulator or
+//! an emulator such as moto.
+
+use crate::ResourceKind;
+
+/// Prefix of every variable Pluto sets; users cannot declare variables with it.
+pub const RESERVED_ENV_PREFIX: &str = "PLUTO_";
+/// Logical name of the function a process serves.
+pub const HANDLER_ENV: &str = "PLUTO_HANDLER";
+/// Project name.
+pub const PROJECT_ENV: &str = "PLUTO_PROJECT";
+/// Stack name.
+pub const STACK_ENV: &str = "PLUTO_STACK";
+
+/// Partition-key attribute of a KV store's DynamoDB table (type `S`).
+pub const KV_KEY_ATTRIBUTE: &str = "pk";
+/// Attribute holding a KV store entry's value (type `S`).
+pub const KV_VALUE_ATTRIBUTE: &str = "value";
+
+/// `<NAME>` in the variables above: the logical name upper-cased, `-` turned into `_`.
+pub fn env_suffix(logical_name: &str) -> String {
+    logical_name
+        .chars()
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
+/// The variable holding the physical name of a resource.
+pub fn resource_env_var(kind: ResourceKind, logical_name: &str) -> String {
+    let kind = match kind {
+        ResourceKind::Sagemaker => "SAGEMAKER",
+        ResourceKind::KvStore => "KV_STORE",
+        ResourceKind::Function => "FUNCTION",
+    };
+    format!("{RESERVED_ENV_PREFIX}{kind}_{}", env_suffix(logical_name))
+}
+
+/// The variable holding the Function URL of a function.
+pub fn function_url_env_var(logical_name: &str) -> String {
+    format!("{RESERVED_ENV_PREFIX}URL_{}", env_suffix(logical_name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_derived_from_kind_and_name() {
+        assert_eq!(
+            resource_env_var(ResourceKind::KvStore, "chat-history"),
+            "PLUTO_KV_STORE_CHAT_HISTORY"
+        );
+        assert_eq!(
+            resource_env_var(ResourceKind::Sagemaker, "llama"),
+            "PLUTO_SAGEMAKER_LLAMA"
+        );
+        assert_eq!(
+            resource_env_var(ResourceKind::Function, "qa"),
+            "PLUTO_FUNCTION_QA"
+        );
+        assert_eq!(function_url_env_var("chatbot"), "PLUTO_URL_CHATBOT");
+    }
+}

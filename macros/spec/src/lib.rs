@@ -1,0 +1,195 @@
+//! The option model of `#[resource]`: which kinds of resource exist, which keys each takes, their
+//! defaults and limits, the rules for names and environment variables, and the environment-variable
+//! contract between deployment and the runtime.
+//!
+//! This crate is the ONE place that knows these rules. The proc macro (`pluto-macros`) uses
+//! [`parse`] to turn attribute tokens into a [`ResourceSpec`] and to report bad options as compile
+//! errors; the deducer uses the same [`parse`] on source files; the runtime uses [`contract`] (with
+//! the `parse` feature off, so it does not pull `syn` into Lambda builds).
+
+pub mod contract;
+pub mod limits;
+pub mod names;
+#[cfg(feature = "parse")]
+pub mod parse;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The kinds of resource a `#[resource(...)]` attribute can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    /// A SageMaker real-time or serverless inference endpoint (`fn x() -> SageMaker;`).
+    Sagemaker,
+    /// A key-value store, a DynamoDB table (`fn x() -> KvStore;`).
+    KvStore,
+    /// A function run by AWS Lambda, optionally behind a Function URL (`async fn x(..) -> ..`).
+    Function,
+}
+
+impl ResourceKind {
+    /// Every kind, in the order they are documented.
+    pub const ALL: [ResourceKind; 3] = [Self::Sagemaker, Self::KvStore, Self::Function];
+
+    /// The keyword that selects this kind inside `#[resource(...)]`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::Sagemaker => "sagemaker",
+            Self::KvStore => "kv_store",
+            Self::Function => "function",
+        }
+    }
+
+    /// The runtime handle type a declaration of this kind returns (`None` for functions, which are
+    /// ordinary Rust functions).
+    pub fn handle_type(self) -> Option<&'static str> {
+        match self {
+            Self::Sagemaker => Some("SageMaker"),
+            Self::KvStore => Some("KvStore"),
+            Self::Function => None,
+        }
+    }
+
+    /// Looks a kind up by its keyword.
+    pub fn from_keyword(keyword: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.keyword() == keyword)
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::Sagemaker => "SageMaker endpoint",
+            Self::KvStore => "KV store",
+            Self::Function => "function",
+        };
+        f.write_str(text)
+    }
+}
+
+/// One declared resource with every option resolved (defaults filled in, limits checked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceSpec {
+    /// `#[resource(sagemaker(...))]`
+    Sagemaker(SagemakerSpec),
+    /// `#[resource(kv_store)]`
+    KvStore(KvStoreSpec),
+    /// `#[resource(function(...))]`
+    Function(FunctionSpec),
+}
+
+impl ResourceSpec {
+    /// The kind of this resource.
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Self::Sagemaker(_) => ResourceKind::Sagemaker,
+            Self::KvStore(_) => ResourceKind::KvStore,
+            Self::Function(_) => ResourceKind::Function,
+        }
+    }
+
+    /// The logical name: unique in the app, the base of every physical name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Sagemaker(spec) => &spec.name,
+            Self::KvStore(spec) => &spec.name,
+            Self::Function(spec) => &spec.name,
+        }
+    }
+}
+
+/// A SageMaker endpoint serving a container image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagemakerSpec {
+    /// Logical name (default: the Rust function's name with `_` turned into `-`).
+    pub name: String,
+    /// Container image in Amazon ECR, e.g. a Hugging Face TGI image.
+    pub image: String,
+    /// Dedicated instances or serverless inference.
+    pub hosting: Hosting,
+    /// Environment of the container, e.g. `HF_MODEL_ID`.
+    pub env: BTreeMap<String, EnvValue>,
+}
+
+/// How a SageMaker endpoint is hosted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Hosting {
+    /// Real-time inference on dedicated instances.
+    Instances {
+        /// Instance type, default [`limits::DEFAULT_INSTANCE_TYPE`].
+        instance_type: String,
+        /// Instances started with the endpoint, default 1.
+        initial_instance_count: u32,
+    },
+    /// Serverless inference.
+    Serverless {
+        /// Memory in MiB: 1024 to 6144 in steps of 1024.
+        memory_mb: u32,
+        /// Concurrent invocations, 1 to 200.
+        max_concurrency: u32,
+    },
+}
+
+/// A key-value store. Keys and values are strings; see [`contract::KV_KEY_ATTRIBUTE`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvStoreSpec {
+    /// Logical name (default: the Rust function's name with `_` turned into `-`).
+    pub name: String,
+}
+
+/// A function deployed to AWS Lambda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionSpec {
+    /// Logical name (default: the Rust function's name with `_` turned into `-`).
+    pub name: String,
+    /// Whether and how the function is reachable over HTTP.
+    pub url: UrlAuth,
+    /// Timeout in seconds, 1 to 900, default 30.
+    pub timeout_s: u32,
+    /// Memory in MiB, 128 to 10240, default 256.
+    pub memory_mb: u32,
+    /// Environment variables set on the function.
+    pub env: BTreeMap<String, EnvValue>,
+}
+
+/// Who may call a function's URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UrlAuth {
+    /// A Function URL anyone on the internet can call (`AuthType: NONE`). Must be declared.
+    Public,
+    /// A Function URL that requires SigV4-signed requests (`AuthType: AWS_IAM`). The default.
+    Iam,
+    /// No Function URL: only other functions (or AWS services) can invoke it.
+    None,
+}
+
+impl UrlAuth {
+    /// The values `url = "..."` accepts.
+    pub const KEYWORDS: [&'static str; 3] = ["public", "iam", "none"];
+
+    /// Looks a value of `url = "..."` up.
+    pub fn from_keyword(keyword: &str) -> Option<Self> {
+        match keyword {
+            "public" => Some(Self::Public),
+            "iam" => Some(Self::Iam),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+/// The value of one environment variable in a declaration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvValue {
+    /// A literal written in the source: `KEY = "value"`.
+    Literal(String),
+    /// A secret read from the deploying machine's environment at deploy time, never stored by Pluto
+    /// nor printed: `KEY = from_env("VAR")`.
+    FromDeployEnv(String),
+}

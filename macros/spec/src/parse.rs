@@ -1,0 +1,918 @@
+//! Parsing and checking of `#[resource(...)]` attributes and the items they sit on.
+//!
+//! Every error is a [`syn::Error`] whose span points at the offending token, so the proc macro
+//! turns it into a compile error at the right place and the deducer into a `file:line:col`
+//! diagnostic.
+
+use crate::limits::{
+    DEFAULT_FUNCTION_MEMORY_MB, DEFAULT_FUNCTION_TIMEOUT_S, DEFAULT_INSTANCE_TYPE,
+    DEFAULT_SERVERLESS_MAX_CONCURRENCY, DEFAULT_SERVERLESS_MEMORY_MB, FUNCTION_MEMORY_MB,
+    FUNCTION_TIMEOUT_S, INSTANCE_COUNT, SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_MB,
+    SERVERLESS_MEMORY_STEP_MB,
+};
+use crate::names::{
+    check_env_key, check_instance_type, check_resource_name, default_resource_name, parse_ecr_image,
+};
+use crate::{
+    EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, ResourceSpec, SagemakerSpec,
+    UrlAuth,
+};
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use syn::meta::ParseNestedMeta;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Block, FnArg, Ident, LitInt, LitStr, Pat, ReturnType, Signature, Token, Type,
+    Visibility,
+};
+
+/// A function item as `#[resource]` sees it: with a body (a handler) or without one (a resource
+/// declaration such as `fn llama() -> SageMaker;`, which is not valid Rust until the macro rewrites
+/// it).
+#[derive(Debug, Clone)]
+pub struct FnItem {
+    /// Outer attributes, doc comments included.
+    pub attrs: Vec<Attribute>,
+    /// Visibility.
+    pub vis: Visibility,
+    /// Signature.
+    pub sig: Signature,
+    /// The body, or `None` for `fn x() -> T;`.
+    pub body: Option<Box<Block>>,
+}
+
+impl Parse for FnItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse()?;
+        let body = if input.peek(Token![;]) {
+            input.parse::<Token![;]>()?;
+            None
+        } else {
+            Some(Box::new(input.parse::<Block>()?))
+        };
+        Ok(Self {
+            attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
+impl ToTokens for FnItem {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        for attr in &self.attrs {
+            attr.to_tokens(tokens);
+        }
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        match &self.body {
+            Some(body) => body.to_tokens(tokens),
+            None => <Token![;]>::default().to_tokens(tokens),
+        }
+    }
+}
+
+/// A handler's signature, checked to be one the runtime can serve.
+#[derive(Debug, Clone)]
+pub struct HandlerSignature {
+    /// `async fn`?
+    pub is_async: bool,
+    /// Parameters in order; requests name them in JSON objects and query strings.
+    pub params: Vec<HandlerParam>,
+    /// What the function returns.
+    pub output: HandlerOutput,
+}
+
+/// One handler parameter.
+#[derive(Debug, Clone)]
+pub struct HandlerParam {
+    /// The binding's identifier (`mut` dropped).
+    pub ident: Ident,
+    /// Its type, decoded from JSON.
+    pub ty: Type,
+}
+
+impl HandlerParam {
+    /// The name requests use for this parameter (raw identifiers lose their `r#`).
+    pub fn name(&self) -> String {
+        self.ident.to_string().trim_start_matches("r#").to_owned()
+    }
+}
+
+/// The return type of a handler.
+#[derive(Debug, Clone)]
+pub enum HandlerOutput {
+    /// No return type: the response is `null`.
+    Unit,
+    /// `-> T`: the response is `T` as JSON.
+    Value(Type),
+    /// `-> Result<T, E>` (any type whose last path segment is `Result`): `Ok` is the response, `Err`
+    /// an error status.
+    Result(Type),
+}
+
+/// Parses the arguments of `#[resource(...)]` into a resolved [`ResourceSpec`].
+///
+/// `rust_ident` is the item's identifier, which supplies the default logical name.
+pub fn parse_resource_args(args: TokenStream, rust_ident: &Ident) -> syn::Result<ResourceSpec> {
+    let parser = |input: ParseStream<'_>| parse_kind_and_options(input, rust_ident);
+    parser.parse2(args)
+}
+
+fn parse_kind_and_options(input: ParseStream<'_>, rust_ident: &Ident) -> syn::Result<ResourceSpec> {
+    if input.is_empty() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "#[resource] needs a kind: one of {}, e.g. #[resource(kv_store)]",
+                kind_list()
+            ),
+        ));
+    }
+    let keyword: Ident = input.parse()?;
+    let Some(kind) = ResourceKind::from_keyword(&keyword.to_string()) else {
+        return Err(syn::Error::new(
+            keyword.span(),
+            format!(
+                "unknown resource kind `{keyword}`; expected one of {}",
+                kind_list()
+            ),
+        ));
+    };
+    let options = if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        content.parse::<TokenStream>()?
+    } else {
+        TokenStream::new()
+    };
+    if !input.is_empty() {
+        return Err(input.error(
+            "#[resource] declares exactly one resource: put its options in parentheses, e.g. \
+             #[resource(function(url = \"public\"))]",
+        ));
+    }
+    let default_name = default_resource_name(&rust_ident.to_string());
+    match kind {
+        ResourceKind::Sagemaker => parse_sagemaker(options, keyword.span(), default_name),
+        ResourceKind::KvStore => parse_kv_store(options, default_name),
+        ResourceKind::Function => parse_function(options, default_name),
+    }
+}
+
+fn kind_list() -> String {
+    ResourceKind::ALL
+        .map(|k| format!("`{}`", k.keyword()))
+        .join(", ")
+}
+
+/// Tracks which keys an option list has seen, to reject duplicates and unknown keys.
+struct Keys {
+    kind: &'static str,
+    allowed: &'static [&'static str],
+    seen: Vec<String>,
+}
+
+impl Keys {
+    fn new(kind: &'static str, allowed: &'static [&'static str]) -> Self {
+        Self {
+            kind,
+            allowed,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Returns the key of `meta` after checking it is known and not repeated.
+    fn take(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .ok_or_else(|| meta.error(format!("expected an option of {}", self.kind)))?;
+        if !self.allowed.contains(&key.as_str()) {
+            let allowed = self
+                .allowed
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(meta.error(format!(
+                "unknown option `{key}` for {}; expected one of {allowed}",
+                self.kind
+            )));
+        }
+        if self.seen.contains(&key) {
+            return Err(meta.error(format!("option `{key}` is given twice")));
+        }
+        self.seen.push(key.clone());
+        Ok(key)
+    }
+}
+
+fn parse_options(
+    options: TokenStream,
+    mut on_option: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
+    if options.is_empty() {
+        return Ok(());
+    }
+    let parser = syn::meta::parser(|meta| on_option(meta));
+    parser.parse2(options)
+}
+
+fn parse_name(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
+    let lit: LitStr = string_value(meta)?;
+    let name = lit.value();
+    check_resource_name(&name).map_err(|message| syn::Error::new(lit.span(), message))?;
+    Ok(name)
+}
+
+fn string_value(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
+    let value = meta.value()?;
+    let expr: syn::Expr = value.parse()?;
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => Ok(lit),
+        other => Err(syn::Error::new(
+            other.span(),
+            "expected a string literal, e.g. \"value\"",
+        )),
+    }
+}
+
+fn int_value(
+    meta: &ParseNestedMeta<'_>,
+    range: RangeInclusive<u32>,
+    unit: &str,
+) -> syn::Result<u32> {
+    let value = meta.value()?;
+    let expr: syn::Expr = value.parse()?;
+    let lit: LitInt = match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(lit),
+            ..
+        }) => lit,
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                format!("expected a whole number of {unit}, e.g. {}", range.start()),
+            ));
+        }
+    };
+    let number: u64 = lit.base10_parse()?;
+    match u32::try_from(number) {
+        Ok(number) if range.contains(&number) => Ok(number),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "{number} is out of range: expected {} to {} {unit}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+fn parse_env(meta: &ParseNestedMeta<'_>) -> syn::Result<BTreeMap<String, EnvValue>> {
+    let mut env = BTreeMap::new();
+    meta.parse_nested_meta(|entry| {
+        let key = entry
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .ok_or_else(|| entry.error("expected `NAME = \"value\"`"))?;
+        check_env_key(&key).map_err(|message| entry.error(message))?;
+        if env.contains_key(&key) {
+            return Err(entry.error(format!("environment variable `{key}` is given twice")));
+        }
+        let value = entry.value()?;
+        let expr: syn::Expr = value.parse()?;
+        let env_value = match expr {
+            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(lit), .. }) => EnvValue::Literal(lit.value()),
+            syn::Expr::Call(call) if is_from_env(&call.func) => {
+                let args: Vec<&syn::Expr> = call.args.iter().collect();
+                match args.as_slice() {
+                    [syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(var), .. })] => {
+                        let var_name = var.value();
+                        if var_name.is_empty() || var_name.contains('=') {
+                            return Err(syn::Error::new(var.span(), "expected the name of a variable"));
+                        }
+                        EnvValue::FromDeployEnv(var_name)
+                    }
+                    _ => {
+                        return Err(syn::Error::new(
+                            call.span(),
+                            "from_env takes one string: the deploying machine's variable, e.g. from_env(\"HF_TOKEN\")",
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "expected a string literal, or from_env(\"VAR\") for a secret read at deploy time",
+                ));
+            }
+        };
+        env.insert(key, env_value);
+        Ok(())
+    })?;
+    Ok(env)
+}
+
+fn is_from_env(func: &syn::Expr) -> bool {
+    matches!(func, syn::Expr::Path(path) if path.path.is_ident("from_env"))
+}
+
+fn parse_sagemaker(
+    options: TokenStream,
+    kind_span: Span,
+    default_name: String,
+) -> syn::Result<ResourceSpec> {
+    let mut keys = Keys::new(
+        "sagemaker",
+        &[
+            "name",
+            "image",
+            "instance_type",
+            "instance_count",
+            "env",
+            "serverless",
+        ],
+    );
+    let mut name = default_name;
+    let mut image: Option<String> = None;
+    let mut instance_type: Option<(String, Span)> = None;
+    let mut instance_count: Option<(u32, Span)> = None;
+    let mut serverless: Option<(Hosting, Span)> = None;
+    let mut env = BTreeMap::new();
+    parse_options(options, |meta| {
+        match keys.take(&meta)?.as_str() {
+            "name" => name = parse_name(&meta)?,
+            "image" => {
+                let lit = string_value(&meta)?;
+                parse_ecr_image(&lit.value())
+                    .map_err(|message| syn::Error::new(lit.span(), message))?;
+                image = Some(lit.value());
+            }
+            "instance_type" => {
+                let lit = string_value(&meta)?;
+                check_instance_type(&lit.value())
+                    .map_err(|message| syn::Error::new(lit.span(), message))?;
+                instance_type = Some((lit.value(), meta.path.span()));
+            }
+            "instance_count" => {
+                instance_count = Some((
+                    int_value(&meta, INSTANCE_COUNT, "instances")?,
+                    meta.path.span(),
+                ));
+            }
+            "env" => env = parse_env(&meta)?,
+            "serverless" => serverless = Some((parse_serverless(&meta)?, meta.path.span())),
+            _ => unreachable!("Keys::take only returns allowed keys"),
+        }
+        Ok(())
+    })?;
+    let Some(image) = image else {
+        return Err(syn::Error::new(
+            kind_span,
+            "sagemaker needs `image = \"<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>\"`",
+        ));
+    };
+    let hosting = match (serverless, instance_type, instance_count) {
+        (Some(_), Some((_, span)), _) | (Some(_), _, Some((_, span))) => {
+            return Err(syn::Error::new(
+                span,
+                "a serverless endpoint has no instances: remove this option or `serverless(...)`",
+            ));
+        }
+        (Some((hosting, _)), None, None) => hosting,
+        (None, instance_type, instance_count) => Hosting::Instances {
+            instance_type: instance_type
+                .map_or_else(|| DEFAULT_INSTANCE_TYPE.to_owned(), |(t, _)| t),
+            initial_instance_count: instance_count.map_or(1, |(count, _)| count),
+        },
+    };
+    Ok(ResourceSpec::Sagemaker(SagemakerSpec {
+        name,
+        image,
+        hosting,
+        env,
+    }))
+}
+
+fn parse_serverless(meta: &ParseNestedMeta<'_>) -> syn::Result<Hosting> {
+    let mut keys = Keys::new("serverless", &["memory_mb", "max_concurrency"]);
+    let mut memory_mb = DEFAULT_SERVERLESS_MEMORY_MB;
+    let mut max_concurrency = DEFAULT_SERVERLESS_MAX_CONCURRENCY;
+    if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|option| {
+            match keys.take(&option)?.as_str() {
+                "memory_mb" => {
+                    let span = option.input.span();
+                    memory_mb = int_value(&option, SERVERLESS_MEMORY_MB, "MiB")?;
+                    if memory_mb % SERVERLESS_MEMORY_STEP_MB != 0 {
+                        return Err(syn::Error::new(
+                            span,
+                            format!("serverless memory comes in steps of {SERVERLESS_MEMORY_STEP_MB} MiB"),
+                        ));
+                    }
+                }
+                "max_concurrency" => {
+                    max_concurrency = int_value(&option, SERVERLESS_MAX_CONCURRENCY, "invocations")?;
+                }
+                _ => unreachable!("Keys::take only returns allowed keys"),
+            }
+            Ok(())
+        })?;
+    }
+    Ok(Hosting::Serverless {
+        memory_mb,
+        max_concurrency,
+    })
+}
+
+fn parse_kv_store(options: TokenStream, default_name: String) -> syn::Result<ResourceSpec> {
+    let mut keys = Keys::new("kv_store", &["name"]);
+    let mut name = default_name;
+    parse_options(options, |meta| {
+        match keys.take(&meta)?.as_str() {
+            "name" => name = parse_name(&meta)?,
+            _ => unreachable!("Keys::take only returns allowed keys"),
+        }
+        Ok(())
+    })?;
+    Ok(ResourceSpec::KvStore(KvStoreSpec { name }))
+}
+
+fn parse_function(options: TokenStream, default_name: String) -> syn::Result<ResourceSpec> {
+    let mut keys = Keys::new(
+        "function",
+        &["name", "url", "timeout_s", "memory_mb", "env"],
+    );
+    let mut spec = FunctionSpec {
+        name: default_name,
+        url: UrlAuth::Iam,
+        timeout_s: DEFAULT_FUNCTION_TIMEOUT_S,
+        memory_mb: DEFAULT_FUNCTION_MEMORY_MB,
+        env: BTreeMap::new(),
+    };
+    parse_options(options, |meta| {
+        match keys.take(&meta)?.as_str() {
+            "name" => spec.name = parse_name(&meta)?,
+            "url" => {
+                let lit = string_value(&meta)?;
+                spec.url = UrlAuth::from_keyword(&lit.value()).ok_or_else(|| {
+                    syn::Error::new(
+                        lit.span(),
+                        "url is \"public\" (anyone may call it), \"iam\" (signed requests only; the \
+                         default) or \"none\" (no Function URL)",
+                    )
+                })?;
+            }
+            "timeout_s" => spec.timeout_s = int_value(&meta, FUNCTION_TIMEOUT_S, "seconds")?,
+            "memory_mb" => spec.memory_mb = int_value(&meta, FUNCTION_MEMORY_MB, "MiB")?,
+            "env" => spec.env = parse_env(&meta)?,
+            _ => unreachable!("Keys::take only returns allowed keys"),
+        }
+        Ok(())
+    })?;
+    Ok(ResourceSpec::Function(spec))
+}
+
+/// Checks the item under a `sagemaker` or `kv_store` declaration: `fn name() -> Handle;`.
+pub fn check_handle_declaration(kind: ResourceKind, item: &FnItem) -> syn::Result<()> {
+    let handle = kind.handle_type().unwrap_or("?");
+    let example = format!("fn {}() -> {handle};", item.sig.ident);
+    if let Some(body) = &item.body {
+        return Err(syn::Error::new(
+            body.brace_token.span.join(),
+            format!("a {kind} declaration has no body: write `{example}`"),
+        ));
+    }
+    let sig = &item.sig;
+    if let Some(token) = sig.asyncness {
+        return Err(syn::Error::new(
+            token.span(),
+            format!("a {kind} declaration is not async: write `{example}`"),
+        ));
+    }
+    if let Some(param) = sig.inputs.first() {
+        return Err(syn::Error::new(
+            param.span(),
+            format!("a {kind} declaration takes no arguments: write `{example}`"),
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            format!("a {kind} declaration is not generic"),
+        ));
+    }
+    if let Some(token) = sig.constness {
+        return Err(syn::Error::new(
+            token.span(),
+            format!("write `{example}` without `const`"),
+        ));
+    }
+    if let Some(token) = sig.unsafety {
+        return Err(syn::Error::new(
+            token.span(),
+            format!("write `{example}` without `unsafe`"),
+        ));
+    }
+    let returns_handle = match &sig.output {
+        ReturnType::Type(_, ty) => last_segment(ty).is_some_and(|segment| segment == handle),
+        ReturnType::Default => false,
+    };
+    if !returns_handle {
+        let span = match &sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => sig.ident.span(),
+        };
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "`#[resource({})]` declares a `{handle}`: write `{example}`",
+                kind.keyword()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the item under a `function` declaration and describes its signature.
+pub fn check_handler(item: &FnItem) -> syn::Result<HandlerSignature> {
+    let sig = &item.sig;
+    if item.body.is_none() {
+        return Err(syn::Error::new(
+            sig.ident.span(),
+            "a function needs a body: `#[resource(function)]` goes on the code Lambda runs",
+        ));
+    }
+    if let Some(token) = sig.constness {
+        return Err(syn::Error::new(
+            token.span(),
+            "a handler cannot be a `const fn`",
+        ));
+    }
+    if let Some(token) = sig.unsafety {
+        return Err(syn::Error::new(
+            token.span(),
+            "a handler cannot be `unsafe`",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        return Err(syn::Error::new(
+            abi.span(),
+            "a handler cannot have an `extern` ABI",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        return Err(syn::Error::new(
+            variadic.span(),
+            "a handler cannot be variadic",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a handler cannot be generic: requests are decoded into concrete types",
+        ));
+    }
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                return Err(syn::Error::new(
+                    receiver.span(),
+                    "#[resource(function)] goes on a free function, not a method",
+                ));
+            }
+            FnArg::Typed(typed) => {
+                let ident = match &*typed.pat {
+                    Pat::Ident(pat) if pat.subpat.is_none() && pat.by_ref.is_none() => {
+                        pat.ident.clone()
+                    }
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "handler parameters must be plain names: requests pass arguments by name",
+                        ));
+                    }
+                };
+                if ident.to_string().starts_with('_') && ident == "_" {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        "handler parameters need a name",
+                    ));
+                }
+                check_serde_type(&typed.ty, "argument")?;
+                params.push(HandlerParam {
+                    ident,
+                    ty: (*typed.ty).clone(),
+                });
+            }
+        }
+    }
+    let output = match &sig.output {
+        ReturnType::Default => HandlerOutput::Unit,
+        ReturnType::Type(_, ty) => {
+            if !matches!(**ty, Type::Reference(_)) {
+                check_serde_type(ty, "return")?;
+            }
+            if last_segment(ty).is_some_and(|segment| segment == "Result") {
+                HandlerOutput::Result((**ty).clone())
+            } else {
+                HandlerOutput::Value((**ty).clone())
+            }
+        }
+    };
+    Ok(HandlerSignature {
+        is_async: sig.asyncness.is_some(),
+        params,
+        output,
+    })
+}
+
+fn check_serde_type(ty: &Type, role: &str) -> syn::Result<()> {
+    match ty {
+        Type::Reference(reference) => Err(syn::Error::new(
+            reference.span(),
+            format!(
+                "handler {role} types must be owned serde types, decoded from or encoded to JSON: \
+                 use e.g. `String` instead of `&str`"
+            ),
+        )),
+        Type::ImplTrait(_)
+        | Type::TraitObject(_)
+        | Type::Infer(_)
+        | Type::Ptr(_)
+        | Type::BareFn(_)
+        | Type::Never(_) => Err(syn::Error::new(
+            ty.span(),
+            format!(
+                "handler {role} types must be concrete serde types (serde::Serialize/Deserialize)"
+            ),
+        )),
+        Type::Paren(inner) => check_serde_type(&inner.elem, role),
+        Type::Group(inner) => check_serde_type(&inner.elem, role),
+        _ => Ok(()),
+    }
+}
+
+fn last_segment(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.to_string()),
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse(args: TokenStream) -> syn::Result<ResourceSpec> {
+        parse_resource_args(args, &Ident::new("my_thing", Span::call_site()))
+    }
+
+    #[test]
+    fn kv_store_defaults_its_name_to_the_identifier() {
+        let spec = parse(quote!(kv_store)).unwrap();
+        assert_eq!(
+            spec,
+            ResourceSpec::KvStore(KvStoreSpec {
+                name: "my-thing".into()
+            })
+        );
+    }
+
+    #[test]
+    fn function_options_are_resolved_with_defaults() {
+        let spec = parse(quote!(function(
+            name = "chatbot",
+            url = "public",
+            timeout_s = 120
+        )))
+        .unwrap();
+        let ResourceSpec::Function(function) = spec else {
+            panic!("not a function")
+        };
+        assert_eq!(function.name, "chatbot");
+        assert_eq!(function.url, UrlAuth::Public);
+        assert_eq!(function.timeout_s, 120);
+        assert_eq!(function.memory_mb, DEFAULT_FUNCTION_MEMORY_MB);
+        let ResourceSpec::Function(default) = parse(quote!(function)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(default.url, UrlAuth::Iam);
+        assert_eq!(default.timeout_s, DEFAULT_FUNCTION_TIMEOUT_S);
+    }
+
+    #[test]
+    fn sagemaker_accepts_instances_or_serverless_but_not_both() {
+        let image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tgi:1";
+        let spec = parse(quote!(sagemaker(image = #image, env(HF_TASK = "text-generation", HF_TOKEN = from_env("HF_TOKEN"))))).unwrap();
+        let ResourceSpec::Sagemaker(sagemaker) = spec else {
+            panic!()
+        };
+        assert_eq!(
+            sagemaker.hosting,
+            Hosting::Instances {
+                instance_type: DEFAULT_INSTANCE_TYPE.into(),
+                initial_instance_count: 1
+            }
+        );
+        assert_eq!(
+            sagemaker.env["HF_TOKEN"],
+            EnvValue::FromDeployEnv("HF_TOKEN".into())
+        );
+        let spec = parse(quote!(sagemaker(image = #image, serverless(memory_mb = 4096)))).unwrap();
+        let ResourceSpec::Sagemaker(sagemaker) = spec else {
+            panic!()
+        };
+        assert_eq!(
+            sagemaker.hosting,
+            Hosting::Serverless {
+                memory_mb: 4096,
+                max_concurrency: DEFAULT_SERVERLESS_MAX_CONCURRENCY
+            }
+        );
+        let error =
+            parse(quote!(sagemaker(image = #image, serverless, instance_type = "ml.m5.large")))
+                .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("serverless endpoint has no instances"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn bad_options_are_reported_with_a_reason() {
+        let cases = [
+            (quote!(), "needs a kind"),
+            (quote!(bucket), "unknown resource kind `bucket`"),
+            (
+                quote!(kv_store(nme = "x")),
+                "unknown option `nme` for kv_store",
+            ),
+            (
+                quote!(function(timeout_s = 901)),
+                "901 is out of range: expected 1 to 900 seconds",
+            ),
+            (
+                quote!(function(memory_mb = "512")),
+                "expected a whole number of MiB",
+            ),
+            (quote!(function(url = "open")), "url is \"public\""),
+            (
+                quote!(function(name = "a", name = "b")),
+                "option `name` is given twice",
+            ),
+            (
+                quote!(function(env(AWS_REGION = "x"))),
+                "reserved by AWS Lambda",
+            ),
+            (
+                quote!(kv_store(name = "Bad_Name")),
+                "resource name `Bad_Name`",
+            ),
+            (
+                quote!(sagemaker(instance_type = "ml.m5.large")),
+                "sagemaker needs `image",
+            ),
+            (quote!(kv_store, function), "exactly one resource"),
+        ];
+        for (args, expected) in cases {
+            let text = args.to_string();
+            let error = parse(args).expect_err(&text).to_string();
+            assert!(
+                error.contains(expected),
+                "`{text}` gave `{error}`, expected `{expected}`"
+            );
+        }
+    }
+
+    #[test]
+    fn handler_signatures_are_checked() {
+        let ok: FnItem = syn::parse2(quote!(
+            async fn chat(query: String, mut n: u32) -> pluto::Result<String> {
+                todo!()
+            }
+        ))
+        .unwrap();
+        let signature = check_handler(&ok).unwrap();
+        assert!(signature.is_async);
+        assert_eq!(
+            signature
+                .params
+                .iter()
+                .map(HandlerParam::name)
+                .collect::<Vec<_>>(),
+            ["query", "n"]
+        );
+        assert!(matches!(signature.output, HandlerOutput::Result(_)));
+        for (item, expected) in [
+            (
+                quote!(
+                    fn f(x: &str) {}
+                ),
+                "use e.g. `String` instead of `&str`",
+            ),
+            (
+                quote!(
+                    fn f<T>(x: T) {}
+                ),
+                "cannot be generic",
+            ),
+            (
+                quote!(
+                    fn f(&self) {}
+                ),
+                "not a method",
+            ),
+            (
+                quote!(
+                    fn f((a, b): (u8, u8)) {}
+                ),
+                "plain names",
+            ),
+            (
+                quote!(
+                    fn f() -> impl Sized {}
+                ),
+                "concrete serde types",
+            ),
+            (
+                quote!(
+                    fn f();
+                ),
+                "needs a body",
+            ),
+        ] {
+            let item: FnItem = syn::parse2(item).unwrap();
+            let error = check_handler(&item).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn handle_declarations_are_checked() {
+        let ok: FnItem = syn::parse2(quote!(
+            pub fn llama() -> pluto::SageMaker;
+        ))
+        .unwrap();
+        check_handle_declaration(ResourceKind::Sagemaker, &ok).unwrap();
+        for (item, expected) in [
+            (
+                quote!(
+                    fn t() -> KvStore {
+                        todo!()
+                    }
+                ),
+                "has no body",
+            ),
+            (
+                quote!(
+                    fn t(x: u8) -> KvStore;
+                ),
+                "takes no arguments",
+            ),
+            (
+                quote!(
+                    fn t() -> SageMaker;
+                ),
+                "declares a `KvStore`",
+            ),
+            (
+                quote!(
+                    async fn t() -> KvStore;
+                ),
+                "not async",
+            ),
+        ] {
+            let item: FnItem = syn::parse2(item).unwrap();
+            let error = check_handle_declaration(ResourceKind::KvStore, &item)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! LangChain-style building blocks for calling LLMs from a Pluto function: prompt templates,
+//! the [`Llm`] trait with a SageMaker implementation speaking the Hugging Face TGI container
+//! format, chat formatting for Zephyr-style models, and two chains ([`LlmChain`] and the "stuff"
+//! question-answering [`StuffQaChain`]).
+//!
+//! ```no_run
+//! use pluto::chain::{GenerationParams, LlmChain, PromptTemplate, SageMakerLlm};
+//! # async fn example(endpoint: pluto::SageMaker) -> Result<(), pluto::chain::ChainError> {
+//! let llm = SageMakerLlm::new(endpoint).with_custom_attributes("accept_eula=true");
+//! let template = PromptTemplate::new("Translate into French: {text}\nFrench:")?;
+//! let chain = LlmChain::new(llm, template).with_params(GenerationParams::default().max_new_tokens(64));
+//! let french = chain.run([("text", "Good morning")]).await?;
+//! # let _ = french;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Everything but [`SageMakerLlm`] is plain Rust with no AWS call, so chains can be tested with a
+//! fake [`Llm`]. See `docs/chains.md` for a guide.
+
+mod chat;
+mod error;
+mod llm;
+mod llm_chain;
+mod prompt;
+mod qa;
+mod tgi;
+
+pub use chat::{ChatLlm, ChatMessage, ChatPrompt, Role, extract_assistant_reply};
+pub use error::ChainError;
+pub use llm::{GenerationParams, Llm, SageMakerLlm};
+pub use llm_chain::LlmChain;
+pub use prompt::PromptTemplate;
+pub use qa::{Document, STUFF_QA_PROMPT, StuffQaChain};
+pub use tgi::{TgiError, TgiGeneration, TgiParameters, TgiRequest, parse_tgi_response};

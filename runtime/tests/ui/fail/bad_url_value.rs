@@ -1,0 +1,3 @@
+#[pluto::resource(function(url = "open"))]
+async fn f() {}
+fn main() {}

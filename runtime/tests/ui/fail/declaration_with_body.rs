@@ -1,0 +1,5 @@
+#[pluto::resource(kv_store)]
+fn history() -> pluto::KvStore {
+    todo!()
+}
+fn main() {}

@@ -1,0 +1,3 @@
+#[pluto::resource(kv_store)]
+fn history() -> pluto::SageMaker;
+fn main() {}

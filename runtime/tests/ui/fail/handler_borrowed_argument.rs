@@ -1,0 +1,5 @@
+#[pluto::resource(function)]
+async fn chat(query: &str) -> String {
+    query.to_owned()
+}
+fn main() {}

@@ -1,0 +1,5 @@
+#[pluto::resource(function)]
+async fn chat() -> impl serde::Serialize {
+    1
+}
+fn main() {}

@@ -1,0 +1,3 @@
+#[pluto::resource(kv_store(name = "Chat_History"))]
+fn history() -> pluto::KvStore;
+fn main() {}

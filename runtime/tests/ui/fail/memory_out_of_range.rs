@@ -1,0 +1,3 @@
+#[pluto::resource(function(memory_mb = 64))]
+async fn f() {}
+fn main() {}

@@ -1,0 +1,3 @@
+#[pluto::resource]
+fn files() -> pluto::KvStore;
+fn main() {}

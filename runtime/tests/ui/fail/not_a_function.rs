@@ -1,0 +1,3 @@
+#[pluto::resource(kv_store)]
+struct History;
+fn main() {}

@@ -1,0 +1,3 @@
+#[pluto::resource(function(env(PLUTO_HANDLER = "other")))]
+async fn f() {}
+fn main() {}

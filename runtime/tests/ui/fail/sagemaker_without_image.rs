@@ -1,0 +1,3 @@
+#[pluto::resource(sagemaker(instance_type = "ml.m5.xlarge"))]
+fn llama() -> pluto::SageMaker;
+fn main() {}

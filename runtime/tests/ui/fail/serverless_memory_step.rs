@@ -1,0 +1,6 @@
+#[pluto::resource(sagemaker(
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tgi:1",
+    serverless(memory_mb = 1500),
+))]
+fn llama() -> pluto::SageMaker;
+fn main() {}

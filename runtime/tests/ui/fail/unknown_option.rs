@@ -1,0 +1,3 @@
+#[pluto::resource(kv_store(nmae = "sessions"))]
+fn sessions() -> pluto::KvStore;
+fn main() {}

@@ -1,0 +1,104 @@
+//! A Pluto app used by the integration tests: handlers for every dispatch path, and handlers
+//! that use each resource client. It is an ordinary Pluto app: `fn main() { pluto::start() }`.
+
+use pluto::chain::{GenerationParams, Llm, SageMakerLlm};
+use pluto::{HttpError, KvStore, SageMaker, resource};
+use serde::{Deserialize, Serialize};
+
+#[resource(kv_store(name = "notes"))]
+fn notes() -> KvStore;
+
+#[resource(sagemaker(
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.1-tgi1.4.0-gpu-py310-cu121-ubuntu20.04"
+))]
+fn model() -> SageMaker;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Point {
+    x: i64,
+    y: i64,
+}
+
+#[resource(function)]
+async fn echo(text: String) -> String {
+    text
+}
+
+#[resource(function)]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[resource(function)]
+async fn greet(name: Option<String>) -> String {
+    format!("hello {}", name.unwrap_or_else(|| "stranger".into()))
+}
+
+#[resource(function)]
+async fn shift(point: Point, dx: i64) -> Point {
+    Point {
+        x: point.x + dx,
+        y: point.y,
+    }
+}
+
+#[resource(function)]
+async fn fails() -> pluto::Result<String> {
+    Err("the database is on fire".into())
+}
+
+#[resource(function)]
+async fn teapot() -> pluto::Result<String> {
+    Err(HttpError::new(418, "I'm a teapot"))?
+}
+
+#[resource(function)]
+async fn panics(message: String) -> String {
+    panic!("{message}")
+}
+
+#[resource(function)]
+async fn huge(bytes: usize) -> String {
+    "x".repeat(bytes)
+}
+
+#[resource(function(name = "kv-set"))]
+async fn kv_set(key: String, value: String) -> pluto::Result<()> {
+    Ok(notes().set(&key, value).await?)
+}
+
+#[resource(function(name = "kv-get"))]
+async fn kv_get(key: String) -> pluto::Result<Option<String>> {
+    Ok(notes().get(&key).await?)
+}
+
+#[resource(function(name = "kv-delete"))]
+async fn kv_delete(key: String) -> pluto::Result<()> {
+    Ok(notes().delete(&key).await?)
+}
+
+#[resource(function(name = "kv-point"))]
+async fn kv_point(key: String, point: Point) -> pluto::Result<Option<Point>> {
+    notes().set_json(&key, &point).await?;
+    Ok(notes().get_json(&key).await?)
+}
+
+#[resource(function)]
+async fn infer(body: serde_json::Value) -> pluto::Result<serde_json::Value> {
+    Ok(model().invoke(&body).await?)
+}
+
+#[resource(function)]
+async fn generate(prompt: String) -> pluto::Result<String> {
+    let llm = SageMakerLlm::new(model()).with_custom_attributes("accept_eula=true");
+    Ok(llm.generate(&prompt, &GenerationParams::default()).await?)
+}
+
+#[resource(function)]
+async fn relay(text: String) -> pluto::Result<serde_json::Value> {
+    Ok(pluto::function!(echo).invoke(&(text,)).await?)
+}
+
+fn main() {
+    pluto::start();
+}

@@ -1,0 +1,23 @@
+//! Integration-test harness of Pluto.
+//!
+//! - [`moto`]: one moto server (the AWS API emulator) per test binary, on a free loopback port,
+//!   stopped when the test process exits.
+//! - [`runtime_api`]: a minimal Lambda Runtime API, to drive a real app process the way Lambda
+//!   does.
+//! - [`app`]: spawns the `fixture-app` binary (or any Pluto app) as a Lambda function process.
+//! - [`events`]: realistic Function URL (payload 2.0) events.
+
+pub mod app;
+pub mod events;
+pub mod moto;
+pub mod runtime_api;
+
+use std::path::PathBuf;
+
+/// The workspace root (where `.cache/` lives).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

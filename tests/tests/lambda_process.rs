@@ -1,0 +1,91 @@
+//! The app binary as a Lambda function process: `pluto::start()` selects the handler from
+//! `PLUTO_HANDLER` and serves it through `lambda_runtime` against a Runtime API.
+
+use pluto_tests::app::FunctionProcess;
+use pluto_tests::events::{UrlEvent, response_parts};
+use pluto_tests::runtime_api::RuntimeApi;
+use serde_json::json;
+use std::path::Path;
+
+fn fixture_app() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_fixture-app"))
+}
+
+#[tokio::test]
+async fn serves_function_url_events_and_direct_invocations() {
+    let api = RuntimeApi::start().await;
+    let _process = FunctionProcess::spawn(fixture_app(), "add", &api, &[]);
+    let response = api
+        .invoke(UrlEvent::post_json(&json!([40, 2])).build())
+        .await
+        .response();
+    assert_eq!(response_parts(&response), (200, json!(42)));
+    assert_eq!(
+        api.invoke(json!({"a": 1, "b": 2})).await.response(),
+        json!(3)
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_one_request_and_the_process_keeps_serving() {
+    let api = RuntimeApi::start().await;
+    let mut process = FunctionProcess::spawn(fixture_app(), "panics", &api, &[]);
+    let response = api
+        .invoke(UrlEvent::post_json(&json!(["first"])).build())
+        .await
+        .response();
+    assert_eq!(
+        response_parts(&response),
+        (500, json!({"error": "function `panics` panicked: first"}))
+    );
+    let error = api.invoke(json!(["second"])).await.error();
+    assert_eq!(error["errorType"], "Pluto.Panic");
+    assert_eq!(error["errorMessage"], "function `panics` panicked: second");
+    let response = api
+        .invoke(UrlEvent::post_json(&json!(["third"])).build())
+        .await
+        .response();
+    assert_eq!(response_parts(&response).0, 500);
+    assert!(process.is_running(), "the process must survive panics");
+}
+
+#[tokio::test]
+async fn direct_invocation_failures_are_lambda_function_errors() {
+    let api = RuntimeApi::start().await;
+    let _process = FunctionProcess::spawn(fixture_app(), "fails", &api, &[]);
+    let error = api.invoke(json!([])).await.error();
+    assert_eq!(
+        error,
+        json!({"errorType": "Pluto.HandlerError", "errorMessage": "the database is on fire"})
+    );
+}
+
+#[tokio::test]
+async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_environment() {
+    let (code, stderr) = FunctionProcess::exit_with_stderr(fixture_app(), &[]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("PLUTO_HANDLER is not set"), "{stderr}");
+    assert!(
+        stderr.contains("add, echo, fails, generate, greet, huge, infer, kv-delete"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cargo pluto run"), "{stderr}");
+
+    let env = [("PLUTO_HANDLER".to_owned(), "nope".to_owned())];
+    let (code, stderr) = FunctionProcess::exit_with_stderr(fixture_app(), &env).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("PLUTO_HANDLER is `nope`, but this binary's functions are: add, echo"),
+        "{stderr}"
+    );
+
+    let env = [("PLUTO_HANDLER".to_owned(), "echo".to_owned())];
+    let (code, stderr) = FunctionProcess::exit_with_stderr(fixture_app(), &env).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            "AWS_LAMBDA_RUNTIME_API is not set: the function `echo` runs inside AWS Lambda"
+        ),
+        "{stderr}"
+    );
+}
