@@ -71,3 +71,24 @@ impl FunctionProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 }
+
+/// Builds the binary of a workspace package (an example app) with the same cargo that runs the
+/// tests, and returns its path. Cheap when it is up to date.
+pub fn build_workspace_binary(package: &str) -> std::path::PathBuf {
+    let output = std::process::Command::new(env!("CARGO"))
+        .current_dir(crate::workspace_root())
+        .args(["build", "--quiet", "--message-format=json", "-p", package, "--bin", package])
+        .output()
+        .unwrap_or_else(|error| panic!("could not run cargo to build {package}: {error}"));
+    assert!(
+        output.status.success(),
+        "building {package} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
+        .next_back()
+        .unwrap_or_else(|| panic!("cargo reported no executable for {package}"))
+}
