@@ -77,7 +77,15 @@ impl FunctionProcess {
 pub fn build_workspace_binary(package: &str) -> std::path::PathBuf {
     let output = std::process::Command::new(env!("CARGO"))
         .current_dir(crate::workspace_root())
-        .args(["build", "--quiet", "--message-format=json", "-p", package, "--bin", package])
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json",
+            "-p",
+            package,
+            "--bin",
+            package,
+        ])
         .output()
         .unwrap_or_else(|error| panic!("could not run cargo to build {package}: {error}"));
     assert!(

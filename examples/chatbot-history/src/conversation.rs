@@ -5,7 +5,8 @@ use pluto::chain::{ChainError, ChatPrompt, GenerationParams, Llm, extract_assist
 use serde::{Deserialize, Serialize};
 
 /// How the chatbot behaves.
-pub(crate) const SYSTEM_PROMPT: &str = "You are a friendly assistant. Use the conversation so far to answer.";
+pub(crate) const SYSTEM_PROMPT: &str =
+    "You are a friendly assistant. Use the conversation so far to answer.";
 
 /// Turns kept per session (older ones are dropped).
 pub(crate) const MAX_TURNS: usize = 8;
@@ -26,19 +27,34 @@ pub(crate) struct Reply {
 }
 
 /// Answers `message` given the previous `turns`; returns the reply and the updated history.
-pub(crate) async fn respond<L: Llm>(llm: &L, mut turns: Vec<Turn>, message: &str) -> Result<(Reply, Vec<Turn>), ChainError> {
+pub(crate) async fn respond<L: Llm>(
+    llm: &L,
+    mut turns: Vec<Turn>,
+    message: &str,
+) -> Result<(Reply, Vec<Turn>), ChainError> {
     let mut prompt = ChatPrompt::new().system(SYSTEM_PROMPT);
     for turn in &turns {
         prompt = prompt.user(&turn.user).assistant(&turn.assistant);
     }
     let prompt = prompt.user(message).render();
-    let params = GenerationParams::default().max_new_tokens(200).repetition_penalty(1.1);
+    let params = GenerationParams::default()
+        .max_new_tokens(200)
+        .repetition_penalty(1.1);
     let answer = extract_assistant_reply(&llm.generate(&prompt, &params).await?);
-    turns.push(Turn { user: message.to_owned(), assistant: answer.clone() });
+    turns.push(Turn {
+        user: message.to_owned(),
+        assistant: answer.clone(),
+    });
     if turns.len() > MAX_TURNS {
         turns.drain(..turns.len() - MAX_TURNS);
     }
-    Ok((Reply { answer, turns: turns.len() }, turns))
+    Ok((
+        Reply {
+            answer,
+            turns: turns.len(),
+        },
+        turns,
+    ))
 }
 
 #[cfg(test)]
@@ -52,7 +68,10 @@ mod tests {
 
     impl Llm for Scripted {
         async fn generate(&self, prompt: &str, _: &GenerationParams) -> Result<String, ChainError> {
-            let mut prompts = self.prompts.lock().map_err(|_| ChainError::Other("poisoned".into()))?;
+            let mut prompts = self
+                .prompts
+                .lock()
+                .map_err(|_| ChainError::Other("poisoned".into()))?;
             prompts.push(prompt.to_owned());
             Ok(format!("reply {}</s>", prompts.len()))
         }
@@ -60,10 +79,22 @@ mod tests {
 
     #[tokio::test]
     async fn history_goes_into_the_prompt_and_the_reply_into_the_history() {
-        let llm = Scripted { prompts: Mutex::new(Vec::new()) };
-        let (first, turns) = respond(&llm, Vec::new(), "My name is Ada.").await.expect("reply");
-        assert_eq!(first, Reply { answer: "reply 1".into(), turns: 1 });
-        let (second, turns) = respond(&llm, turns, "What is my name?").await.expect("reply");
+        let llm = Scripted {
+            prompts: Mutex::new(Vec::new()),
+        };
+        let (first, turns) = respond(&llm, Vec::new(), "My name is Ada.")
+            .await
+            .expect("reply");
+        assert_eq!(
+            first,
+            Reply {
+                answer: "reply 1".into(),
+                turns: 1
+            }
+        );
+        let (second, turns) = respond(&llm, turns, "What is my name?")
+            .await
+            .expect("reply");
         assert_eq!(second.turns, 2);
         let prompts = llm.prompts.lock().expect("prompts");
         assert_eq!(
@@ -73,15 +104,26 @@ mod tests {
                  <|user|>\nWhat is my name?</s>\n<|assistant|>\n"
             )
         );
-        assert_eq!(turns[1], Turn { user: "What is my name?".into(), assistant: "reply 2".into() });
+        assert_eq!(
+            turns[1],
+            Turn {
+                user: "What is my name?".into(),
+                assistant: "reply 2".into()
+            }
+        );
     }
 
     #[tokio::test]
     async fn only_the_most_recent_turns_are_kept() {
-        let llm = Scripted { prompts: Mutex::new(Vec::new()) };
+        let llm = Scripted {
+            prompts: Mutex::new(Vec::new()),
+        };
         let mut turns = Vec::new();
         for index in 0..MAX_TURNS + 3 {
-            turns = respond(&llm, turns, &format!("message {index}")).await.expect("reply").1;
+            turns = respond(&llm, turns, &format!("message {index}"))
+                .await
+                .expect("reply")
+                .1;
         }
         assert_eq!(turns.len(), MAX_TURNS);
         assert_eq!(turns[0].user, "message 3");

@@ -10,7 +10,10 @@ use pluto::{KvStore, SageMaker, resource};
 // --- infrastructure -------------------------------------------------------------------------
 #[resource(sagemaker(
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.1-tgi1.4.0-gpu-py310-cu121-ubuntu20.04",
-    env(HF_MODEL_ID = "TinyLlama/TinyLlama-1.1B-Chat-v1.0", HF_TASK = "text-generation"),
+    env(
+        HF_MODEL_ID = "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+        HF_TASK = "text-generation"
+    ),
 ))]
 fn llama() -> SageMaker;
 
@@ -20,7 +23,8 @@ fn history() -> KvStore;
 #[resource(function(name = "chat", url = "public", timeout_s = 120, memory_mb = 512))]
 async fn chat(session_id: String, message: String) -> pluto::Result<Reply> {
     let turns: Vec<Turn> = history().get_json(&session_id).await?.unwrap_or_default();
-    let (reply, turns) = conversation::respond(&SageMakerLlm::new(llama()), turns, &message).await?;
+    let (reply, turns) =
+        conversation::respond(&SageMakerLlm::new(llama()), turns, &message).await?;
     history().set_json(&session_id, &turns).await?;
     Ok(reply)
 }

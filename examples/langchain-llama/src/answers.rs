@@ -1,7 +1,10 @@
 //! The business logic: prompts in TinyLlama's chat format, and "stuff" question answering over
 //! the bakery's fact sheet. Generic over the model, so it is tested with a scripted one.
 
-use pluto::chain::{ChainError, ChatLlm, ChatPrompt, Document, GenerationParams, Llm, StuffQaChain, extract_assistant_reply};
+use pluto::chain::{
+    ChainError, ChatLlm, ChatPrompt, Document, GenerationParams, Llm, StuffQaChain,
+    extract_assistant_reply,
+};
 
 /// How the chatbot behaves.
 pub(crate) const SYSTEM_PROMPT: &str =
@@ -15,7 +18,9 @@ organic flour from a mill in Lofoten.";
 
 /// Decoding for both functions: greedy, so the same question gets the same answer.
 pub(crate) fn generation() -> GenerationParams {
-    GenerationParams::default().max_new_tokens(200).repetition_penalty(1.1)
+    GenerationParams::default()
+        .max_new_tokens(200)
+        .repetition_penalty(1.1)
 }
 
 /// Answers one chat message.
@@ -26,7 +31,10 @@ pub(crate) async fn chat<L: Llm>(llm: &L, query: &str) -> Result<String, ChainEr
 }
 
 /// Answers a question about [`FACT_SHEET`] with the stuff chain.
-pub(crate) async fn answer_from_document<L: Llm + Sync>(llm: &L, question: &str) -> Result<String, ChainError> {
+pub(crate) async fn answer_from_document<L: Llm + Sync>(
+    llm: &L,
+    question: &str,
+) -> Result<String, ChainError> {
     let documents = [Document::new(FACT_SHEET).with_metadata("source", "aurora-bakery.txt")];
     let chain = StuffQaChain::new(ChatLlm::new(llm)).with_params(generation());
     chain.run(&documents, question).await
@@ -45,37 +53,57 @@ mod tests {
     }
 
     impl Llm for Scripted {
-        async fn generate(&self, prompt: &str, params: &GenerationParams) -> Result<String, ChainError> {
+        async fn generate(
+            &self,
+            prompt: &str,
+            params: &GenerationParams,
+        ) -> Result<String, ChainError> {
             assert!(params.is_greedy(), "the example decodes greedily");
-            self.prompts.lock().map_err(|_| ChainError::Other("poisoned".into()))?.push(prompt.to_owned());
+            self.prompts
+                .lock()
+                .map_err(|_| ChainError::Other("poisoned".into()))?
+                .push(prompt.to_owned());
             Ok(format!("{prompt}{}", self.reply))
         }
     }
 
     fn scripted(reply: &'static str) -> Scripted {
-        Scripted { reply, prompts: Mutex::new(Vec::new()) }
+        Scripted {
+            reply,
+            prompts: Mutex::new(Vec::new()),
+        }
     }
 
     #[tokio::test]
     async fn chat_uses_the_tinyllama_format_and_returns_only_the_reply() {
         let llm = scripted("Paris is the capital of France.</s>");
-        let answer = chat(&llm, "What is the capital of France?").await.expect("an answer");
+        let answer = chat(&llm, "What is the capital of France?")
+            .await
+            .expect("an answer");
         assert_eq!(answer, "Paris is the capital of France.");
         let prompts = llm.prompts.lock().expect("prompts");
         assert_eq!(
             prompts[0],
-            format!("<|system|>\n{SYSTEM_PROMPT}</s>\n<|user|>\nWhat is the capital of France?</s>\n<|assistant|>\n")
+            format!(
+                "<|system|>\n{SYSTEM_PROMPT}</s>\n<|user|>\nWhat is the capital of France?</s>\n<|assistant|>\n"
+            )
         );
     }
 
     #[tokio::test]
     async fn qa_puts_the_fact_sheet_and_the_question_in_one_prompt() {
         let llm = scripted(" It is closed on Sundays.");
-        let answer = answer_from_document(&llm, "Is Aurora Bakery open on Sundays?").await.expect("an answer");
+        let answer = answer_from_document(&llm, "Is Aurora Bakery open on Sundays?")
+            .await
+            .expect("an answer");
         assert_eq!(answer, "It is closed on Sundays.");
         let prompts = llm.prompts.lock().expect("prompts");
         assert!(prompts[0].contains(FACT_SHEET), "{}", prompts[0]);
-        assert!(prompts[0].contains("Question: Is Aurora Bakery open on Sundays?\nHelpful Answer:"), "{}", prompts[0]);
+        assert!(
+            prompts[0].contains("Question: Is Aurora Bakery open on Sundays?\nHelpful Answer:"),
+            "{}",
+            prompts[0]
+        );
         assert!(prompts[0].starts_with("<|user|>\n"), "{}", prompts[0]);
     }
 }

@@ -13,7 +13,10 @@ use pluto::{SageMaker, resource};
 #[resource(sagemaker(
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.1-tgi1.4.0-gpu-py310-cu121-ubuntu20.04",
     instance_type = "ml.m5.xlarge",
-    env(HF_MODEL_ID = "TinyLlama/TinyLlama-1.1B-Chat-v1.0", HF_TASK = "text-generation"),
+    env(
+        HF_MODEL_ID = "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+        HF_TASK = "text-generation"
+    ),
 ))]
 fn llama() -> SageMaker;
 

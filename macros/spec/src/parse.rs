@@ -217,12 +217,12 @@ impl Keys {
 
 fn parse_options(
     options: TokenStream,
-    mut on_option: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
+    on_option: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
 ) -> syn::Result<()> {
     if options.is_empty() {
         return Ok(());
     }
-    let parser = syn::meta::parser(|meta| on_option(meta));
+    let parser = syn::meta::parser(on_option);
     parser.parse2(options)
 }
 
@@ -419,7 +419,7 @@ fn parse_serverless(meta: &ParseNestedMeta<'_>) -> syn::Result<Hosting> {
                 "memory_mb" => {
                     let span = option.input.span();
                     memory_mb = int_value(&option, SERVERLESS_MEMORY_MB, "MiB")?;
-                    if memory_mb % SERVERLESS_MEMORY_STEP_MB != 0 {
+                    if !memory_mb.is_multiple_of(SERVERLESS_MEMORY_STEP_MB) {
                         return Err(syn::Error::new(
                             span,
                             format!("serverless memory comes in steps of {SERVERLESS_MEMORY_STEP_MB} MiB"),
