@@ -4,7 +4,7 @@
 //! `#[resource]`, and `cargo pluto` works out the infrastructure and the least-privilege
 //! permissions of each function:
 //!
-//! ```ignore
+//! ```no_run
 //! use pluto::{resource, KvStore};
 //!
 //! #[resource(kv_store)]
@@ -52,3 +52,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The result type of handlers.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The README's example must compile.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -66,7 +66,7 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
     assert_eq!(code, Some(1));
     assert!(stderr.contains("PLUTO_HANDLER is not set"), "{stderr}");
     assert!(
-        stderr.contains("add, echo, fails, generate, greet, huge, infer, kv-delete"),
+        stderr.contains("add, echo, echo-url, fails, generate, greet, huge, infer, kv-delete"),
         "{stderr}"
     );
     assert!(stderr.contains("cargo pluto run"), "{stderr}");
@@ -88,4 +88,23 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
         ),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn function_urls_come_from_the_environment_contract() {
+    let api = RuntimeApi::start().await;
+    let url = "https://abc.lambda-url.us-east-1.on.aws/";
+    let env = [("PLUTO_URL_ECHO".to_owned(), url.to_owned())];
+    let _process = FunctionProcess::spawn(fixture_app(), "echo-url", &api, &env);
+    assert_eq!(api.invoke(json!([])).await.response(), json!(url));
+
+    let api = RuntimeApi::start().await;
+    let _process = FunctionProcess::spawn(fixture_app(), "echo-url", &api, &[]);
+    let error = api.invoke(json!([])).await.error();
+    let message = error["errorMessage"].as_str().expect("a message");
+    assert!(
+        message.contains("function `echo-url` uses function `echo`"),
+        "{message}"
+    );
+    assert!(message.contains("PLUTO_URL_ECHO is not set"), "{message}");
 }

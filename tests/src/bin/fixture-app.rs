@@ -99,6 +99,11 @@ async fn relay(text: String) -> pluto::Result<serde_json::Value> {
     Ok(pluto::function!(echo).invoke(&(text,)).await?)
 }
 
+#[resource(function(name = "echo-url"))]
+async fn echo_url() -> pluto::Result<String> {
+    Ok(pluto::function!(echo).url()?)
+}
+
 fn main() {
     pluto::start();
 }
