@@ -24,7 +24,9 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Path};
 
-/// Declares a cloud resource or a function; see the `pluto` crate documentation for the options.
+/// Declares a cloud resource or a function. Kinds and options: `sagemaker(image = "..", ..)`,
+/// `kv_store(name = "..")`, `function(name, url, timeout_s, memory_mb, env(..))`; the README's
+/// "Declaring resources" lists every option with its default and limits.
 #[proc_macro_attribute]
 pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_resource(args.into(), item.into()).into()

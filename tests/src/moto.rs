@@ -77,6 +77,44 @@ impl Moto {
             .await
     }
 
+    /// Creates a DynamoDB table with the KV store contract (partition key `pk`, a string) and
+    /// returns a client for checking its items.
+    pub async fn create_kv_table(&self, table: &str) -> aws_sdk_dynamodb::Client {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
+        let key = KeySchemaElement::builder()
+            .attribute_name("pk")
+            .key_type(KeyType::Hash)
+            .build();
+        let attribute = AttributeDefinition::builder()
+            .attribute_name("pk")
+            .attribute_type(ScalarAttributeType::S)
+            .build();
+        client
+            .create_table()
+            .table_name(table)
+            .key_schema(key.expect("a complete key schema"))
+            .attribute_definitions(attribute.expect("a complete attribute definition"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("moto did not create table {table}: {error:?}"));
+        client
+    }
+
+    /// [`Moto::aws_env`] plus `extra` variables.
+    pub fn env_with(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.aws_env();
+        env.extend(
+            extra
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        );
+        env
+    }
+
     /// The environment a process needs to use this server through the standard AWS chain.
     pub fn aws_env(&self) -> Vec<(String, String)> {
         vec![

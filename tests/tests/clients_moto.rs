@@ -1,10 +1,7 @@
 //! Resource clients against a real AWS API emulator (moto), used from inside a function process
 //! exactly as deployed code uses them: the physical names come from the environment contract.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use pluto_tests::app::FunctionProcess;
 use pluto_tests::moto::moto;
 use pluto_tests::runtime_api::RuntimeApi;
@@ -13,43 +10,6 @@ use std::path::Path;
 
 fn fixture_app() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_fixture-app"))
-}
-
-/// Creates a table with the KV store contract (partition key `pk`, string) in moto.
-async fn create_kv_table(table: &str) -> aws_sdk_dynamodb::Client {
-    let client = aws_sdk_dynamodb::Client::new(&moto().sdk_config().await);
-    client
-        .create_table()
-        .table_name(table)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("moto creates the table");
-    client
-}
-
-fn env_with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = moto().aws_env();
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    env
 }
 
 async fn call(handler: &str, env: &[(String, String)], payload: Value) -> Result<Value, Value> {
@@ -64,8 +24,8 @@ async fn call(handler: &str, env: &[(String, String)], payload: Value) -> Result
 #[tokio::test]
 async fn kv_store_set_get_delete_round_trip_through_dynamodb() {
     let table = "kv-roundtrip-notes";
-    let dynamodb = create_kv_table(table).await;
-    let env = env_with(&[("PLUTO_KV_STORE_NOTES", table)]);
+    let dynamodb = moto().create_kv_table(table).await;
+    let env = moto().env_with(&[("PLUTO_KV_STORE_NOTES", table)]);
 
     assert_eq!(
         call("kv-set", &env, json!(["greeting", "bonjour"])).await,
@@ -106,8 +66,8 @@ async fn kv_store_set_get_delete_round_trip_through_dynamodb() {
 #[tokio::test]
 async fn kv_store_json_helpers_store_json_text() {
     let table = "kv-json-notes";
-    let dynamodb = create_kv_table(table).await;
-    let env = env_with(&[("PLUTO_KV_STORE_NOTES", table)]);
+    let dynamodb = moto().create_kv_table(table).await;
+    let env = moto().env_with(&[("PLUTO_KV_STORE_NOTES", table)]);
     let point = json!({"x": 3, "y": -4});
     assert_eq!(
         call("kv-point", &env, json!(["p", point])).await,
@@ -133,7 +93,7 @@ async fn kv_store_json_helpers_store_json_text() {
 
 #[tokio::test]
 async fn a_resource_the_function_was_not_given_fails_naming_resource_function_and_fix() {
-    let error = call("kv-get", &env_with(&[]), json!(["k"]))
+    let error = call("kv-get", &moto().env_with(&[]), json!(["k"]))
         .await
         .expect_err("no grant");
     let message = error["errorMessage"].as_str().expect("a message");
@@ -150,7 +110,7 @@ async fn a_resource_the_function_was_not_given_fails_naming_resource_function_an
 
 #[tokio::test]
 async fn aws_errors_name_the_operation_and_the_resource() {
-    let env = env_with(&[("PLUTO_KV_STORE_NOTES", "table-that-does-not-exist")]);
+    let env = moto().env_with(&[("PLUTO_KV_STORE_NOTES", "table-that-does-not-exist")]);
     let error = call("kv-get", &env, json!(["k"]))
         .await
         .expect_err("no table");
@@ -168,7 +128,7 @@ async fn sagemaker_invoke_sends_json_and_returns_the_endpoint_answer() {
     let _queue = moto()
         .queue_sagemaker_results(&[(tgi_answer, "application/json")])
         .await;
-    let env = env_with(&[("PLUTO_SAGEMAKER_MODEL", "endpoint-raw")]);
+    let env = moto().env_with(&[("PLUTO_SAGEMAKER_MODEL", "endpoint-raw")]);
     let answer = call(
         "infer",
         &env,
@@ -187,7 +147,7 @@ async fn sagemaker_llm_speaks_the_tgi_format() {
     let _queue = moto()
         .queue_sagemaker_results(&[(tgi_answer, "application/json")])
         .await;
-    let env = env_with(&[("PLUTO_SAGEMAKER_MODEL", "endpoint-llm")]);
+    let env = moto().env_with(&[("PLUTO_SAGEMAKER_MODEL", "endpoint-llm")]);
     let answer = call("generate", &env, json!(["What is Rust?"])).await;
     // The model's text comes back as generated (TGI often starts with a space).
     assert_eq!(
@@ -199,7 +159,7 @@ async fn sagemaker_llm_speaks_the_tgi_format() {
 #[tokio::test]
 async fn function_invoke_calls_the_lambda_invoke_api() {
     let lambda = fake_lambda::start().await;
-    let mut env = env_with(&[("PLUTO_FUNCTION_ECHO", "app-dev-echo")]);
+    let mut env = moto().env_with(&[("PLUTO_FUNCTION_ECHO", "app-dev-echo")]);
     env.push(("AWS_ENDPOINT_URL_LAMBDA".into(), lambda.endpoint.clone()));
     assert_eq!(
         call("relay", &env, json!(["ping"])).await,

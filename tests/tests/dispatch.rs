@@ -2,64 +2,11 @@
 //! through `pluto::handler::handle` exactly as the Lambda loop sends them.
 
 use pluto::handler::{InvocationError, find, handle};
-use pluto::{HttpError, resource};
 use pluto_tests::events::{UrlEvent, response_parts};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Point {
-    x: i64,
-    y: i64,
-}
-
-#[resource(function)]
-async fn echo(text: String) -> String {
-    text
-}
-
-#[resource(function)]
-fn add(a: i64, b: i64) -> i64 {
-    a + b
-}
-
-#[resource(function)]
-async fn greet(name: Option<String>) -> String {
-    format!("hello {}", name.unwrap_or_else(|| "stranger".into()))
-}
-
-#[resource(function)]
-async fn ping() -> &'static str {
-    "pong"
-}
-
-#[resource(function)]
-async fn shift(point: Point, dx: i64) -> Point {
-    Point {
-        x: point.x + dx,
-        y: point.y,
-    }
-}
-
-#[resource(function)]
-async fn fails() -> pluto::Result<String> {
-    Err("the database is on fire".into())
-}
-
-#[resource(function)]
-async fn teapot() -> pluto::Result<String> {
-    Err(HttpError::new(418, "I'm a teapot"))?
-}
-
-#[resource(function)]
-async fn panics(message: String) -> String {
-    panic!("{message}")
-}
-
-#[resource(function)]
-async fn huge(bytes: usize) -> String {
-    "x".repeat(bytes)
-}
+#[path = "../src/bin/fixture-app/handlers.rs"]
+mod handlers;
 
 async fn url(function: &str, event: UrlEvent) -> (u16, Value) {
     let registration = find(function).expect("function is registered");
@@ -344,7 +291,7 @@ mod lambda_runtime_diagnostic {
 #[test]
 fn registrations_describe_parameters() {
     let shift = find("shift").expect("registered");
-    assert_eq!(shift.rust_path, "dispatch::shift");
+    assert_eq!(shift.rust_path, "dispatch::handlers::shift");
     let params: Vec<(&str, &str)> = shift.params.iter().map(|p| (p.name, p.ty)).collect();
     assert_eq!(params, [("point", "Point"), ("dx", "i64")]);
 }

@@ -1,25 +1,12 @@
 //! The example apps, run as Lambda function processes against moto: the chatbot and QA functions
 //! of `langchain-llama` and the KV-backed history of `chatbot-history`.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use pluto_tests::app::{FunctionProcess, build_workspace_binary};
 use pluto_tests::events::{UrlEvent, response_parts};
 use pluto_tests::moto::moto;
 use pluto_tests::runtime_api::RuntimeApi;
 use serde_json::{Value, json};
-
-fn env_with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = moto().aws_env();
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    env
-}
 
 async fn url_call(
     package: &str,
@@ -45,7 +32,7 @@ async fn langchain_llama_chatbot_answers_with_the_models_reply() {
             "application/json",
         )])
         .await;
-    let env = env_with(&[("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-chat")]);
+    let env = moto().env_with(&[("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-chat")]);
     let answer = url_call(
         "langchain-llama",
         "chatbot",
@@ -64,7 +51,7 @@ async fn langchain_llama_qa_answers_from_the_document() {
             "application/json",
         )])
         .await;
-    let env = env_with(&[("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-qa")]);
+    let env = moto().env_with(&[("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-qa")]);
     let answer = url_call(
         "langchain-llama",
         "qa",
@@ -77,7 +64,13 @@ async fn langchain_llama_qa_answers_from_the_document() {
 
 #[tokio::test]
 async fn langchain_llama_reports_a_missing_endpoint_grant() {
-    let answer = url_call("langchain-llama", "qa", &env_with(&[]), json!(["Hello?"])).await;
+    let answer = url_call(
+        "langchain-llama",
+        "qa",
+        &moto().env_with(&[]),
+        json!(["Hello?"]),
+    )
+    .await;
     assert_eq!(answer.0, 500);
     let message = answer.1["error"].as_str().expect("an error");
     assert!(
@@ -89,29 +82,8 @@ async fn langchain_llama_reports_a_missing_endpoint_grant() {
 #[tokio::test]
 async fn chatbot_history_keeps_each_session_in_the_kv_store() {
     let table = "examples-chat-history";
-    let dynamodb = aws_sdk_dynamodb::Client::new(&moto().sdk_config().await);
-    dynamodb
-        .create_table()
-        .table_name(table)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attr"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-    let env = env_with(&[
+    let dynamodb = moto().create_kv_table(table).await;
+    let env = moto().env_with(&[
         ("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-history"),
         ("PLUTO_KV_STORE_CHAT_HISTORY", table),
     ]);

@@ -59,6 +59,11 @@ impl<L: Llm> LlmChain<L> {
         &self.params
     }
 
+    /// The model, template and parameters, to rebuild the chain with one of them changed.
+    pub fn into_parts(self) -> (L, PromptTemplate, GenerationParams) {
+        (self.llm, self.template, self.params)
+    }
+
     /// The prompt [`LlmChain::run`] would send for `values` (see [`PromptTemplate::format`]).
     pub fn prompt<I, K, V>(&self, values: I) -> Result<String, ChainError>
     where

@@ -3,6 +3,7 @@
 
 use super::error::ChainError;
 use super::llm::{GenerationParams, Llm};
+use super::llm_chain::LlmChain;
 use super::prompt::PromptTemplate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -64,25 +65,22 @@ impl Document {
 /// ```
 #[derive(Debug, Clone)]
 pub struct StuffQaChain<L> {
-    llm: L,
-    template: PromptTemplate,
-    params: GenerationParams,
+    chain: LlmChain<L>,
 }
 
 impl<L: Llm> StuffQaChain<L> {
     /// A chain asking `llm` with [`STUFF_QA_PROMPT`] and default [`GenerationParams`].
     pub fn new(llm: L) -> Self {
+        let template =
+            PromptTemplate::new(STUFF_QA_PROMPT).expect("STUFF_QA_PROMPT is a valid template");
         Self {
-            llm,
-            template: PromptTemplate::new(STUFF_QA_PROMPT)
-                .expect("STUFF_QA_PROMPT is a valid template"),
-            params: GenerationParams::default(),
+            chain: LlmChain::new(llm, template),
         }
     }
 
     /// Uses `template` instead of the default prompt. It must have exactly the variables
     /// `context` and `question`, in any order; otherwise this fails, naming the variables found.
-    pub fn with_template(mut self, template: PromptTemplate) -> Result<Self, ChainError> {
+    pub fn with_template(self, template: PromptTemplate) -> Result<Self, ChainError> {
         let mut found = template.input_variables().to_vec();
         found.sort();
         if found != ["context", "question"] {
@@ -92,48 +90,59 @@ impl<L: Llm> StuffQaChain<L> {
                 found: template.input_variables().to_vec(),
             });
         }
-        self.template = template;
-        Ok(self)
+        let (llm, _, params) = self.chain.into_parts();
+        Ok(Self {
+            chain: LlmChain::new(llm, template).with_params(params),
+        })
     }
 
     /// Uses `params` for each generation.
-    pub fn with_params(mut self, params: GenerationParams) -> Self {
-        self.params = params;
-        self
+    pub fn with_params(self, params: GenerationParams) -> Self {
+        Self {
+            chain: self.chain.with_params(params),
+        }
     }
 
     /// The model.
     pub fn llm(&self) -> &L {
-        &self.llm
+        self.chain.llm()
     }
 
     /// The template.
     pub fn template(&self) -> &PromptTemplate {
-        &self.template
+        self.chain.template()
     }
 
     /// The generation parameters.
     pub fn params(&self) -> &GenerationParams {
-        &self.params
+        self.chain.params()
     }
 
     /// The prompt [`StuffQaChain::run`] sends for `question` over `documents`.
     pub fn prompt(&self, documents: &[Document], question: &str) -> Result<String, ChainError> {
-        let context = documents
-            .iter()
-            .map(|document| document.page_content.as_str())
-            .collect::<Vec<_>>()
-            .join(DOCUMENT_SEPARATOR);
-        self.template
-            .format([("context", context.as_str()), ("question", question)])
+        let context = stuff(documents);
+        self.chain
+            .prompt([("context", context.as_str()), ("question", question)])
     }
 
     /// Asks the model `question` over `documents` and returns its answer, trimmed.
     pub async fn run(&self, documents: &[Document], question: &str) -> Result<String, ChainError> {
-        let prompt = self.prompt(documents, question)?;
-        let answer = self.llm.generate(&prompt, &self.params).await?;
+        let context = stuff(documents);
+        let answer = self
+            .chain
+            .run([("context", context.as_str()), ("question", question)])
+            .await?;
         Ok(answer.trim().to_owned())
     }
+}
+
+/// All documents' text in one context.
+fn stuff(documents: &[Document]) -> String {
+    documents
+        .iter()
+        .map(|document| document.page_content.as_str())
+        .collect::<Vec<_>>()
+        .join(DOCUMENT_SEPARATOR)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! A Pluto app used by the integration tests: handlers for every dispatch path, and handlers
-//! that use each resource client. It is an ordinary Pluto app: `fn main() { pluto::start() }`.
+//! The fixture app's functions: one for every dispatch path, and some that use each resource
+//! client. Shared with the in-process dispatch tests (`tests/dispatch.rs`).
 
 use pluto::chain::{GenerationParams, Llm, SageMakerLlm};
 use pluto::{HttpError, KvStore, SageMaker, resource};
@@ -32,6 +32,11 @@ fn add(a: i64, b: i64) -> i64 {
 #[resource(function)]
 async fn greet(name: Option<String>) -> String {
     format!("hello {}", name.unwrap_or_else(|| "stranger".into()))
+}
+
+#[resource(function)]
+async fn ping() -> &'static str {
+    "pong"
 }
 
 #[resource(function)]
@@ -102,8 +107,4 @@ async fn relay(text: String) -> pluto::Result<serde_json::Value> {
 #[resource(function(name = "echo-url"))]
 async fn echo_url() -> pluto::Result<String> {
     Ok(pluto::function!(echo).url()?)
-}
-
-fn main() {
-    pluto::start();
 }
