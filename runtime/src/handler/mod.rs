@@ -119,8 +119,6 @@ pub enum InvocationError {
     Panicked(String),
     /// The handler's result could not be encoded, or is too large (HTTP 500).
     BadOutput(String),
-    /// No function of that name is registered in this binary.
-    UnknownFunction(String),
 }
 
 impl InvocationError {
@@ -130,7 +128,7 @@ impl InvocationError {
             Self::BadRequest(_) => 400,
             Self::PayloadTooLarge(_) => 413,
             Self::Handler { status, .. } => *status,
-            Self::Panicked(_) | Self::BadOutput(_) | Self::UnknownFunction(_) => 500,
+            Self::Panicked(_) | Self::BadOutput(_) => 500,
         }
     }
 
@@ -142,7 +140,6 @@ impl InvocationError {
             Self::Handler { .. } => "Pluto.HandlerError",
             Self::Panicked(_) => "Pluto.Panic",
             Self::BadOutput(_) => "Pluto.BadOutput",
-            Self::UnknownFunction(_) => "Pluto.UnknownFunction",
         }
     }
 
@@ -153,8 +150,7 @@ impl InvocationError {
             | Self::PayloadTooLarge(message)
             | Self::Handler { message, .. }
             | Self::Panicked(message)
-            | Self::BadOutput(message)
-            | Self::UnknownFunction(message) => message,
+            | Self::BadOutput(message) => message,
         }
     }
 
