@@ -1,0 +1,219 @@
+//! The `Architecture`: what the deducer found in an app, and the one contract between analysis
+//! and provisioning (the local simulator and the AWS engine read it; nothing else of the source).
+//!
+//! It is serde-serialisable, versioned ([`ARCHITECTURE_VERSION`]) and deterministic: every list is
+//! sorted, so the same source always gives the same `.pluto/<stack>/arch.json`.
+
+use pluto_spec::{FunctionSpec, ResourceKind, ResourceSpec};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Version of the `Architecture` format; bumped on every incompatible change.
+pub const ARCHITECTURE_VERSION: u32 = 1;
+
+/// An app as the deducer sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    /// [`ARCHITECTURE_VERSION`] of the writer.
+    pub version: u32,
+    /// The app's package name (the base of physical names).
+    pub project: String,
+    /// Declared SageMaker endpoints and KV stores, sorted by name.
+    pub resources: Vec<Resource>,
+    /// Declared functions, sorted by name.
+    pub functions: Vec<Function>,
+}
+
+impl Architecture {
+    /// The resource or function with this kind and name.
+    pub fn find(&self, target: &ResourceRef) -> Option<&ResourceSpec> {
+        self.resources
+            .iter()
+            .map(|resource| &resource.spec)
+            .find(|spec| spec.kind() == target.kind && spec.name() == target.name)
+    }
+
+    /// The function with this name.
+    pub fn function(&self, name: &str) -> Option<&Function> {
+        self.functions
+            .iter()
+            .find(|function| function.spec.name == name)
+    }
+}
+
+/// A declared resource that is not a function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// The resolved declaration (kind, name, options).
+    pub spec: ResourceSpec,
+    /// Path of the declaring Rust function, e.g. `my_app::llm::llama`.
+    pub rust_path: String,
+    /// Where it is declared.
+    pub source: SourceLocation,
+}
+
+/// A declared function (a Lambda function).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    /// The resolved declaration (name, URL auth, timeout, memory, env).
+    pub spec: FunctionSpec,
+    /// Path of the Rust handler, e.g. `my_app::chat`.
+    pub rust_path: String,
+    /// Handler parameters, in order: what requests pass.
+    pub params: Vec<Param>,
+    /// Where it is declared.
+    pub source: SourceLocation,
+    /// What it may do, sorted by resource then operation.
+    pub grants: Vec<Grant>,
+}
+
+/// One handler parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    /// Name, as requests spell it.
+    pub name: String,
+    /// Rust type, as written.
+    pub ty: String,
+}
+
+/// A resource named by kind and logical name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResourceRef {
+    /// Kind.
+    pub kind: ResourceKind,
+    /// Logical name.
+    pub name: String,
+}
+
+impl fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} `{}`", self.kind, self.name)
+    }
+}
+
+/// An operation of a resource client, the unit of permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// `KvStore::get`, `get_json`.
+    KvGet,
+    /// `KvStore::set`, `set_json`.
+    KvSet,
+    /// `KvStore::delete`.
+    KvDelete,
+    /// `SageMaker::invoke`, `invoke_as`, `invoke_raw`.
+    SagemakerInvoke,
+    /// `Function::invoke`, `invoke_as`.
+    FunctionInvoke,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 5] = [
+        Self::KvGet,
+        Self::KvSet,
+        Self::KvDelete,
+        Self::SagemakerInvoke,
+        Self::FunctionInvoke,
+    ];
+
+    /// The kind of resource the operation acts on.
+    pub fn resource_kind(self) -> ResourceKind {
+        match self {
+            Self::KvGet | Self::KvSet | Self::KvDelete => ResourceKind::KvStore,
+            Self::SagemakerInvoke => ResourceKind::Sagemaker,
+            Self::FunctionInvoke => ResourceKind::Function,
+        }
+    }
+
+    /// Every operation on a kind: what a handle that escapes analysis is granted.
+    pub fn all_of(kind: ResourceKind) -> impl Iterator<Item = Operation> {
+        Self::ALL
+            .into_iter()
+            .filter(move |operation| operation.resource_kind() == kind)
+    }
+
+    /// A short label for tables and graphs: `get`, `set`, `delete`, `invoke`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::KvGet => "get",
+            Self::KvSet => "set",
+            Self::KvDelete => "delete",
+            Self::SagemakerInvoke | Self::FunctionInvoke => "invoke",
+        }
+    }
+}
+
+/// Permission for one function to perform one operation on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The resource.
+    pub resource: ResourceRef,
+    /// The operation.
+    pub operation: Operation,
+    /// The call chains that need it (at least one), shortest first.
+    pub provenance: Vec<CallChain>,
+    /// Set when the grant is conservative: the handle escaped into code the deducer cannot see,
+    /// so every operation of that resource was granted.
+    pub escaped: Option<Escape>,
+}
+
+/// A chain of calls from a handler to a client operation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CallChain {
+    /// Steps from the handler (first) to the operation (last).
+    pub steps: Vec<CallStep>,
+}
+
+impl fmt::Display for CallChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, step) in self.steps.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "{step}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One step of a [`CallChain`]: a call made at a place.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CallStep {
+    /// What is called there: a function path or `resource().operation`.
+    pub call: String,
+    /// Where the call is.
+    pub location: SourceLocation,
+}
+
+impl fmt::Display for CallStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.call, self.location)
+    }
+}
+
+/// Where a handle escaped analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escape {
+    /// What it escaped into, e.g. `a call to other_crate::store`.
+    pub into: String,
+    /// Where.
+    pub location: SourceLocation,
+}
+
+/// A place in the app's source.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SourceLocation {
+    /// Path relative to the package root, with `/` separators.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
