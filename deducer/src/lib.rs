@@ -6,6 +6,8 @@
 //! (`pluto_spec::parse`), so the two can never disagree.
 
 pub mod architecture;
+pub mod iam;
+pub mod naming;
 
 pub use architecture::{
     ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, Operation,

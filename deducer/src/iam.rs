@@ -1,0 +1,1 @@
+//! IAM mapping (being written).

@@ -1,0 +1,1 @@
+//! Physical AWS names (being written).
