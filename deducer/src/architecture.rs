@@ -193,7 +193,7 @@ impl fmt::Display for CallStep {
 }
 
 /// Where a handle escaped analysis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Escape {
     /// What it escaped into, e.g. `a call to other_crate::store`.
     pub into: String,

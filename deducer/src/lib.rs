@@ -6,10 +6,108 @@
 //! (`pluto_spec::parse`), so the two can never disagree.
 
 pub mod architecture;
+pub mod diagnostics;
+pub mod discover;
 pub mod iam;
+pub mod imports;
 pub mod naming;
+pub mod source;
 
 pub use architecture::{
     ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, Operation,
     Param, Resource, ResourceRef, SourceLocation,
 };
+
+pub mod access;
+
+use access::AccessAnalysis;
+use diagnostics::{DeduceError, Diagnostic, Severity};
+use pluto_spec::ResourceSpec;
+use source::PackageSelector;
+
+/// What [`deduce`] found: the architecture, and warnings worth showing.
+#[derive(Debug, Clone)]
+pub struct Deduction {
+    /// The app's architecture.
+    pub architecture: Architecture,
+    /// Warnings (errors make [`deduce`] fail instead).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Chains of calls kept per grant.
+const MAX_CHAINS_PER_GRANT: usize = 3;
+
+/// Reads the app crate and deduces its architecture.
+///
+/// Fails with every error found ([`DeduceError::Invalid`]) rather than the first one.
+pub fn deduce(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
+    let (package, files, mut diagnostics) = source::load(selector)?;
+    let (declarations, found) = discover::discover(&package, &files);
+    diagnostics.extend(found);
+    let mut analysis = AccessAnalysis::new(&package, &files, &declarations);
+    let mut resources = Vec::new();
+    let mut functions = Vec::new();
+    for declaration in &declarations {
+        let rust_path = declaration.rust_path_text();
+        match &declaration.spec {
+            ResourceSpec::Function(spec) => {
+                let reaches = analysis.handler_reaches(declaration);
+                let handler = CallStep {
+                    call: spec.name.clone(),
+                    location: declaration.location.clone(),
+                };
+                functions.push(Function {
+                    spec: spec.clone(),
+                    rust_path,
+                    params: declaration.params.clone(),
+                    source: declaration.location.clone(),
+                    grants: access::merge(reaches, handler, MAX_CHAINS_PER_GRANT),
+                });
+            }
+            spec => resources.push(Resource {
+                spec: spec.clone(),
+                rust_path,
+                source: declaration.location.clone(),
+            }),
+        }
+    }
+    for resource in &resources {
+        let used = functions.iter().any(|function| {
+            function.grants.iter().any(|grant| {
+                grant.resource.kind == resource.spec.kind()
+                    && grant.resource.name == resource.spec.name()
+            })
+        });
+        if !used {
+            diagnostics.push(Diagnostic::warning(
+                resource.source.clone(),
+                format!(
+                    "{} `{}` is declared but no function uses it",
+                    resource.spec.kind(),
+                    resource.spec.name()
+                ),
+                Some("it is still created; remove the declaration if it is not needed".to_owned()),
+            ));
+        }
+    }
+    resources.sort_by(|a, b| (a.spec.name(), a.spec.kind()).cmp(&(b.spec.name(), b.spec.kind())));
+    functions.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+    diagnostics.sort();
+    diagnostics.dedup();
+    if diagnostics
+        .iter()
+        .any(|diagnostic| diagnostic.severity == Severity::Error)
+    {
+        return Err(DeduceError::Invalid(diagnostics));
+    }
+    let architecture = Architecture {
+        version: ARCHITECTURE_VERSION,
+        project: package.name,
+        resources,
+        functions,
+    };
+    Ok(Deduction {
+        architecture,
+        warnings: diagnostics,
+    })
+}

@@ -15,12 +15,12 @@
 
 use pluto_spec::parse::{
     FnItem, HandlerOutput, HandlerSignature, check_handle_declaration, check_handler,
-    parse_resource_args,
+    parse_resource_args, type_text,
 };
 use pluto_spec::{ResourceKind, ResourceSpec};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Path};
 
@@ -165,7 +165,7 @@ fn expand_handler(
         });
         bindings.push(binding);
         let param_name = param.name();
-        let type_text = type_to_text(ty);
+        let type_text = type_text(ty);
         param_specs
             .push(quote! { ::pluto::__private::Param { name: #param_name, ty: #type_text } });
     }
@@ -235,40 +235,4 @@ fn expand_function_handle(input: TokenStream2) -> syn::Result<TokenStream2> {
     };
     last.ident = handle_fn_ident(&last.ident);
     Ok(quote! { #path() })
-}
-
-/// A type as text for error messages: `Vec<String>` rather than `Vec < String >`.
-fn type_to_text(ty: &syn::Type) -> String {
-    let text = ty.to_token_stream().to_string();
-    let mut out = String::with_capacity(text.len());
-    let chars: Vec<char> = text.chars().collect();
-    for (index, &c) in chars.iter().enumerate() {
-        if c == ' ' {
-            let before = index.checked_sub(1).map(|i| chars[i]);
-            let after = chars.get(index + 1).copied();
-            let tight_before = matches!(before, Some('<' | '&' | ':' | '(' | '['));
-            let tight_after = matches!(after, Some('<' | '>' | ',' | ':' | ';' | ')' | ']'));
-            if tight_before || tight_after {
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::type_to_text;
-
-    #[test]
-    fn types_are_rendered_compactly() {
-        let ty: syn::Type = syn::parse_quote!(std::collections::HashMap<String, Vec<(u8, bool)>>);
-        assert_eq!(
-            type_to_text(&ty),
-            "std::collections::HashMap<String, Vec<(u8, bool)>>"
-        );
-        let ty: syn::Type = syn::parse_quote!(Option<[u8; 4]>);
-        assert_eq!(type_to_text(&ty), "Option<[u8; 4]>");
-    }
 }

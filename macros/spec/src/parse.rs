@@ -105,6 +105,27 @@ impl HandlerParam {
     }
 }
 
+/// A type as compact text for messages and registrations: `Vec<String>` rather than the
+/// `Vec < String >` of `ToTokens`.
+pub fn type_text(ty: &Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (index, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let before = index.checked_sub(1).map(|i| chars[i]);
+            let after = chars.get(index + 1).copied();
+            if matches!(before, Some('<' | '&' | ':' | '(' | '['))
+                || matches!(after, Some('<' | '>' | ',' | ':' | ';' | ')' | ']'))
+            {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The return type of a handler.
 #[derive(Debug, Clone)]
 pub enum HandlerOutput {
@@ -871,6 +892,17 @@ mod tests {
             let error = check_handler(&item).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn types_are_rendered_compactly() {
+        let ty: Type = syn::parse_quote!(std::collections::HashMap<String, Vec<(u8, bool)>>);
+        assert_eq!(
+            type_text(&ty),
+            "std::collections::HashMap<String, Vec<(u8, bool)>>"
+        );
+        let ty: Type = syn::parse_quote!(Option<[u8; 4]>);
+        assert_eq!(type_text(&ty), "Option<[u8; 4]>");
     }
 
     #[test]
