@@ -1,0 +1,152 @@
+//! The deducer over fixture crates (`tests/fixtures/*`, read and never built): every access
+//! pattern it follows, and every declaration error it reports.
+
+use pluto_deducer::diagnostics::DeduceError;
+use pluto_deducer::source::PackageSelector;
+use pluto_deducer::{Architecture, Operation, deduce};
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PackageSelector {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .join("Cargo.toml");
+    PackageSelector {
+        manifest_path: Some(manifest),
+        package: None,
+    }
+}
+
+/// `(resource, operation, conservative)` of each grant of `function`.
+fn grants(architecture: &Architecture, function: &str) -> Vec<(String, Operation, bool)> {
+    architecture
+        .function(function)
+        .unwrap_or_else(|| panic!("no function {function}"))
+        .grants
+        .iter()
+        .map(|grant| {
+            (
+                grant.resource.name.clone(),
+                grant.operation,
+                grant.escaped.is_some(),
+            )
+        })
+        .collect()
+}
+
+fn grant(resource: &str, operation: Operation) -> (String, Operation, bool) {
+    (resource.to_owned(), operation, false)
+}
+
+#[test]
+fn patterns_snapshot() {
+    let deduction = deduce(&fixture("patterns")).expect("the fixture deduces");
+    insta::assert_json_snapshot!(deduction.architecture);
+    insta::assert_json_snapshot!("patterns_warnings", deduction.warnings);
+}
+
+#[test]
+fn let_bindings_helper_chains_and_handle_arguments() {
+    let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "chat"),
+        [
+            grant("model", Operation::SagemakerInvoke),
+            grant("sessions", Operation::KvGet),
+            grant("sessions", Operation::KvSet)
+        ]
+    );
+    let chat = architecture.function("chat").expect("chat");
+    let invoke = chat
+        .grants
+        .iter()
+        .find(|g| g.operation == Operation::SagemakerInvoke)
+        .expect("invoke");
+    assert_eq!(
+        invoke.provenance[0].to_string(),
+        "chat (src/main.rs:25:10) -> llm::answer (src/main.rs:28:18) -> super::llm::call (src/llm/mod.rs:11:5) -> \
+         model().invoke (src/llm/mod.rs:15:25)"
+    );
+}
+
+#[test]
+fn a_shared_helper_grants_only_what_it_needs() {
+    let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "summarize"),
+        [grant("model", Operation::SagemakerInvoke)]
+    );
+}
+
+#[test]
+fn struct_fields_methods_closures_nested_functions_and_macros() {
+    let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "admin"),
+        [
+            grant("audit-log", Operation::KvDelete),
+            grant("cache", Operation::KvSet),
+            grant("sessions", Operation::KvGet),
+            grant("sessions", Operation::KvDelete),
+        ]
+    );
+}
+
+#[test]
+fn an_escaping_handle_gets_every_operation_of_that_resource_only() {
+    let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "exporter"),
+        [
+            ("sessions".to_owned(), Operation::KvGet, true),
+            ("sessions".to_owned(), Operation::KvSet, true),
+            ("sessions".to_owned(), Operation::KvDelete, true),
+        ]
+    );
+    let exporter = architecture.function("exporter").expect("exporter");
+    let escape = exporter.grants[0].escaped.as_ref().expect("conservative");
+    assert_eq!(escape.into, "a call to `backup_crate::backup`");
+    assert_eq!(escape.location.to_string(), "src/main.rs:59:5");
+}
+
+#[test]
+fn function_handles_grant_invoke_on_the_target() {
+    let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "caller"),
+        [grant("summarize", Operation::FunctionInvoke)]
+    );
+}
+
+#[test]
+fn unused_resources_are_warned_about() {
+    let deduction = deduce(&fixture("patterns")).expect("deduces");
+    let messages: Vec<&str> = deduction
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        ["KV store `unused-table` is declared but no function uses it"]
+    );
+}
+
+#[test]
+fn declaration_errors_are_reported_together_with_places_and_hints() {
+    let Err(DeduceError::Invalid(diagnostics)) = deduce(&fixture("broken")) else {
+        panic!("the broken fixture must not deduce");
+    };
+    insta::assert_json_snapshot!(diagnostics);
+    let rendered: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    let all = rendered.join("\n");
+    for expected in [
+        "cannot find the file of module `missing`",
+        "the name `dup` is already used",
+        "resource name `Bad_Name`",
+        "use e.g. `String` instead of `&str`",
+        "`inner` is declared inside a function body",
+    ] {
+        assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
+    }
+}
