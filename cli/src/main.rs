@@ -1,8 +1,12 @@
 //! `cargo pluto`: the command line of Pluto.
 //!
-//! Cargo runs `cargo-pluto pluto <args>` for `cargo pluto <args>`. The subcommands (`deduce`,
-//! `graph`, `run`, `deploy`, ...) arrive with the deducer, simulator and engine; today the binary
-//! answers `--help` and `--version`.
+//! Cargo runs `cargo-pluto pluto <args>` for `cargo pluto <args>`. Each subcommand lives in its
+//! own module; errors are reported by miette with what to do about them.
+
+mod deduce;
+mod error;
+mod graph;
+mod project;
 
 use clap::{Parser, Subcommand};
 
@@ -25,16 +29,22 @@ enum Cargo {
 )]
 struct PlutoArgs {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Show the resources, functions and permissions Pluto deduces from the code.
+    Deduce(deduce::DeduceArgs),
+    /// Draw the app's architecture as Mermaid and Graphviz DOT.
+    Graph(graph::GraphArgs),
+}
 
 fn main() -> miette::Result<()> {
     let Cargo::Pluto(args) = Cargo::parse();
     match args.command {
-        None => Ok(()),
-        Some(command) => match command {},
+        Command::Deduce(args) => deduce::run(&args)?,
+        Command::Graph(args) => graph::run(&args)?,
     }
+    Ok(())
 }

@@ -34,3 +34,148 @@ fn unknown_subcommands_are_rejected() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("'teleport'"));
 }
+
+fn example_manifest(name: &str) -> String {
+    format!(
+        "{}/../examples/{name}/Cargo.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn deduce_json_prints_and_writes_the_architecture() {
+    let manifest = example_manifest("chatbot-history");
+    let output = cargo_pluto(&[
+        "pluto",
+        "deduce",
+        "--manifest-path",
+        &manifest,
+        "--stack",
+        "cli-test",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(printed["project"], "chatbot-history");
+    let chat = printed["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .find(|f| f["spec"]["name"] == "chat");
+    let operations: Vec<&str> = chat.expect("chat")["grants"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .filter_map(|grant| grant["operation"].as_str())
+        .collect();
+    assert_eq!(operations, ["sagemaker_invoke", "kv_get", "kv_set"]);
+    let written = std::fs::read_to_string(format!(
+        "{}/../examples/chatbot-history/.pluto/cli-test/arch.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("arch.json is written");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&written).expect("JSON file"),
+        printed
+    );
+}
+
+#[test]
+fn deduce_tables_show_grants_with_their_call_chains() {
+    let manifest = example_manifest("chatbot-history");
+    let output = cargo_pluto(&[
+        "pluto",
+        "deduce",
+        "--manifest-path",
+        &manifest,
+        "--stack",
+        "cli-test",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tables = String::from_utf8_lossy(&output.stdout);
+    insta::assert_snapshot!(tables);
+}
+
+#[test]
+fn graph_renders_mermaid_and_dot() {
+    let manifest = example_manifest("chatbot-history");
+    let mermaid = cargo_pluto(&[
+        "pluto",
+        "graph",
+        "--manifest-path",
+        &manifest,
+        "--stack",
+        "cli-test",
+        "--format",
+        "mermaid",
+    ]);
+    assert!(
+        mermaid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mermaid.stderr)
+    );
+    insta::assert_snapshot!("mermaid", String::from_utf8_lossy(&mermaid.stdout));
+    let dot = cargo_pluto(&[
+        "pluto",
+        "graph",
+        "--manifest-path",
+        &manifest,
+        "--stack",
+        "cli-test",
+        "--format",
+        "dot",
+    ]);
+    assert!(
+        dot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dot.stderr)
+    );
+    insta::assert_snapshot!("dot", String::from_utf8_lossy(&dot.stdout));
+}
+
+#[test]
+fn deduce_reports_every_error_and_fails() {
+    let manifest = format!(
+        "{}/../deducer/tests/fixtures/broken/Cargo.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let output = cargo_pluto(&[
+        "pluto",
+        "deduce",
+        "--manifest-path",
+        &manifest,
+        "--stack",
+        "cli-test",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: cannot find the file of module `missing`\n  --> src/main.rs:1:5"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the app has 5 errors"), "{stderr}");
+}
+
+#[test]
+fn a_bad_stack_name_is_refused_with_the_rule() {
+    let manifest = example_manifest("chatbot-history");
+    let output = cargo_pluto(&[
+        "pluto",
+        "deduce",
+        "--manifest-path",
+        &manifest,
+        "--stack",
+        "Prod_EU",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Prod_EU"));
+}

@@ -138,6 +138,13 @@ const WRAPPERS: &[&str] = &[
     "std::mem::drop",
 ];
 
+/// Constructors of the runtime's own types that take a handle, and the one operation they
+/// perform with it (`SageMakerLlm::generate` calls `invoke_raw`).
+const PLUTO_CONSUMERS: &[(&[&str], Operation)] = &[(
+    &["pluto", "chain", "SageMakerLlm", "new"],
+    Operation::SagemakerInvoke,
+)];
+
 /// Macros that only format or assert their arguments: a handle named in them does not escape.
 const FORMATTING_MACROS: &[&str] = &[
     "format",
@@ -651,6 +658,33 @@ impl Walker<'_, '_> {
             };
             self.absorb(summary.reaches, step);
             return summary.returns;
+        }
+        let imports = self
+            .analysis
+            .imports
+            .get(&self.context.module)
+            .cloned()
+            .unwrap_or_default();
+        if let Some((_, operation)) = PLUTO_CONSUMERS
+            .iter()
+            .find(|(path, _)| imports.names(&written, path))
+        {
+            // A Pluto type known to perform exactly this operation on the handle it is given.
+            let location = self.location(path.span());
+            for resource in arguments.iter().flatten() {
+                if resource.kind == operation.resource_kind() {
+                    self.summary.reaches.push(Reach {
+                        resource: resource.clone(),
+                        operation: *operation,
+                        steps: vec![CallStep {
+                            call: format!("{}({})", written.join("::"), resource.name),
+                            location: location.clone(),
+                        }],
+                        escaped: None,
+                    });
+                }
+            }
+            return Handles::new();
         }
         let text = written.join("::");
         if WRAPPERS.contains(&text.as_str()) {

@@ -32,6 +32,8 @@ pub struct Deduction {
     pub architecture: Architecture,
     /// Warnings (errors make [`deduce`] fail instead).
     pub warnings: Vec<Diagnostic>,
+    /// The directory of the app's `Cargo.toml` (where `.pluto/` lives).
+    pub package_root: std::path::PathBuf,
 }
 
 /// Chains of calls kept per grant.
@@ -109,5 +111,6 @@ pub fn deduce(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
     Ok(Deduction {
         architecture,
         warnings: diagnostics,
+        package_root: package.root,
     })
 }

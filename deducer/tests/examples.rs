@@ -41,13 +41,19 @@ fn langchain_llama() {
     let architecture = &deduction.architecture;
     assert_eq!(
         grants(architecture, "chatbot"),
-        [("llama".to_owned(), Operation::SagemakerInvoke, true)]
+        [("llama".to_owned(), Operation::SagemakerInvoke, false)]
     );
     assert_eq!(
         grants(architecture, "qa"),
-        [("llama".to_owned(), Operation::SagemakerInvoke, true)]
+        [("llama".to_owned(), Operation::SagemakerInvoke, false)]
     );
     assert!(deduction.warnings.is_empty(), "{:?}", deduction.warnings);
+    // The runtime's SageMakerLlm is known to invoke the endpoint it is given: a precise grant.
+    let chatbot = architecture.function("chatbot").expect("chatbot");
+    assert_eq!(
+        chatbot.grants[0].provenance[0].to_string(),
+        "chatbot (src/main.rs:24:10) -> model (src/main.rs:25:23) -> SageMakerLlm::new(llama) (src/main.rs:39:5)"
+    );
 }
 
 #[test]
@@ -58,7 +64,7 @@ fn chatbot_history() {
     assert_eq!(
         grants(architecture, "chat"),
         [
-            ("llama".to_owned(), Operation::SagemakerInvoke, true),
+            ("llama".to_owned(), Operation::SagemakerInvoke, false),
             ("chat-history".to_owned(), Operation::KvGet, false),
             ("chat-history".to_owned(), Operation::KvSet, false),
         ]

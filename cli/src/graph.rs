@@ -1,0 +1,151 @@
+//! `cargo pluto graph`: the architecture as a picture — functions, resources, and edges
+//! labelled with the operations each function performs — in Mermaid and Graphviz DOT.
+
+use crate::error::CliError;
+use crate::project::{ProjectArgs, write_atomically};
+use pluto_deducer::{Architecture, ResourceRef};
+use pluto_spec::{ResourceKind, UrlAuth};
+use std::collections::BTreeMap;
+
+/// Arguments of `cargo pluto graph`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GraphArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// Print one format on stdout instead of writing both under `.pluto/<stack>/`.
+    #[arg(long, value_enum)]
+    format: Option<GraphFormat>,
+}
+
+/// A graph format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    /// Mermaid flowchart (renders on GitHub and in many editors).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
+}
+
+pub(crate) fn run(args: &GraphArgs) -> Result<(), CliError> {
+    let deduction = args.project.deduce()?;
+    let architecture = &deduction.architecture;
+    match args.format {
+        Some(GraphFormat::Mermaid) => print!("{}", mermaid(architecture)),
+        Some(GraphFormat::Dot) => print!("{}", dot(architecture)),
+        None => {
+            let dir = args.project.stack_dir(&deduction.package_root);
+            let mermaid_path = dir.join("architecture.mmd");
+            let dot_path = dir.join("architecture.dot");
+            write_atomically(&mermaid_path, &mermaid(architecture))?;
+            write_atomically(&dot_path, &dot(architecture))?;
+            println!(
+                "wrote {}\nwrote {}",
+                mermaid_path.display(),
+                dot_path.display()
+            );
+            println!(
+                "render with: dot -Tsvg {} -o architecture.svg",
+                dot_path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A node id safe in both formats.
+fn node_id(kind: ResourceKind, name: &str) -> String {
+    let prefix = match kind {
+        ResourceKind::Function => "fn",
+        ResourceKind::KvStore => "kv",
+        ResourceKind::Sagemaker => "sm",
+    };
+    format!("{prefix}_{}", name.replace('-', "_"))
+}
+
+/// Edges: (function, resource) -> operation labels, deduplicated and in order.
+fn edges(architecture: &Architecture) -> BTreeMap<(String, ResourceRef), Vec<&'static str>> {
+    let mut edges: BTreeMap<(String, ResourceRef), Vec<&'static str>> = BTreeMap::new();
+    for function in &architecture.functions {
+        for grant in &function.grants {
+            let labels = edges
+                .entry((function.spec.name.clone(), grant.resource.clone()))
+                .or_default();
+            if !labels.contains(&grant.operation.label()) {
+                labels.push(grant.operation.label());
+            }
+        }
+    }
+    edges
+}
+
+fn url_label(url: UrlAuth) -> &'static str {
+    match url {
+        UrlAuth::Public => "public URL",
+        UrlAuth::Iam => "IAM URL",
+        UrlAuth::None => "no URL",
+    }
+}
+
+/// The architecture as a Mermaid flowchart.
+pub(crate) fn mermaid(architecture: &Architecture) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for function in &architecture.functions {
+        let id = node_id(ResourceKind::Function, &function.spec.name);
+        out.push_str(&format!(
+            "    {id}[\"function {}<br/>{}\"]\n",
+            function.spec.name,
+            url_label(function.spec.url)
+        ));
+    }
+    for resource in &architecture.resources {
+        let (kind, name) = (resource.spec.kind(), resource.spec.name());
+        let id = node_id(kind, name);
+        match kind {
+            ResourceKind::KvStore => out.push_str(&format!("    {id}[(\"KV store {name}\")]\n")),
+            _ => out.push_str(&format!("    {id}{{{{\"SageMaker {name}\"}}}}\n")),
+        }
+    }
+    for ((function, resource), labels) in edges(architecture) {
+        out.push_str(&format!(
+            "    {} -- \"{}\" --> {}\n",
+            node_id(ResourceKind::Function, &function),
+            labels.join(", "),
+            node_id(resource.kind, &resource.name)
+        ));
+    }
+    out
+}
+
+/// The architecture as a Graphviz digraph.
+pub(crate) fn dot(architecture: &Architecture) -> String {
+    let mut out = format!("digraph \"{}\" {{\n    rankdir=LR;\n", architecture.project);
+    for function in &architecture.functions {
+        let id = node_id(ResourceKind::Function, &function.spec.name);
+        out.push_str(&format!(
+            "    {id} [shape=box, label=\"function {}\\n{}\"];\n",
+            function.spec.name,
+            url_label(function.spec.url)
+        ));
+    }
+    for resource in &architecture.resources {
+        let (kind, name) = (resource.spec.kind(), resource.spec.name());
+        let (shape, label) = match kind {
+            ResourceKind::KvStore => ("cylinder", "KV store"),
+            _ => ("hexagon", "SageMaker"),
+        };
+        out.push_str(&format!(
+            "    {} [shape={shape}, label=\"{label}\\n{name}\"];\n",
+            node_id(kind, name)
+        ));
+    }
+    for ((function, resource), labels) in edges(architecture) {
+        out.push_str(&format!(
+            "    {} -> {} [label=\"{}\"];\n",
+            node_id(ResourceKind::Function, &function),
+            node_id(resource.kind, &resource.name),
+            labels.join(", ")
+        ));
+    }
+    out.push_str("}\n");
+    out
+}

@@ -1,0 +1,75 @@
+//! What every command shares: which package, which stack, and the `.pluto/<stack>/` directory
+//! where results are written (atomically: a reader never sees half a file).
+
+use crate::error::CliError;
+use pluto_deducer::Deduction;
+use pluto_deducer::diagnostics::{DeduceError, Severity};
+use pluto_deducer::source::PackageSelector;
+use std::path::{Path, PathBuf};
+
+/// `--manifest-path`, `-p` and `--stack`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ProjectArgs {
+    /// Path to the app's Cargo.toml (default: the one in the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) manifest_path: Option<PathBuf>,
+    /// The app's package, in a workspace of several.
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) package: Option<String>,
+    /// The stack (an independent copy of the app, e.g. `dev` or `prod`).
+    #[arg(long, default_value = "dev", value_name = "NAME")]
+    pub(crate) stack: String,
+}
+
+impl ProjectArgs {
+    /// Deduces the app, printing warnings on stderr.
+    pub(crate) fn deduce(&self) -> Result<Deduction, CliError> {
+        check_stack(&self.stack)?;
+        let selector = PackageSelector {
+            manifest_path: self.manifest_path.clone(),
+            package: self.package.clone(),
+        };
+        let deduction = match pluto_deducer::deduce(&selector) {
+            Ok(deduction) => deduction,
+            Err(DeduceError::Invalid(diagnostics)) => {
+                // rustc-style, one after the other, then a one-line summary from miette.
+                for diagnostic in &diagnostics {
+                    eprintln!("{diagnostic}\n");
+                }
+                let errors = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                return Err(CliError::InvalidApp { errors });
+            }
+            Err(error) => return Err(error.into()),
+        };
+        for warning in &deduction.warnings {
+            eprintln!("{warning}\n");
+        }
+        Ok(deduction)
+    }
+
+    /// `.pluto/<stack>/` next to the app's Cargo.toml.
+    pub(crate) fn stack_dir(&self, package_root: &Path) -> PathBuf {
+        package_root.join(".pluto").join(&self.stack)
+    }
+}
+
+fn check_stack(stack: &str) -> Result<(), CliError> {
+    pluto_deducer::naming::check_stack(stack).map_err(CliError::BadStack)
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename.
+pub(crate) fn write_atomically(path: &Path, contents: &str) -> Result<(), CliError> {
+    let error = |source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(error)?;
+    }
+    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&temporary, contents).map_err(error)?;
+    std::fs::rename(&temporary, path).map_err(error)
+}
