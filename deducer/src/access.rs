@@ -323,6 +323,17 @@ impl<'a> AccessAnalysis<'a> {
             .reaches
     }
 
+    /// Analyses every function of the crate as if it were a handler, and returns how many there
+    /// are: for robustness tests and benchmarks over arbitrary crates.
+    pub fn analyze_everything(&mut self) -> usize {
+        self.collect_field_handles();
+        let keys: Vec<Vec<String>> = self.functions.keys().cloned().collect();
+        for key in &keys {
+            self.analyze(key, Vec::new(), Handles::new());
+        }
+        keys.len()
+    }
+
     fn collect_field_handles(&mut self) {
         let keys: Vec<Vec<String>> = self.functions.keys().cloned().collect();
         for key in keys {

@@ -98,6 +98,12 @@ pub enum DeduceError {
         /// The workspace's packages.
         available: String,
     },
+    /// The analysis thread could not be started.
+    #[error("could not start the analysis thread: {0}")]
+    #[diagnostic(help(
+        "the deducer needs a thread with a large stack; check the process's thread and memory limits"
+    ))]
+    Thread(String),
     /// The app has errors.
     #[error("{}", summarize(.0))]
     #[diagnostic(help("fix the errors above and run again"))]

@@ -39,10 +39,25 @@ pub struct Deduction {
 /// Chains of calls kept per grant.
 const MAX_CHAINS_PER_GRANT: usize = 3;
 
+/// Stack of the thread [`deduce`] analyses on: syntax trees and call chains nest deeply, and
+/// the analysis recurses through both (only the pages used are ever committed).
+pub const ANALYSIS_STACK_BYTES: usize = 512 * 1024 * 1024;
+
 /// Reads the app crate and deduces its architecture.
 ///
 /// Fails with every error found ([`DeduceError::Invalid`]) rather than the first one.
 pub fn deduce(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
+    let selector = selector.clone();
+    std::thread::Builder::new()
+        .name("pluto-deducer".to_owned())
+        .stack_size(ANALYSIS_STACK_BYTES)
+        .spawn(move || deduce_here(&selector))
+        .map_err(|error| DeduceError::Thread(error.to_string()))?
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
     let (package, files, mut diagnostics) = source::load(selector)?;
     let (declarations, found) = discover::discover(&package, &files);
     diagnostics.extend(found);

@@ -139,41 +139,59 @@ pub fn load(
         .parent()
         .map(|dir| dir.as_std_path().to_path_buf())
         .unwrap_or_default();
+    let targets: Vec<(String, PathBuf)> = package
+        .targets
+        .iter()
+        .filter(|target| {
+            target.kind.iter().any(|kind| {
+                matches!(
+                    kind,
+                    cargo_metadata::TargetKind::Lib | cargo_metadata::TargetKind::Bin
+                )
+            })
+        })
+        .map(|target| {
+            (
+                target.name.replace('-', "_"),
+                target.src_path.as_std_path().to_path_buf(),
+            )
+        })
+        .collect();
+    Ok(load_targets(package.name.as_ref(), &root, &targets))
+}
+
+/// Reads the module trees of `targets` (crate name, root file) of the package in `root`,
+/// without asking cargo: what [`load`] does once it knows the targets.
+pub fn load_targets(
+    name: &str,
+    root: &Path,
+    targets: &[(String, PathBuf)],
+) -> (Package, SourceFiles, Vec<Diagnostic>) {
     let mut files = SourceFiles::default();
     let mut diagnostics = Vec::new();
-    let mut targets = Vec::new();
-    for target in &package.targets {
-        let is_app_target = target.kind.iter().any(|kind| {
-            matches!(
-                kind,
-                cargo_metadata::TargetKind::Lib | cargo_metadata::TargetKind::Bin
-            )
-        });
-        if !is_app_target {
-            continue;
-        }
-        let crate_name = target.name.replace('-', "_");
+    let mut loaded = Vec::new();
+    for (crate_name, root_file) in targets {
         let mut loader = ModuleLoader {
-            root: &root,
+            root,
             files: &mut files,
             diagnostics: &mut diagnostics,
             modules: Vec::new(),
         };
-        loader.load_file(target.src_path.as_std_path(), Vec::new(), None);
-        targets.push(Target {
-            crate_name,
+        loader.load_file(root_file, Vec::new(), None);
+        loaded.push(Target {
+            crate_name: crate_name.clone(),
             modules: loader.modules,
         });
     }
-    Ok((
+    (
         Package {
-            name: package.name.to_string(),
-            root,
-            targets,
+            name: name.to_owned(),
+            root: root.to_path_buf(),
+            targets: loaded,
         },
         files,
         diagnostics,
-    ))
+    )
 }
 
 fn member_names(metadata: &cargo_metadata::Metadata) -> String {
