@@ -11,14 +11,14 @@
 //! every operation of that one resource, and the grant records where it escaped.
 
 use crate::architecture::{CallChain, CallStep, Escape, Operation, ResourceRef, SourceLocation};
-use crate::discover::{Declaration, as_fn_item};
+use crate::discover::Declaration;
 use crate::imports::{Imports, segments};
 use crate::source::{Package, SourceFiles, is_cfg_test};
 use pluto_spec::ResourceKind;
-use pluto_spec::parse::FnItem;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -26,6 +26,51 @@ use syn::{Expr, Pat, Stmt, Token};
 
 /// A set of resources an expression may evaluate to a handle of.
 type Handles = BTreeSet<ResourceRef>;
+
+/// What the analysis knows of a value: the handles it may be, the handles in each of its fields
+/// (for struct values built in the crate), and its type when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Value {
+    handles: Handles,
+    fields: BTreeMap<String, Handles>,
+    ty: Option<String>,
+}
+
+impl Value {
+    fn of(handles: Handles) -> Self {
+        Self {
+            handles,
+            ..Self::default()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.handles.is_empty() && self.fields.is_empty()
+    }
+
+    /// Every handle the value is or holds.
+    fn all_handles(&self) -> Handles {
+        self.handles
+            .iter()
+            .chain(self.fields.values().flatten())
+            .cloned()
+            .collect()
+    }
+
+    /// The value of either of two branches.
+    fn merge(&mut self, other: Value) {
+        let was_unknown = *self == Value::default();
+        self.handles.extend(other.handles);
+        for (field, handles) in other.fields {
+            self.fields.entry(field).or_default().extend(handles);
+        }
+        if was_unknown {
+            self.ty = other.ty;
+        } else if self.ty != other.ty {
+            self.ty = None;
+        }
+    }
+}
 
 /// One way a handler reaches an operation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,8 +86,10 @@ pub struct Reach {
 }
 
 /// A function of the crate.
-struct FnDef {
-    item: FnItem,
+struct FnDef<'a> {
+    /// Its signature and body, borrowed from the parsed crate.
+    sig: &'a syn::Signature,
+    body: &'a syn::Block,
     /// Target and module where it is defined.
     module: (usize, usize),
     /// Module path (crate first) used to resolve names in its body.
@@ -51,27 +98,36 @@ struct FnDef {
     self_type: Option<String>,
     /// Functions nested in its body, by name.
     nested: HashMap<String, Vec<String>>,
+    /// Whether its body has a struct literal.
+    builds_structs: bool,
 }
 
 /// What analysing one function with given parameter bindings found.
 #[derive(Debug, Clone, Default)]
 struct Summary {
     reaches: Vec<Reach>,
-    returns: Handles,
+    returns: Value,
 }
+
+/// A function analysed in a context: its key, its arguments, its receiver.
+type AnalysisKey = (Vec<String>, Vec<Value>, Value);
 
 /// The analysis over one crate.
 pub struct AccessAnalysis<'a> {
     package: &'a Package,
     files: &'a SourceFiles,
-    functions: BTreeMap<Vec<String>, FnDef>,
+    functions: BTreeMap<Vec<String>, Rc<FnDef<'a>>>,
     methods: HashMap<String, Vec<Vec<String>>>,
     declarations: HashMap<Vec<String>, ResourceRef>,
-    imports: HashMap<(usize, usize), Imports>,
+    imports: HashMap<(usize, usize), Rc<Imports>>,
     module_paths: BTreeSet<Vec<String>>,
-    field_handles: HashMap<String, Handles>,
-    memo: HashMap<(Vec<String>, Vec<Handles>, Handles), Summary>,
-    in_progress: BTreeSet<(Vec<String>, Vec<Handles>, Handles)>,
+    /// Handles stored in fields of struct literals, by (struct, field) and by field name: for
+    /// field reads on values whose origin the analysis lost.
+    typed_fields: HashMap<(String, String), Handles>,
+    named_fields: HashMap<String, Handles>,
+    fields_collected: bool,
+    memo: HashMap<AnalysisKey, Summary>,
+    in_progress: BTreeSet<AnalysisKey>,
 }
 
 impl std::fmt::Debug for AccessAnalysis<'_> {
@@ -194,7 +250,9 @@ impl<'a> AccessAnalysis<'a> {
                 .collect(),
             imports: HashMap::new(),
             module_paths: BTreeSet::new(),
-            field_handles: HashMap::new(),
+            typed_fields: HashMap::new(),
+            named_fields: HashMap::new(),
+            fields_collected: false,
             memo: HashMap::new(),
             in_progress: BTreeSet::new(),
         };
@@ -203,9 +261,10 @@ impl<'a> AccessAnalysis<'a> {
                 let mut scope = vec![target.crate_name.clone()];
                 scope.extend(module.path.iter().cloned());
                 analysis.module_paths.insert(scope.clone());
-                analysis
-                    .imports
-                    .insert((target_index, module_index), Imports::of(&module.items));
+                analysis.imports.insert(
+                    (target_index, module_index),
+                    Rc::new(Imports::of(&module.items)),
+                );
                 for item in &module.items {
                     analysis.index_item(item, (target_index, module_index), &scope);
                 }
@@ -214,7 +273,7 @@ impl<'a> AccessAnalysis<'a> {
         analysis
     }
 
-    fn index_item(&mut self, item: &syn::Item, module: (usize, usize), scope: &[String]) {
+    fn index_item(&mut self, item: &'a syn::Item, module: (usize, usize), scope: &[String]) {
         match item {
             syn::Item::Impl(item_impl) if !is_cfg_test(&item_impl.attrs) => {
                 let Some(self_type) = type_name(&item_impl.self_ty) else {
@@ -222,12 +281,6 @@ impl<'a> AccessAnalysis<'a> {
                 };
                 for impl_item in &item_impl.items {
                     if let syn::ImplItem::Fn(method) = impl_item {
-                        let item = FnItem {
-                            attrs: method.attrs.clone(),
-                            vis: method.vis.clone(),
-                            sig: method.sig.clone(),
-                            body: Some(Box::new(method.block.clone())),
-                        };
                         let mut key = scope.to_vec();
                         key.push(self_type.clone());
                         key.push(method.sig.ident.to_string());
@@ -235,7 +288,13 @@ impl<'a> AccessAnalysis<'a> {
                             .entry(method.sig.ident.to_string())
                             .or_default()
                             .push(key.clone());
-                        self.add_function(key, item, module, scope, Some(self_type.clone()));
+                        self.add_function(
+                            key,
+                            (&method.sig, &method.block),
+                            module,
+                            scope,
+                            Some(self_type.clone()),
+                        );
                     }
                 }
             }
@@ -244,12 +303,6 @@ impl<'a> AccessAnalysis<'a> {
                     if let syn::TraitItem::Fn(method) = trait_item
                         && let Some(block) = &method.default
                     {
-                        let item = FnItem {
-                            attrs: method.attrs.clone(),
-                            vis: syn::Visibility::Inherited,
-                            sig: method.sig.clone(),
-                            body: Some(Box::new(block.clone())),
-                        };
                         let mut key = scope.to_vec();
                         key.push(item_trait.ident.to_string());
                         key.push(method.sig.ident.to_string());
@@ -257,70 +310,101 @@ impl<'a> AccessAnalysis<'a> {
                             .entry(method.sig.ident.to_string())
                             .or_default()
                             .push(key.clone());
-                        self.add_function(key, item, module, scope, None);
+                        self.add_function(key, (&method.sig, block), module, scope, None);
                     }
                 }
             }
-            other => {
-                if let Some(function) = as_fn_item(other) {
-                    if function.attrs.iter().any(is_cfg_test_attr) {
-                        return;
-                    }
-                    let mut key = scope.to_vec();
-                    key.push(
-                        function
-                            .sig
-                            .ident
-                            .to_string()
-                            .trim_start_matches("r#")
-                            .to_owned(),
-                    );
-                    self.add_function(key, function, module, scope, None);
-                }
+            // Bodiless `fn x() -> KvStore;` declarations (kept verbatim by syn) have nothing to
+            // analyse; calls to them are resolved as declarations.
+            syn::Item::Fn(function) if !function.attrs.iter().any(is_cfg_test_attr) => {
+                let mut key = scope.to_vec();
+                key.push(
+                    function
+                        .sig
+                        .ident
+                        .to_string()
+                        .trim_start_matches("r#")
+                        .to_owned(),
+                );
+                self.add_function(key, (&function.sig, &function.block), module, scope, None);
             }
+            _ => {}
         }
     }
 
     fn add_function(
         &mut self,
         key: Vec<String>,
-        item: FnItem,
+        (sig, body): (&'a syn::Signature, &'a syn::Block),
         module: (usize, usize),
         scope: &[String],
         self_type: Option<String>,
     ) {
         let mut nested = HashMap::new();
-        if let Some(body) = &item.body {
-            let mut finder = NestedFns::default();
-            finder.visit_block(body);
-            for function in finder.found {
-                let name = function.sig.ident.to_string();
-                let mut nested_key = key.clone();
-                nested_key.push(name.clone());
-                nested.insert(name, nested_key.clone());
-                self.add_function(nested_key, function, module, scope, None);
-            }
+        let mut finder = NestedFns { found: Vec::new() };
+        finder.visit_block(body);
+        for function in finder.found {
+            let name = function.sig.ident.to_string();
+            let mut nested_key = key.clone();
+            nested_key.push(name.clone());
+            nested.insert(name, nested_key.clone());
+            self.add_function(
+                nested_key,
+                (&function.sig, &function.block),
+                module,
+                scope,
+                None,
+            );
         }
+        let mut literals = StructLiterals { found: false };
+        literals.visit_block(body);
+        let builds_structs = literals.found;
         self.functions.insert(
             key,
-            FnDef {
-                item,
+            Rc::new(FnDef {
+                sig,
+                body,
                 module,
                 scope: scope.to_vec(),
                 self_type,
                 nested,
-            },
+                builds_structs,
+            }),
         );
     }
 
-    /// Everything the handler declared by `declaration` can reach.
-    pub fn handler_reaches(&mut self, declaration: &Declaration) -> Vec<Reach> {
-        // Struct fields holding handles are found crate-wide first: any function may store one.
-        if self.field_handles.is_empty() {
+    /// Everything each handler can reach, in the order given.
+    ///
+    /// Field reads whose struct value was lost fall back to what struct literals anywhere stored
+    /// in that field; analysing a handler can reveal more such stores, so the handlers are analysed
+    /// again until those stores stop growing (usually once), making every handler's result
+    /// independent of the order of analysis.
+    pub fn handlers_reaches(&mut self, handlers: &[&Declaration]) -> Vec<Vec<Reach>> {
+        if !self.fields_collected {
             self.collect_field_handles();
         }
-        self.analyze(&declaration.rust_path, Vec::new(), Handles::new())
-            .reaches
+        loop {
+            let before = self.field_store_size();
+            let reaches: Vec<Vec<Reach>> = handlers
+                .iter()
+                .map(|handler| {
+                    self.analyze(&handler.rust_path, Vec::new(), Value::default())
+                        .reaches
+                })
+                .collect();
+            if self.field_store_size() == before {
+                return reaches;
+            }
+            self.memo.clear();
+        }
+    }
+
+    fn field_store_size(&self) -> usize {
+        self.typed_fields
+            .values()
+            .chain(self.named_fields.values())
+            .map(BTreeSet::len)
+            .sum()
     }
 
     /// Analyses every function of the crate as if it were a handler, and returns how many there
@@ -329,31 +413,39 @@ impl<'a> AccessAnalysis<'a> {
         self.collect_field_handles();
         let keys: Vec<Vec<String>> = self.functions.keys().cloned().collect();
         for key in &keys {
-            self.analyze(key, Vec::new(), Handles::new());
+            self.analyze(key, Vec::new(), Value::default());
         }
         keys.len()
     }
 
+    /// Pre-pass: the functions that build structs, analysed without arguments, record which
+    /// handles go into which fields.
     fn collect_field_handles(&mut self) {
-        let keys: Vec<Vec<String>> = self.functions.keys().cloned().collect();
+        self.fields_collected = true;
+        let keys: Vec<Vec<String>> = self
+            .functions
+            .iter()
+            .filter(|(_, definition)| definition.builds_structs)
+            .map(|(key, _)| key.clone())
+            .collect();
         for key in keys {
-            self.analyze(&key, Vec::new(), Handles::new());
+            self.analyze(&key, Vec::new(), Value::default());
         }
         self.memo.clear();
     }
 
-    fn analyze(&mut self, key: &[String], params: Vec<Handles>, self_handles: Handles) -> Summary {
-        let memo_key = (key.to_vec(), params.clone(), self_handles.clone());
+    fn analyze(&mut self, key: &[String], params: Vec<Value>, receiver: Value) -> Summary {
+        let memo_key = (key.to_vec(), params.clone(), receiver.clone());
         if let Some(summary) = self.memo.get(&memo_key) {
             return summary.clone();
         }
         if !self.in_progress.insert(memo_key.clone()) {
             return Summary::default();
         }
-        let summary = match self.functions.get(key) {
+        let summary = match self.functions.get(key).cloned() {
             Some(definition) => {
-                let body = definition.item.body.clone();
-                let inputs: Vec<syn::FnArg> = definition.item.sig.inputs.iter().cloned().collect();
+                let body = definition.body;
+                let inputs = &definition.sig.inputs;
                 let context = Context {
                     module: definition.module,
                     scope: definition.scope.clone(),
@@ -367,23 +459,25 @@ impl<'a> AccessAnalysis<'a> {
                     summary: Summary::default(),
                 };
                 let mut param_index = 0;
-                for input in &inputs {
+                for input in inputs {
                     match input {
                         syn::FnArg::Receiver(_) => {
-                            walker.bind("self", self_handles.clone());
+                            let mut receiver = receiver.clone();
+                            if receiver.ty.is_none() {
+                                receiver.ty.clone_from(&walker.context.self_type);
+                            }
+                            walker.bind("self", receiver);
                         }
                         syn::FnArg::Typed(typed) => {
-                            if let Some(handles) = params.get(param_index) {
-                                walker.bind_pattern(&typed.pat, handles.clone());
+                            if let Some(value) = params.get(param_index) {
+                                walker.bind_pattern(&typed.pat, value.clone());
                             }
                             param_index += 1;
                         }
                     }
                 }
-                if let Some(body) = body {
-                    let value = walker.block(&body);
-                    walker.summary.returns.extend(value);
-                }
+                let value = walker.block(body);
+                walker.summary.returns.merge(value);
                 walker.summary
             }
             None => Summary::default(),
@@ -391,6 +485,20 @@ impl<'a> AccessAnalysis<'a> {
         self.in_progress.remove(&memo_key);
         self.memo.insert(memo_key, summary.clone());
         summary
+    }
+
+    /// The type a function returns when it is `Self` or its own type (constructors).
+    fn returned_type(&self, key: &[String]) -> Option<String> {
+        let definition = self.functions.get(key)?;
+        let self_type = definition.self_type.as_ref()?;
+        match &definition.sig.output {
+            syn::ReturnType::Type(_, ty) => match type_name(ty).as_deref() {
+                Some("Self") => Some(self_type.clone()),
+                Some(name) if name == self_type => Some(self_type.clone()),
+                _ => None,
+            },
+            syn::ReturnType::Default => None,
+        }
     }
 
     fn location(&self, module: (usize, usize), span: Span) -> SourceLocation {
@@ -416,14 +524,37 @@ fn type_name(ty: &syn::Type) -> Option<String> {
 }
 
 /// Functions declared inside a body (not inside nested closures' own items: those too).
-#[derive(Default)]
-struct NestedFns {
-    found: Vec<FnItem>,
+/// Whether a body has a struct literal.
+struct StructLiterals {
+    found: bool,
 }
 
-impl<'ast> Visit<'ast> for NestedFns {
+impl<'ast> Visit<'ast> for StructLiterals {
+    fn visit_expr_struct(&mut self, _: &'ast syn::ExprStruct) {
+        self.found = true;
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // Macro bodies may build structs too, except those that only format.
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.to_string())
+            .unwrap_or_default();
+        if !FORMATTING_MACROS.contains(&name.as_str()) {
+            self.found = true;
+        }
+    }
+}
+
+struct NestedFns<'ast> {
+    found: Vec<&'ast syn::ItemFn>,
+}
+
+impl<'ast> Visit<'ast> for NestedFns<'ast> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
-        if let Some(function) = as_fn_item(item) {
+        if let syn::Item::Fn(function) = item {
             self.found.push(function);
         }
         // Items of nested functions are indexed when those are.
@@ -440,32 +571,52 @@ struct Context {
 struct Walker<'w, 'a> {
     analysis: &'w mut AccessAnalysis<'a>,
     context: Context,
-    locals: Vec<HashMap<String, Handles>>,
+    locals: Vec<HashMap<String, Value>>,
     summary: Summary,
 }
 
 impl Walker<'_, '_> {
-    fn bind(&mut self, name: &str, handles: Handles) {
+    fn bind(&mut self, name: &str, value: Value) {
         if let Some(scope) = self.locals.last_mut() {
-            scope.insert(name.to_owned(), handles);
+            scope.insert(name.to_owned(), value);
         }
     }
 
-    fn bind_pattern(&mut self, pattern: &Pat, handles: Handles) {
+    fn bind_pattern(&mut self, pattern: &Pat, value: Value) {
         match pattern {
-            Pat::Ident(ident) => self.bind(&ident.ident.to_string(), handles),
-            Pat::Type(typed) => self.bind_pattern(&typed.pat, handles),
-            Pat::Reference(reference) => self.bind_pattern(&reference.pat, handles),
+            Pat::Ident(ident) => self.bind(&ident.ident.to_string(), value),
+            Pat::Type(typed) => self.bind_pattern(&typed.pat, value),
+            Pat::Reference(reference) => self.bind_pattern(&reference.pat, value),
             Pat::TupleStruct(tuple) => {
+                let inner = Value::of(value.all_handles());
                 for element in &tuple.elems {
-                    self.bind_pattern(element, handles.clone());
+                    self.bind_pattern(element, inner.clone());
+                }
+            }
+            Pat::Tuple(tuple) => {
+                let inner = Value::of(value.all_handles());
+                for element in &tuple.elems {
+                    self.bind_pattern(element, inner.clone());
+                }
+            }
+            Pat::Struct(structure) => {
+                for field in &structure.fields {
+                    let inner = match &field.member {
+                        syn::Member::Named(name) => value
+                            .fields
+                            .get(&name.to_string())
+                            .cloned()
+                            .unwrap_or_default(),
+                        syn::Member::Unnamed(_) => value.all_handles(),
+                    };
+                    self.bind_pattern(&field.pat, Value::of(inner));
                 }
             }
             _ => {}
         }
     }
 
-    fn lookup(&self, name: &str) -> Handles {
+    fn lookup(&self, name: &str) -> Value {
         self.locals
             .iter()
             .rev()
@@ -478,9 +629,17 @@ impl Walker<'_, '_> {
         self.analysis.location(self.context.module, span)
     }
 
-    fn block(&mut self, block: &syn::Block) -> Handles {
+    fn imports(&self) -> Rc<Imports> {
+        self.analysis
+            .imports
+            .get(&self.context.module)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn block(&mut self, block: &syn::Block) -> Value {
         self.locals.push(HashMap::new());
-        let mut value = Handles::new();
+        let mut value = Value::default();
         for statement in &block.stmts {
             value = self.statement(statement);
         }
@@ -488,35 +647,32 @@ impl Walker<'_, '_> {
         value
     }
 
-    fn statement(&mut self, statement: &Stmt) -> Handles {
+    fn statement(&mut self, statement: &Stmt) -> Value {
         match statement {
             Stmt::Local(local) => {
                 if let Some(init) = &local.init {
-                    let handles = self.expr(&init.expr);
+                    let value = self.expr(&init.expr);
                     if let Some((_, diverge)) = &init.diverge {
                         self.expr(diverge);
                     }
-                    self.bind_pattern(&local.pat, handles);
+                    self.bind_pattern(&local.pat, value);
                 }
-                Handles::new()
+                Value::default()
             }
             Stmt::Expr(expr, semicolon) => {
                 let value = self.expr(expr);
                 if semicolon.is_some() {
-                    Handles::new()
+                    Value::default()
                 } else {
                     value
                 }
             }
-            Stmt::Macro(statement_macro) => {
-                self.macro_tokens(&statement_macro.mac);
-                Handles::new()
-            }
-            Stmt::Item(_) => Handles::new(),
+            Stmt::Macro(statement_macro) => self.macro_tokens(&statement_macro.mac),
+            Stmt::Item(_) => Value::default(),
         }
     }
 
-    fn expr(&mut self, expr: &Expr) -> Handles {
+    fn expr(&mut self, expr: &Expr) -> Value {
         match expr {
             Expr::Call(call) => self.call(call),
             Expr::MethodCall(call) => self.method_call(call),
@@ -524,7 +680,7 @@ impl Walker<'_, '_> {
                 if path.qself.is_none() && path.path.segments.len() == 1 {
                     self.lookup(&path.path.segments[0].ident.to_string())
                 } else {
-                    Handles::new()
+                    Value::default()
                 }
             }
             Expr::Reference(reference) => self.expr(&reference.expr),
@@ -534,120 +690,218 @@ impl Walker<'_, '_> {
             Expr::Await(await_expr) => self.expr(&await_expr.base),
             Expr::Cast(cast) => self.expr(&cast.expr),
             Expr::Field(field) => {
-                self.expr(&field.base);
-                match &field.member {
-                    syn::Member::Named(name) => self
-                        .analysis
-                        .field_handles
-                        .get(&name.to_string())
-                        .cloned()
-                        .unwrap_or_default(),
-                    syn::Member::Unnamed(_) => Handles::new(),
-                }
+                let base = self.expr(&field.base);
+                self.field(base, &field.member)
             }
-            Expr::Struct(literal) => {
-                for field in &literal.fields {
-                    let handles = self.expr(&field.expr);
-                    if let syn::Member::Named(name) = &field.member
-                        && !handles.is_empty()
-                    {
-                        self.analysis
-                            .field_handles
-                            .entry(name.to_string())
-                            .or_default()
-                            .extend(handles);
-                    }
+            Expr::Struct(literal) => self.struct_literal(literal),
+            Expr::Tuple(tuple) => {
+                let mut value = Value::default();
+                for element in &tuple.elems {
+                    let element = self.expr(element);
+                    value.handles.extend(element.all_handles());
                 }
-                if let Some(rest) = &literal.rest {
-                    self.expr(rest);
+                value
+            }
+            Expr::Array(array) => {
+                let mut value = Value::default();
+                for element in &array.elems {
+                    let element = self.expr(element);
+                    value.handles.extend(element.all_handles());
                 }
-                Handles::new()
+                value
             }
             Expr::Block(block) => self.block(&block.block),
             Expr::Async(async_block) => {
                 self.block(&async_block.block);
-                Handles::new()
+                Value::default()
             }
             Expr::Unsafe(unsafe_block) => self.block(&unsafe_block.block),
             Expr::Closure(closure) => {
                 self.locals.push(HashMap::new());
                 self.expr(&closure.body);
                 self.locals.pop();
-                Handles::new()
+                Value::default()
             }
             Expr::If(if_expr) => {
                 self.expr(&if_expr.cond);
                 let mut value = self.block(&if_expr.then_branch);
                 if let Some((_, otherwise)) = &if_expr.else_branch {
-                    value.extend(self.expr(otherwise));
+                    let otherwise = self.expr(otherwise);
+                    value.merge(otherwise);
                 }
                 value
             }
             Expr::Match(match_expr) => {
                 let scrutinee = self.expr(&match_expr.expr);
-                let mut value = Handles::new();
+                let mut value = Value::default();
                 for arm in &match_expr.arms {
                     self.locals.push(HashMap::new());
                     self.bind_pattern(&arm.pat, scrutinee.clone());
                     if let Some((_, guard)) = &arm.guard {
                         self.expr(guard);
                     }
-                    value.extend(self.expr(&arm.body));
+                    let arm_value = self.expr(&arm.body);
+                    value.merge(arm_value);
                     self.locals.pop();
                 }
                 value
             }
             Expr::Let(let_expr) => {
-                let handles = self.expr(&let_expr.expr);
-                self.bind_pattern(&let_expr.pat, handles);
-                Handles::new()
+                let value = self.expr(&let_expr.expr);
+                self.bind_pattern(&let_expr.pat, value);
+                Value::default()
             }
             Expr::ForLoop(for_loop) => {
-                self.expr(&for_loop.expr);
+                let iterated = self.expr(&for_loop.expr);
+                self.locals.push(HashMap::new());
+                self.bind_pattern(&for_loop.pat, Value::of(iterated.all_handles()));
                 self.block(&for_loop.body);
-                Handles::new()
+                self.locals.pop();
+                Value::default()
             }
             Expr::While(while_loop) => {
                 self.expr(&while_loop.cond);
                 self.block(&while_loop.body);
-                Handles::new()
+                Value::default()
             }
             Expr::Loop(loop_expr) => {
                 self.block(&loop_expr.body);
-                Handles::new()
+                Value::default()
             }
             Expr::Assign(assign) => {
-                let handles = self.expr(&assign.right);
-                if let Expr::Path(path) = &*assign.left {
-                    if let Some(ident) = path.path.get_ident() {
-                        self.bind(&ident.to_string(), handles);
+                let value = self.expr(&assign.right);
+                match &*assign.left {
+                    Expr::Path(path) if path.path.get_ident().is_some() => {
+                        let name = path.path.segments[0].ident.to_string();
+                        let mut merged = self.lookup(&name);
+                        merged.merge(value);
+                        self.bind(&name, merged);
                     }
-                } else {
-                    self.expr(&assign.left);
+                    Expr::Field(field) => {
+                        self.expr(&field.base);
+                        if let syn::Member::Named(name) = &field.member {
+                            self.record_field(None, &name.to_string(), value.all_handles());
+                        }
+                    }
+                    other => {
+                        self.expr(other);
+                    }
                 }
-                Handles::new()
+                Value::default()
             }
             Expr::Return(return_expr) => {
-                if let Some(value) = &return_expr.expr {
-                    let handles = self.expr(value);
-                    self.summary.returns.extend(handles);
+                if let Some(returned) = &return_expr.expr {
+                    let value = self.expr(returned);
+                    self.summary.returns.merge(value);
                 }
-                Handles::new()
+                Value::default()
             }
             Expr::Macro(expr_macro) => self.macro_tokens(&expr_macro.mac),
             other => {
-                let mut children = ChildExprs::default();
+                let mut children = ChildExprs {
+                    exprs: Vec::new(),
+                    blocks: Vec::new(),
+                    depth: 0,
+                };
                 children.visit_expr(other);
-                for child in children.found {
-                    self.expr(&child);
+                for child in children.exprs {
+                    self.expr(child);
                 }
-                Handles::new()
+                for block in children.blocks {
+                    self.block(block);
+                }
+                Value::default()
             }
         }
     }
 
-    fn call(&mut self, call: &syn::ExprCall) -> Handles {
-        let arguments: Vec<Handles> = call
+    /// `base.member`: the field's handles when the struct value is known, else what any struct
+    /// of that type (or with a field of that name) was built with.
+    fn field(&self, base: Value, member: &syn::Member) -> Value {
+        match member {
+            syn::Member::Named(name) => {
+                let name = name.to_string();
+                if let Some(handles) = base.fields.get(&name) {
+                    return Value::of(handles.clone());
+                }
+                if !base.fields.is_empty() {
+                    return Value::default();
+                }
+                if !base.handles.is_empty() {
+                    return Value::of(base.handles);
+                }
+                let typed = base
+                    .ty
+                    .as_ref()
+                    .and_then(|ty| self.analysis.typed_fields.get(&(ty.clone(), name.clone())));
+                match typed {
+                    Some(handles) => Value::of(handles.clone()),
+                    None if base.ty.is_some() => Value::default(),
+                    None => Value::of(
+                        self.analysis
+                            .named_fields
+                            .get(&name)
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
+                }
+            }
+            syn::Member::Unnamed(_) => Value::of(base.all_handles()),
+        }
+    }
+
+    fn record_field(&mut self, ty: Option<&str>, field: &str, handles: Handles) {
+        if handles.is_empty() {
+            return;
+        }
+        if let Some(ty) = ty {
+            self.analysis
+                .typed_fields
+                .entry((ty.to_owned(), field.to_owned()))
+                .or_default()
+                .extend(handles.clone());
+        }
+        self.analysis
+            .named_fields
+            .entry(field.to_owned())
+            .or_default()
+            .extend(handles);
+    }
+
+    fn struct_literal(&mut self, literal: &syn::ExprStruct) -> Value {
+        let written = segments(&literal.path);
+        let ty = match written.last().map(String::as_str) {
+            Some("Self") => self.context.self_type.clone(),
+            Some(name) => Some(name.to_owned()),
+            None => None,
+        };
+        let mut value = match &literal.rest {
+            Some(rest) => {
+                let rest = self.expr(rest);
+                Value {
+                    fields: rest.fields,
+                    ..Value::default()
+                }
+            }
+            None => Value::default(),
+        };
+        for field in &literal.fields {
+            let handles = self.expr(&field.expr).all_handles();
+            let name = match &field.member {
+                syn::Member::Named(name) => name.to_string(),
+                syn::Member::Unnamed(index) => index.index.to_string(),
+            };
+            self.record_field(ty.as_deref(), &name, handles.clone());
+            if !handles.is_empty() {
+                value.fields.insert(name, handles);
+            }
+        }
+        value.ty = ty;
+        value
+    }
+
+    fn call(&mut self, call: &syn::ExprCall) -> Value {
+        let arguments: Vec<Value> = call
             .args
             .iter()
             .map(|argument| self.expr(argument))
@@ -655,79 +909,86 @@ impl Walker<'_, '_> {
         let Expr::Path(path) = &*call.func else {
             self.expr(&call.func);
             self.escape_all(&arguments, call.func.span(), "a call through a value");
-            return Handles::new();
+            return Value::default();
         };
         let written = segments(&path.path);
         if let Some(resource) = self.resolve_declaration(&written) {
-            return Handles::from([resource]);
+            return Value::of(Handles::from([resource]));
         }
         if let Some(key) = self.resolve_function(&written) {
-            let summary = self.analysis.analyze(&key, arguments, Handles::new());
-            let step = CallStep {
-                call: written.join("::"),
-                location: self.location(path.span()),
-            };
-            self.absorb(summary.reaches, step);
-            return summary.returns;
+            let summary = self.analysis.analyze(&key, arguments, Value::default());
+            if !summary.reaches.is_empty() {
+                let step = CallStep {
+                    call: written.join("::"),
+                    location: self.location(path.span()),
+                };
+                self.absorb(summary.reaches, step);
+            }
+            let mut returns = summary.returns;
+            if returns.ty.is_none() {
+                returns.ty = self.analysis.returned_type(&key);
+            }
+            return returns;
         }
-        let imports = self
-            .analysis
-            .imports
-            .get(&self.context.module)
-            .cloned()
-            .unwrap_or_default();
+        let imports = self.imports();
         if let Some((_, operation)) = PLUTO_CONSUMERS
             .iter()
             .find(|(path, _)| imports.names(&written, path))
         {
             // A Pluto type known to perform exactly this operation on the handle it is given.
             let location = self.location(path.span());
-            for resource in arguments.iter().flatten() {
+            for resource in arguments.iter().flat_map(Value::all_handles) {
                 if resource.kind == operation.resource_kind() {
+                    let call_text = format!("{}({})", written.join("::"), resource.name);
                     self.summary.reaches.push(Reach {
-                        resource: resource.clone(),
+                        resource,
                         operation: *operation,
                         steps: vec![CallStep {
-                            call: format!("{}({})", written.join("::"), resource.name),
+                            call: call_text,
                             location: location.clone(),
                         }],
                         escaped: None,
                     });
                 }
             }
-            return Handles::new();
+            return Value::default();
         }
         let text = written.join("::");
         if WRAPPERS.contains(&text.as_str()) {
-            return arguments.into_iter().flatten().collect();
+            let mut value = Value::default();
+            for argument in arguments {
+                value.merge(argument);
+            }
+            return value;
         }
         self.escape_all(&arguments, call.func.span(), &format!("a call to `{text}`"));
-        Handles::new()
+        Value::default()
     }
 
-    fn method_call(&mut self, call: &syn::ExprMethodCall) -> Handles {
+    fn method_call(&mut self, call: &syn::ExprMethodCall) -> Value {
         let receiver = self.expr(&call.receiver);
-        let arguments: Vec<Handles> = call
+        let arguments: Vec<Value> = call
             .args
             .iter()
             .map(|argument| self.expr(argument))
             .collect();
         let method = call.method.to_string();
-        let location = self.location(call.method.span());
+        let span = call.method.span();
         let mut handled_receiver = false;
-        for resource in &receiver {
+        for resource in &receiver.handles {
             if let Some(operation) = CLIENT_OPERATIONS
                 .iter()
                 .find(|(kind, name, _)| *kind == resource.kind && *name == method)
                 .map(|(_, _, operation)| *operation)
             {
                 let call_text = format!("{}.{method}", compact(&call.receiver.to_token_stream()));
+                let location = self.location(span);
                 self.summary.reaches.push(Reach {
                     resource: resource.clone(),
                     operation,
                     steps: vec![CallStep {
                         call: call_text,
-                        location: location.clone(),
+                        location,
                     }],
                     escaped: None,
                 });
@@ -740,31 +1001,39 @@ impl Walker<'_, '_> {
                 call.method.span(),
                 &format!("an argument of `.{method}`"),
             );
-            return Handles::new();
+            return Value::default();
         }
         if !receiver.is_empty() && HARMLESS_METHODS.contains(&method.as_str()) {
-            return if method == "clone"
-                || method == "to_owned"
-                || method == "as_ref"
-                || method == "borrow"
-            {
+            return if matches!(method.as_str(), "clone" | "to_owned" | "as_ref" | "borrow") {
                 receiver
             } else {
-                Handles::new()
+                Value::default()
             };
         }
-        let candidates = self
+        let all = self
             .analysis
             .methods
             .get(&method)
             .cloned()
             .unwrap_or_default();
+        // With the receiver's type known, only that type's methods (if it has one of that name).
+        let typed: Vec<Vec<String>> = match &receiver.ty {
+            Some(ty) => all
+                .iter()
+                .filter(|key| key.len() >= 2 && &key[key.len() - 2] == ty)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let candidates = if typed.is_empty() { all } else { typed };
         if candidates.is_empty() {
-            let receiver_text = compact(&call.receiver.to_token_stream());
-            if !receiver.is_empty() {
+            let receiver_handles = receiver.all_handles();
+            if !receiver_handles.is_empty() {
+                let receiver_text = compact(&call.receiver.to_token_stream());
+                let location = self.location(span);
                 self.escape_set(
-                    &receiver,
-                    location.clone(),
+                    &receiver_handles,
+                    location,
                     format!("a call to `{receiver_text}.{method}`"),
                 );
             }
@@ -773,27 +1042,30 @@ impl Walker<'_, '_> {
                 call.method.span(),
                 &format!("a call to `.{method}`"),
             );
-            return Handles::new();
+            return Value::default();
         }
-        let mut returns = Handles::new();
+        let mut returns = Value::default();
         for key in candidates {
             let summary = self
                 .analysis
                 .analyze(&key, arguments.clone(), receiver.clone());
-            let callee = key[key.len().saturating_sub(2)..].join("::");
-            self.absorb(
-                summary.reaches,
-                CallStep {
-                    call: callee,
-                    location: location.clone(),
-                },
-            );
-            returns.extend(summary.returns);
+            if !summary.reaches.is_empty() {
+                let callee = key[key.len().saturating_sub(2)..].join("::");
+                let location = self.location(span);
+                self.absorb(
+                    summary.reaches,
+                    CallStep {
+                        call: callee,
+                        location,
+                    },
+                );
+            }
+            returns.merge(summary.returns);
         }
         returns
     }
 
-    fn macro_tokens(&mut self, mac: &syn::Macro) -> Handles {
+    fn macro_tokens(&mut self, mac: &syn::Macro) -> Value {
         let name = mac
             .path
             .segments
@@ -801,31 +1073,39 @@ impl Walker<'_, '_> {
             .map(|segment| segment.ident.to_string())
             .unwrap_or_default();
         let written = segments(&mac.path);
-        let imports = self
-            .analysis
-            .imports
-            .get(&self.context.module)
-            .cloned()
-            .unwrap_or_default();
-        if imports.names(&written, &["pluto", "function"]) {
+        if self.imports().names(&written, &["pluto", "function"]) {
             if let Ok(target) = syn::parse2::<syn::Path>(mac.tokens.clone())
                 && let Some(key) = self.resolve_function(&segments(&target))
                 && let Some(resource) = self.analysis.declarations.get(&key)
             {
-                return Handles::from([resource.clone()]);
+                return Value::of(Handles::from([resource.clone()]));
             }
-            return Handles::new();
+            return Value::default();
+        }
+        if !self.may_involve_handles(&mac.tokens) {
+            return Value::default();
         }
         let expressions = parse_macro_expressions(&mac.tokens);
         let formatting = FORMATTING_MACROS.contains(&name.as_str());
         for expression in &expressions {
-            let handles = self.expr(expression);
+            let handles = self.expr(expression).all_handles();
             if !formatting && !handles.is_empty() {
                 let location = self.location(expression.span());
                 self.escape_set(&handles, location, format!("the macro `{name}!`"));
             }
         }
-        Handles::new()
+        Value::default()
+    }
+
+    /// Whether macro tokens could call anything or name a handle: they hold a call, block or
+    /// index (any group), or a local that holds handles. Most `format!`s do not, and are not
+    /// parsed.
+    fn may_involve_handles(&self, tokens: &TokenStream) -> bool {
+        tokens.clone().into_iter().any(|tree| match tree {
+            TokenTree::Group(_) => true,
+            TokenTree::Ident(ident) => !self.lookup(&ident.to_string()).is_empty(),
+            _ => false,
+        })
     }
 
     /// Adds a callee's reaches, prefixed with the call that led there.
@@ -836,11 +1116,12 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn escape_all(&mut self, arguments: &[Handles], at: Span, into: &str) {
-        for handles in arguments {
+    fn escape_all(&mut self, arguments: &[Value], at: Span, into: &str) {
+        for argument in arguments {
+            let handles = argument.all_handles();
             if !handles.is_empty() {
                 let location = self.location(at);
-                self.escape_set(handles, location, into.to_owned());
+                self.escape_set(&handles, location, into.to_owned());
             }
         }
     }
@@ -973,28 +1254,25 @@ impl Walker<'_, '_> {
 
 /// The direct sub-expressions of an expression kind the walker does not model.
 #[derive(Default)]
-struct ChildExprs {
-    found: Vec<Expr>,
+struct ChildExprs<'ast> {
+    exprs: Vec<&'ast Expr>,
+    blocks: Vec<&'ast syn::Block>,
     depth: usize,
 }
 
-impl<'ast> Visit<'ast> for ChildExprs {
+impl<'ast> Visit<'ast> for ChildExprs<'ast> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         if self.depth == 0 {
             self.depth += 1;
             syn::visit::visit_expr(self, expr);
             self.depth -= 1;
         } else {
-            self.found.push(expr.clone());
+            self.exprs.push(expr);
         }
     }
 
     fn visit_block(&mut self, block: &'ast syn::Block) {
-        self.found.push(Expr::Block(syn::ExprBlock {
-            attrs: Vec::new(),
-            label: None,
-            block: block.clone(),
-        }));
+        self.blocks.push(block);
     }
 }
 

@@ -48,25 +48,33 @@ pub fn discover(package: &Package, files: &SourceFiles) -> (Vec<Declaration>, Ve
         for (module_index, module) in target.modules.iter().enumerate() {
             let imports = Imports::of(&module.items);
             for item in &module.items {
+                let mut nested = NestedDeclarations {
+                    imports: &imports,
+                    files,
+                    file: module.file,
+                    found: &mut diagnostics,
+                };
+                match item {
+                    Item::Fn(function) => {
+                        nested.visit_block(&function.block);
+                        if !function
+                            .attrs
+                            .iter()
+                            .any(|attr| is_resource_attribute(attr, &imports))
+                        {
+                            continue;
+                        }
+                    }
+                    Item::Verbatim(_) => {}
+                    other => {
+                        nested.visit_item(other);
+                        continue;
+                    }
+                }
+                // Only declarations are turned into owned `FnItem`s (bodiless ones are verbatim).
                 let Some(function) = as_fn_item(item) else {
-                    let mut nested = NestedDeclarations {
-                        imports: &imports,
-                        files,
-                        file: module.file,
-                        found: &mut diagnostics,
-                    };
-                    nested.visit_item(item);
                     continue;
                 };
-                if let Some(body) = &function.body {
-                    let mut nested = NestedDeclarations {
-                        imports: &imports,
-                        files,
-                        file: module.file,
-                        found: &mut diagnostics,
-                    };
-                    nested.visit_block(body);
-                }
                 let Some(attribute) = function
                     .attrs
                     .iter()

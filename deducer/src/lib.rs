@@ -22,6 +22,7 @@ pub mod access;
 
 use access::AccessAnalysis;
 use diagnostics::{DeduceError, Diagnostic, Severity};
+use discover::Declaration;
 use pluto_spec::ResourceSpec;
 use source::PackageSelector;
 
@@ -64,11 +65,16 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
     let mut analysis = AccessAnalysis::new(&package, &files, &declarations);
     let mut resources = Vec::new();
     let mut functions = Vec::new();
+    let handlers: Vec<&Declaration> = declarations
+        .iter()
+        .filter(|declaration| matches!(declaration.spec, ResourceSpec::Function(_)))
+        .collect();
+    let mut handler_reaches = analysis.handlers_reaches(&handlers).into_iter();
     for declaration in &declarations {
         let rust_path = declaration.rust_path_text();
         match &declaration.spec {
             ResourceSpec::Function(spec) => {
-                let reaches = analysis.handler_reaches(declaration);
+                let reaches = handler_reaches.next().unwrap_or_default();
                 let handler = CallStep {
                     call: spec.name.clone(),
                     location: declaration.location.clone(),

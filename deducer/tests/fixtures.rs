@@ -150,3 +150,19 @@ fn declaration_errors_are_reported_together_with_places_and_hints() {
         assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
     }
 }
+
+#[test]
+fn same_named_fields_of_different_structs_keep_their_own_handles() {
+    let architecture = deduce(&fixture("fields")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "user"),
+        [grant("users", Operation::KvGet)]
+    );
+    assert_eq!(
+        grants(&architecture, "order"),
+        [
+            grant("orders", Operation::KvGet),
+            grant("orders", Operation::KvDelete)
+        ]
+    );
+}
