@@ -166,3 +166,32 @@ fn same_named_fields_of_different_structs_keep_their_own_handles() {
         ]
     );
 }
+
+#[test]
+fn trait_objects_select_vec_and_if_let() {
+    let deduction = deduce(&fixture("macros")).expect("deduces");
+    let architecture = &deduction.architecture;
+    assert_eq!(
+        grants(architecture, "through-trait"),
+        [grant("primary", Operation::KvGet)]
+    );
+    assert_eq!(
+        grants(architecture, "race"),
+        [grant("replica", Operation::KvGet)]
+    );
+    assert_eq!(
+        grants(architecture, "fan-out"),
+        [
+            ("primary".to_owned(), Operation::KvGet, true),
+            ("primary".to_owned(), Operation::KvSet, true),
+            ("primary".to_owned(), Operation::KvDelete, true),
+            ("replica".to_owned(), Operation::KvGet, true),
+            ("replica".to_owned(), Operation::KvSet, true),
+            ("replica".to_owned(), Operation::KvDelete, true),
+        ]
+    );
+    assert_eq!(
+        grants(architecture, "ask"),
+        [grant("model", Operation::SagemakerInvoke)]
+    );
+}
