@@ -66,7 +66,8 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
     assert_eq!(code, Some(1));
     assert!(stderr.contains("PLUTO_HANDLER is not set"), "{stderr}");
     assert!(
-        stderr.contains("add, echo, echo-url, fails, generate, greet, huge, infer, kv-delete"),
+        stderr
+            .contains("add, crash, echo, echo-url, fails, generate, greet, huge, infer, kv-delete"),
         "{stderr}"
     );
     assert!(stderr.contains("cargo pluto run"), "{stderr}");
@@ -75,7 +76,8 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
     let (code, stderr) = FunctionProcess::exit_with_stderr(fixture_app(), &env).await;
     assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("PLUTO_HANDLER is `nope`, but this binary's functions are: add, echo"),
+        stderr
+            .contains("PLUTO_HANDLER is `nope`, but this binary's functions are: add, crash, echo"),
         "{stderr}"
     );
 

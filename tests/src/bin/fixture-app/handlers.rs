@@ -108,3 +108,17 @@ async fn relay(text: String) -> pluto::Result<serde_json::Value> {
 async fn echo_url() -> pluto::Result<String> {
     Ok(pluto::function!(echo).url()?)
 }
+
+/// Sleeps, then says which process answered (for timeouts and concurrency).
+#[resource(function)]
+async fn sleepy(millis: u64) -> u32 {
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    std::process::id()
+}
+
+/// Kills its own process, as a crashing runtime would.
+#[resource(function)]
+async fn crash(code: i32) -> String {
+    eprintln!("crashing with exit code {code}");
+    std::process::exit(code)
+}

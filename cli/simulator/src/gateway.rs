@@ -1,0 +1,404 @@
+//! The Function URL gateway: HTTP requests to `http://127.0.0.1:PORT/<function>/<path>` become
+//! payload-format-2.0 events for the function, and its answers become HTTP responses (status,
+//! headers, cookies, base64 bodies), as Lambda Function URLs do.
+//!
+//! A function that fails, times out or crashes is answered `502 {"Message":"Internal Server
+//! Error"}`, like a Function URL; the simulator log says what happened. Functions declared with
+//! `url = "none"` are not exposed. IAM-auth URLs are served without checking signatures locally.
+
+use crate::lambda::{FunctionPool, Outcome};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use base64::Engine;
+use pluto_spec::limits::MAX_PAYLOAD_BYTES;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// One line of the request log: function, method, path, status, latency.
+pub type RequestLog = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
+
+/// What the gateway logs about each request.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    /// The function.
+    pub function: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path within the function's URL.
+    pub path: String,
+    /// Status answered.
+    pub status: u16,
+    /// Time from request to response.
+    pub latency: std::time::Duration,
+    /// What went wrong, for 502s.
+    pub problem: Option<String>,
+}
+
+/// The functions reachable over HTTP.
+pub struct Gateway {
+    functions: BTreeMap<String, Arc<FunctionPool>>,
+    log: RequestLog,
+    next_request: AtomicU64,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("functions", &self.functions.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Gateway {
+    /// A gateway for `functions` (by logical name).
+    pub fn new(functions: BTreeMap<String, Arc<FunctionPool>>, log: RequestLog) -> Self {
+        Self {
+            functions,
+            log,
+            next_request: AtomicU64::new(1),
+        }
+    }
+
+    /// The axum router serving the gateway.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/{function}", any(handle_root))
+            .route("/{function}/{*path}", any(handle_path))
+            // Bigger than Lambda's limit, so oversized bodies reach the 413 below.
+            .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES * 2))
+            .with_state(self)
+    }
+}
+
+async fn handle_root(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    request: Request,
+) -> Response {
+    handle(gateway, function, "/".to_owned(), request).await
+}
+
+async fn handle_path(
+    State(gateway): State<Arc<Gateway>>,
+    Path((function, path)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    handle(gateway, function, format!("/{path}"), request).await
+}
+
+async fn handle(
+    gateway: Arc<Gateway>,
+    function: String,
+    path: String,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let Some(pool) = gateway.functions.get(&function).cloned() else {
+        let known: Vec<&str> = gateway.functions.keys().map(String::as_str).collect();
+        let body = json!({"Message": format!("no function `{function}` has a URL here; these do: {}", known.join(", "))});
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_PAYLOAD_BYTES * 2).await {
+        Ok(bytes) => bytes,
+        Err(_) => return payload_too_large(),
+    };
+    let (status, response, problem) = if bytes.len() > MAX_PAYLOAD_BYTES {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE.as_u16(),
+            payload_too_large(),
+            Some("request body over 6 MB".to_owned()),
+        )
+    } else {
+        let request_id = gateway.next_request.fetch_add(1, Ordering::Relaxed);
+        let event = build_event(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &path,
+            &bytes,
+            request_id,
+        );
+        match pool.invoke(event).await {
+            Ok(Outcome::Response(value)) => {
+                let response = to_http(value);
+                (response.status().as_u16(), response, None)
+            }
+            Ok(other) => {
+                let problem = match other {
+                    Outcome::FunctionError {
+                        error_type,
+                        message,
+                    } => format!("{error_type}: {message}"),
+                    Outcome::TimedOut(after) => {
+                        format!("Task timed out after {:.2} seconds", after.as_secs_f64())
+                    }
+                    Outcome::Crashed(why) => why,
+                    Outcome::Response(_) => String::new(),
+                };
+                (502, bad_gateway(), Some(problem))
+            }
+            Err(error) => (502, bad_gateway(), Some(error.to_string())),
+        }
+    };
+    (gateway.log)(&RequestRecord {
+        function,
+        method,
+        path,
+        status,
+        latency: started.elapsed(),
+        problem,
+    });
+    response
+}
+
+fn payload_too_large() -> Response {
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({"Message": "Request must be smaller than 6291456 bytes for the InvokeFunction operation"})))
+        .into_response()
+}
+
+fn bad_gateway() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        axum::Json(json!({"Message": "Internal Server Error"})),
+    )
+        .into_response()
+}
+
+fn is_text(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get("content-type").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let content_type = content_type.to_ascii_lowercase();
+    content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("xml")
+        || content_type.contains("javascript")
+        || content_type.contains("x-www-form-urlencoded")
+        || content_type.contains("charset=")
+}
+
+/// The payload-2.0 event for one request.
+pub fn build_event(
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    path: &str,
+    body: &Bytes,
+    request_number: u64,
+) -> Value {
+    let mut header_map: BTreeMap<String, String> = BTreeMap::new();
+    let mut cookies = Vec::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == "cookie" {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+            );
+            continue;
+        }
+        header_map
+            .entry(name.as_str().to_owned())
+            .and_modify(|existing| {
+                existing.push(',');
+                existing.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let raw_query = uri.query().unwrap_or_default().to_owned();
+    let mut parameters: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in form_urlencoded_pairs(&raw_query) {
+        parameters
+            .entry(key)
+            .and_modify(|existing| {
+                existing.push(',');
+                existing.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let host = header_map
+        .get("host")
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": header_map,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": host,
+            "domainPrefix": "local",
+            "http": {
+                "method": method.as_str(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default(),
+            },
+            "requestId": format!("local-{request_number}"),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": clf_time(now.as_secs()),
+            "timeEpoch": u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
+        },
+        "isBase64Encoded": false,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !parameters.is_empty() {
+        event["queryStringParameters"] = json!(parameters);
+    }
+    if !body.is_empty() {
+        if is_text(headers) && std::str::from_utf8(body).is_ok() {
+            event["body"] = json!(String::from_utf8_lossy(body));
+        } else {
+            event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+            event["isBase64Encoded"] = json!(true);
+        }
+    }
+    event
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// `22/Nov/2026:17:05:00 +0000`, the `time` of Function URL events.
+fn clf_time(epoch_seconds: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = i64::try_from(epoch_seconds / 86_400).unwrap_or_default();
+    let seconds = epoch_seconds % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let month_name = MONTHS[usize::try_from(month - 1).unwrap_or_default()];
+    format!(
+        "{day:02}/{month_name}/{year}:{:02}:{:02}:{:02} +0000",
+        seconds / 3600,
+        (seconds % 3600) / 60,
+        seconds % 60
+    )
+}
+
+/// A function's answer as an HTTP response: a `{statusCode, headers, cookies, body,
+/// isBase64Encoded}` object, or any other JSON value as a 200 `application/json` body.
+pub fn to_http(value: Value) -> Response {
+    let Value::Object(object) = value else {
+        return json_200(&value);
+    };
+    let Some(status) = object.get("statusCode").and_then(Value::as_u64) else {
+        return json_200(&Value::Object(object));
+    };
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = object
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = if object.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        match base64::engine::general_purpose::STANDARD.decode(body) {
+            Ok(bytes) => bytes,
+            Err(_) => return bad_gateway(),
+        }
+    } else {
+        body.as_bytes().to_vec()
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Some(Value::Object(map)) = object.get("headers") {
+        insert_headers(headers, map);
+    }
+    if let Some(Value::Array(cookies)) = object.get("cookies") {
+        for cookie in cookies.iter().filter_map(Value::as_str) {
+            if let Ok(value) = HeaderValue::from_str(cookie) {
+                headers.append("set-cookie", value);
+            }
+        }
+    }
+    response
+}
+
+fn insert_headers(headers: &mut HeaderMap, map: &Map<String, Value>) {
+    for (name, value) in map {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&text),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+fn json_200(value: &Value) -> Response {
+    let mut response = Response::new(Body::from(value.to_string()));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_time_is_in_common_log_format() {
+        assert_eq!(clf_time(0), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(clf_time(1_795_367_100), "22/Nov/2026:17:05:00 +0000");
+        assert_eq!(clf_time(951_782_400), "29/Feb/2000:00:00:00 +0000");
+    }
+
+    #[test]
+    fn query_strings_are_percent_decoded() {
+        assert_eq!(
+            form_urlencoded_pairs("q=hello+world%21&n=1&empty=&flag"),
+            [
+                ("q".to_owned(), "hello world!".to_owned()),
+                ("n".to_owned(), "1".to_owned()),
+                ("empty".to_owned(), String::new()),
+                ("flag".to_owned(), String::new())
+            ]
+        );
+    }
+}
