@@ -22,6 +22,54 @@ pub(crate) enum CliError {
         "stack names are lowercase letters, digits and single `-`, e.g. `dev` or `prod-eu`"
     ))]
     BadStack(pluto_deducer::naming::NamingError),
+    /// The async runtime could not start.
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A port could not be bound.
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    #[diagnostic(help("choose another port with --port, or --port 0 for any free one"))]
+    Port {
+        /// The port.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A listener failed.
+    #[error("network error: {0}")]
+    Listen(std::io::Error),
+    /// cargo could not be run.
+    #[error("could not run cargo to build the app: {0}")]
+    #[diagnostic(help("cargo pluto runs the cargo that runs it, or the one on PATH"))]
+    Build(std::io::Error),
+    /// The app did not compile.
+    #[error("the app did not build")]
+    #[diagnostic(help("fix the compile errors above and run again"))]
+    BuildFailed,
+    /// The app has no binary.
+    #[error("the app has no binary target")]
+    #[diagnostic(help(
+        "a Pluto app is a binary crate whose main calls pluto::start(): add src/main.rs"
+    ))]
+    NoBinary,
+    /// The local model could not be prepared.
+    #[error("{0}")]
+    #[diagnostic(help("pass --model PATH (or set PLUTO_MODEL) to use a llama GGUF you have"))]
+    Model(String),
+    /// The simulator could not start.
+    #[error("the simulator could not start: {0}")]
+    Simulator(String),
+    /// `new` would overwrite something.
+    #[error("{0} already exists")]
+    #[diagnostic(help("choose another name, or remove it first"))]
+    Exists(std::path::PathBuf),
+    /// `new` got a name cargo would reject.
+    #[error("`{0}` is not a valid package name")]
+    #[diagnostic(help("start with a letter; use letters, digits, `-` and `_`"))]
+    BadPackageName(String),
+    /// The runtime crate to depend on is missing.
+    #[error("no pluto runtime crate at {0}")]
+    #[diagnostic(help("pass --pluto-path pointing at the runtime/ directory of a Pluto checkout"))]
+    NoRuntime(std::path::PathBuf),
     /// Writing under `.pluto/` failed.
     #[error("could not write {path}: {source}")]
     #[diagnostic(help("check that the app's directory is writable"))]

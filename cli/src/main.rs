@@ -6,7 +6,9 @@
 mod deduce;
 mod error;
 mod graph;
+mod new;
 mod project;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -34,17 +36,24 @@ struct PlutoArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a new app: one public function and one KV store, ready for `cargo pluto run`.
+    New(new::NewArgs),
     /// Show the resources, functions and permissions Pluto deduces from the code.
     Deduce(deduce::DeduceArgs),
     /// Draw the app's architecture as Mermaid and Graphviz DOT.
     Graph(graph::GraphArgs),
+    /// Run the whole app locally: functions behind Function URLs, local AWS APIs with the
+    /// deduced permissions enforced, a real local model for SageMaker endpoints.
+    Run(run::RunArgs),
 }
 
 fn main() -> miette::Result<()> {
     let Cargo::Pluto(args) = Cargo::parse();
     match args.command {
+        Command::New(args) => new::run(&args)?,
         Command::Deduce(args) => deduce::run(&args)?,
         Command::Graph(args) => graph::run(&args)?,
+        Command::Run(args) => run::run(&args)?,
     }
     Ok(())
 }

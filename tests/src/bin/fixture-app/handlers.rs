@@ -122,3 +122,20 @@ async fn crash(code: i32) -> String {
     eprintln!("crashing with exit code {code}");
     std::process::exit(code)
 }
+
+/// Writes to a table with a hand-made SDK client instead of a handle: the deducer sees no use of
+/// a resource, grants nothing, and the simulator must deny the call.
+#[resource(function(name = "sneaky-write"))]
+async fn sneaky_write(table: String) -> pluto::Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&config)
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S("stolen".into()))
+        .item("value", AttributeValue::S("data".into()))
+        .send()
+        .await
+        .map_err(|error| aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())?;
+    Ok(())
+}

@@ -1,0 +1,596 @@
+//! The AWS APIs the runtime uses, served locally on one loopback port, so app code keeps its one
+//! AWS SDK path through `AWS_ENDPOINT_URL`:
+//!
+//! - DynamoDB `GetItem`, `PutItem`, `DeleteItem` (JSON 1.0 protocol) for `KvStore`, persisted in
+//!   an embedded redb database under `.pluto/<stack>/`, so data survives a restart;
+//! - SageMaker Runtime `InvokeEndpoint` in the Hugging Face TGI format, answered by the local
+//!   model;
+//! - Lambda `Invoke` for `Function::invoke`, answered by the function's own instances.
+//!
+//! **IAM is enforced**: each function process gets its own access key; a call to a resource or
+//! operation the deducer did not grant that function gets the `AccessDeniedException` AWS
+//! returns, and the simulator log says which grant is missing. (Signatures are not verified:
+//! every caller is a process the simulator started.)
+
+use crate::lambda::{FunctionPool, Outcome};
+use crate::model::{GenerationRequest, LocalModel};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use pluto::chain::TgiRequest;
+use pluto_deducer::naming::StackNames;
+use pluto_deducer::{Architecture, Operation, ResourceRef};
+use pluto_spec::ResourceKind;
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::Path as FsPath;
+use std::sync::{Arc, OnceLock};
+
+/// A line for the simulator log.
+pub type AwsLog = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The account id local ARNs use.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// The region local ARNs use.
+pub const LOCAL_REGION: &str = "us-east-1";
+
+/// Why the local AWS APIs could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AwsError {
+    /// The KV database could not be opened.
+    #[error("could not open the local KV database {path}: {message}")]
+    Database {
+        /// Its path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The local AWS APIs of one running app.
+pub struct LocalAws {
+    architecture: Architecture,
+    names: StackNames,
+    /// Access key id → function (logical name).
+    callers: HashMap<String, String>,
+    /// Physical name → resource.
+    resources: HashMap<String, ResourceRef>,
+    database: Database,
+    model: Option<Arc<LocalModel>>,
+    functions: OnceLock<HashMap<String, Arc<FunctionPool>>>,
+    log: AwsLog,
+}
+
+impl std::fmt::Debug for LocalAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalAws")
+            .field("project", &self.architecture.project)
+            .finish()
+    }
+}
+
+impl LocalAws {
+    /// Opens (or creates) the KV database at `database_path` for `architecture`.
+    pub fn new(
+        architecture: Architecture,
+        names: StackNames,
+        database_path: &FsPath,
+        model: Option<Arc<LocalModel>>,
+        log: AwsLog,
+    ) -> Result<Self, AwsError> {
+        let database = Database::create(database_path).map_err(|error| AwsError::Database {
+            path: database_path.display().to_string(),
+            message: error.to_string(),
+        })?;
+        let mut resources = HashMap::new();
+        for resource in &architecture.resources {
+            let (kind, name) = (resource.spec.kind(), resource.spec.name().to_owned());
+            let physical = match kind {
+                ResourceKind::KvStore => names.table(&name),
+                ResourceKind::Sagemaker => names.endpoint(&name),
+                ResourceKind::Function => names.function(&name),
+            };
+            resources.insert(physical, ResourceRef { kind, name });
+        }
+        for function in &architecture.functions {
+            let name = function.spec.name.clone();
+            resources.insert(
+                names.function(&name),
+                ResourceRef {
+                    kind: ResourceKind::Function,
+                    name,
+                },
+            );
+        }
+        let callers = architecture
+            .functions
+            .iter()
+            .map(|function| {
+                (
+                    access_key_id(&function.spec.name),
+                    function.spec.name.clone(),
+                )
+            })
+            .collect();
+        Ok(Self {
+            architecture,
+            names,
+            callers,
+            resources,
+            database,
+            model,
+            functions: OnceLock::new(),
+            log,
+        })
+    }
+
+    /// The function pools, for `Lambda:Invoke` (set once they exist).
+    pub fn set_functions(&self, functions: HashMap<String, Arc<FunctionPool>>) {
+        let _ = self.functions.set(functions);
+    }
+
+    /// The environment a function process needs: credentials, region, endpoint, and the
+    /// resource-name contract for exactly the resources it was granted.
+    pub fn function_env(&self, function: &str, endpoint: &str) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID".to_owned(), access_key_id(function)),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                "pluto-local-secret".to_owned(),
+            ),
+            ("AWS_REGION".to_owned(), LOCAL_REGION.to_owned()),
+            ("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
+            (
+                pluto_spec::contract::PROJECT_ENV.to_owned(),
+                self.names.project().to_owned(),
+            ),
+            (
+                pluto_spec::contract::STACK_ENV.to_owned(),
+                self.names.stack().to_owned(),
+            ),
+        ];
+        if let Some(declared) = self.architecture.function(function) {
+            let mut granted: Vec<&ResourceRef> = declared
+                .grants
+                .iter()
+                .map(|grant| &grant.resource)
+                .collect();
+            granted.dedup();
+            for resource in granted {
+                let physical = match resource.kind {
+                    ResourceKind::KvStore => self.names.table(&resource.name),
+                    ResourceKind::Sagemaker => self.names.endpoint(&resource.name),
+                    ResourceKind::Function => self.names.function(&resource.name),
+                };
+                env.push((
+                    pluto_spec::contract::resource_env_var(resource.kind, &resource.name),
+                    physical,
+                ));
+            }
+        }
+        env
+    }
+
+    /// The axum router serving the APIs.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/", post(dynamodb))
+            .route("/endpoints/{name}/invocations", post(sagemaker))
+            .route(
+                "/2015-03-31/functions/{name}/invocations",
+                post(lambda_invoke),
+            )
+            .with_state(self)
+    }
+
+    /// The calling function, from the access key in the SigV4 `Authorization` header.
+    fn caller(&self, headers: &HeaderMap) -> Option<String> {
+        let authorization = headers.get("authorization")?.to_str().ok()?;
+        let credential = authorization.split("Credential=").nth(1)?;
+        let key = credential.split('/').next()?;
+        self.callers.get(key).cloned()
+    }
+
+    /// Checks that `caller` was granted `operation` on the resource with physical name
+    /// `physical`; the error is the AWS-shaped denial, already logged.
+    fn authorize(
+        &self,
+        caller: Option<&str>,
+        operation: Operation,
+        physical: &str,
+        action: &str,
+        arn: &str,
+    ) -> Result<ResourceRef, Denied> {
+        let Some(caller) = caller else {
+            (self.log)(&format!(
+                "denied {action} on {arn}: the request does not carry a Pluto function's credentials"
+            ));
+            return Err(Denied::new(action, arn, "anonymous"));
+        };
+        let resource = self.resources.get(physical).cloned();
+        let granted = resource.as_ref().is_some_and(|resource| {
+            self.architecture.function(caller).is_some_and(|function| {
+                function
+                    .grants
+                    .iter()
+                    .any(|grant| &grant.resource == resource && grant.operation == operation)
+            })
+        });
+        match resource {
+            Some(resource) if granted => Ok(resource),
+            Some(resource) => {
+                (self.log)(&format!(
+                    "denied: function `{caller}` has no grant for `{}` on {resource}. The deducer found no call that \
+                     needs it; run `cargo pluto deduce` to see the function's grants, and call the handle from code \
+                     the function reaches",
+                    operation.label()
+                ));
+                Err(Denied::new(action, arn, caller))
+            }
+            None => {
+                (self.log)(&format!(
+                    "denied: function `{caller}` called {action} on `{physical}`, which the app does not declare"
+                ));
+                Err(Denied::new(action, arn, caller))
+            }
+        }
+    }
+}
+
+/// The access key id of a function's local credentials.
+pub fn access_key_id(function: &str) -> String {
+    let suffix: String = function
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    format!("PLUTOLOCAL{suffix}{:08X}", fnv(function))
+}
+
+fn fnv(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// An IAM denial, rendered per protocol.
+struct Denied {
+    message: String,
+}
+
+impl Denied {
+    fn new(action: &str, arn: &str, caller: &str) -> Self {
+        Self {
+            message: format!(
+                "User: arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/{caller}/{caller} is not authorized to perform: \
+                 {action} on resource: {arn} because no identity-based policy allows the {action} action"
+            ),
+        }
+    }
+}
+
+fn json_1_0(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    response
+}
+
+fn dynamodb_error(kind: &str, message: &str) -> Response {
+    json_1_0(
+        StatusCode::BAD_REQUEST,
+        &json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"), "message": message}),
+    )
+}
+
+fn rest_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let mut response = (
+        status,
+        json!({"message": message, "Message": message}).to_string(),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(kind) {
+        response.headers_mut().insert("x-amzn-errortype", value);
+    }
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn dynamodb(State(aws): State<Arc<LocalAws>>, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(operation_name) = target.strip_prefix("DynamoDB_20120810.") else {
+        return dynamodb_error(
+            "UnknownOperationException",
+            &format!("unsupported target `{target}`"),
+        );
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return dynamodb_error("SerializationException", "the request body is not JSON");
+    };
+    let operation = match operation_name {
+        "GetItem" => Operation::KvGet,
+        "PutItem" => Operation::KvSet,
+        "DeleteItem" => Operation::KvDelete,
+        other => {
+            return dynamodb_error(
+                "UnknownOperationException",
+                &format!("the local simulator serves GetItem, PutItem and DeleteItem, not {other}"),
+            );
+        }
+    };
+    let table = request["TableName"].as_str().unwrap_or_default().to_owned();
+    let action = format!("dynamodb:{operation_name}");
+    let arn = format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{table}");
+    let caller = aws.caller(&headers);
+    if let Err(denied) = aws.authorize(caller.as_deref(), operation, &table, &action, &arn) {
+        return dynamodb_error("AccessDeniedException", &denied.message);
+    }
+    let key_attribute = pluto_spec::contract::KV_KEY_ATTRIBUTE;
+    let item_or_key = if operation == Operation::KvSet {
+        &request["Item"]
+    } else {
+        &request["Key"]
+    };
+    let Some(key) = item_or_key[key_attribute]["S"].as_str().map(str::to_owned) else {
+        return dynamodb_error(
+            "ValidationException",
+            &format!(
+                "One of the required keys was not given a value: the key attribute is `{key_attribute}` (S)"
+            ),
+        );
+    };
+    let result =
+        tokio::task::spawn_blocking(move || kv_operation(&aws, &table, operation, &key, &request))
+            .await;
+    match result {
+        Ok(Ok(body)) => json_1_0(StatusCode::OK, &body),
+        Ok(Err(message)) => dynamodb_error("InternalServerError", &message),
+        Err(error) => dynamodb_error("InternalServerError", &error.to_string()),
+    }
+}
+
+fn kv_operation(
+    aws: &LocalAws,
+    table: &str,
+    operation: Operation,
+    key: &str,
+    request: &Value,
+) -> Result<Value, String> {
+    let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(table);
+    match operation {
+        Operation::KvGet => {
+            let read = aws.database.begin_read().map_err(|e| e.to_string())?;
+            let table = match read.open_table(definition) {
+                Ok(table) => table,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(json!({})),
+                Err(error) => return Err(error.to_string()),
+            };
+            match table.get(key).map_err(|e| e.to_string())? {
+                Some(item) => {
+                    let item: Value =
+                        serde_json::from_str(item.value()).map_err(|e| e.to_string())?;
+                    Ok(json!({ "Item": item }))
+                }
+                None => Ok(json!({})),
+            }
+        }
+        Operation::KvSet => {
+            let item = request["Item"].to_string();
+            let write = aws.database.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
+                table
+                    .insert(key, item.as_str())
+                    .map_err(|e| e.to_string())?;
+            }
+            write.commit().map_err(|e| e.to_string())?;
+            Ok(json!({}))
+        }
+        Operation::KvDelete => {
+            let write = aws.database.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
+                table.remove(key).map_err(|e| e.to_string())?;
+            }
+            write.commit().map_err(|e| e.to_string())?;
+            Ok(json!({}))
+        }
+        Operation::SagemakerInvoke | Operation::FunctionInvoke => {
+            Err("not a KV operation".to_owned())
+        }
+    }
+}
+
+async fn sagemaker(
+    State(aws): State<Arc<LocalAws>>,
+    Path(endpoint): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let action = "sagemaker:InvokeEndpoint";
+    let arn = format!(
+        "arn:aws:sagemaker:{LOCAL_REGION}:{LOCAL_ACCOUNT}:endpoint/{}",
+        endpoint.to_lowercase()
+    );
+    let caller = aws.caller(&headers);
+    if let Err(denied) = aws.authorize(
+        caller.as_deref(),
+        Operation::SagemakerInvoke,
+        &endpoint,
+        action,
+        &arn,
+    ) {
+        return rest_error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &denied.message,
+        );
+    }
+    let Some(model) = aws.model.clone() else {
+        return rest_error(
+            StatusCode::BAD_REQUEST,
+            "ModelError",
+            "the simulator was started without a local model",
+        );
+    };
+    let request: TgiRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return rest_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                &format!(
+                    "the local endpoint speaks the Hugging Face TGI format ({{\"inputs\", \"parameters\"}}): {error}"
+                ),
+            );
+        }
+    };
+    let parameters = &request.parameters;
+    let generation = GenerationRequest {
+        max_new_tokens: parameters.max_new_tokens.unwrap_or(256),
+        temperature: if parameters.do_sample == Some(true) {
+            parameters.temperature.unwrap_or(1.0)
+        } else {
+            0.0
+        },
+        top_p: parameters.top_p,
+        top_k: parameters.top_k,
+        repetition_penalty: parameters.repetition_penalty,
+        stop: parameters.stop.clone(),
+        seed: parameters.seed,
+    };
+    let inputs = request.inputs.clone();
+    let full_text = parameters.return_full_text == Some(true);
+    let answer =
+        tokio::task::spawn_blocking(move || model.generate_chat(&inputs, &generation)).await;
+    match answer {
+        Ok(Ok(generation)) => {
+            let text = if full_text {
+                format!("{}{}", request.inputs, generation.text)
+            } else {
+                generation.text
+            };
+            let mut response = (
+                StatusCode::OK,
+                json!([{ "generated_text": text }]).to_string(),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            response
+        }
+        Ok(Err(error)) => rest_error(
+            StatusCode::from_u16(424).unwrap_or(StatusCode::BAD_REQUEST),
+            "ModelError",
+            &error.to_string(),
+        ),
+        Err(error) => rest_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            &error.to_string(),
+        ),
+    }
+}
+
+async fn lambda_invoke(
+    State(aws): State<Arc<LocalAws>>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let name = function.rsplit(':').next().unwrap_or(&function).to_owned();
+    let action = "lambda:InvokeFunction";
+    let arn = format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}");
+    let caller = aws.caller(&headers);
+    let target = match aws.authorize(
+        caller.as_deref(),
+        Operation::FunctionInvoke,
+        &name,
+        action,
+        &arn,
+    ) {
+        Ok(target) => target,
+        Err(denied) => {
+            return rest_error(
+                StatusCode::FORBIDDEN,
+                "AccessDeniedException",
+                &denied.message,
+            );
+        }
+    };
+    let Some(pool) = aws
+        .functions
+        .get()
+        .and_then(|functions| functions.get(&target.name))
+        .cloned()
+    else {
+        return rest_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("Function not found: {arn}"),
+        );
+    };
+    let payload: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(payload) => payload,
+            Err(error) => {
+                return rest_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestContentException",
+                    &error.to_string(),
+                );
+            }
+        }
+    };
+    let (function_error, body) = match pool.invoke(payload).await {
+        Ok(Outcome::Response(value)) => (None, value),
+        Ok(Outcome::FunctionError {
+            error_type,
+            message,
+        }) => (
+            Some("Unhandled"),
+            json!({"errorType": error_type, "errorMessage": message}),
+        ),
+        Ok(Outcome::TimedOut(after)) => (
+            Some("Unhandled"),
+            json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("Task timed out after {:.2} seconds", after.as_secs_f64())}),
+        ),
+        Ok(Outcome::Crashed(why)) => (
+            Some("Unhandled"),
+            json!({"errorType": "Runtime.ExitError", "errorMessage": why}),
+        ),
+        Err(error) => {
+            return rest_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                &error.to_string(),
+            );
+        }
+    };
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    response.headers_mut().insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    if let Some(kind) = function_error {
+        response
+            .headers_mut()
+            .insert("x-amz-function-error", HeaderValue::from_static(kind));
+    }
+    response
+}

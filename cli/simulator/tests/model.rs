@@ -1,0 +1,276 @@
+//! The local model with the real SmolLM2-135M-Instruct weights: answers, determinism, the
+//! generation parameters, the tokenizer's special tokens and the model's metadata.
+//!
+//! The model is found as `cargo pluto run` finds it (`PLUTO_MODEL`, else the cache directory of
+//! `PLUTO_CACHE_DIR`), or else in the repository's `.cache/pluto`, where `scripts/fetch-model`
+//! puts it (`scripts/test` runs that first). A missing model fails the tests: it is never
+//! fetched nor skipped here.
+
+#![allow(clippy::unwrap_used)]
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use pluto_simulator::model::{
+    CACHE_DIR_ENV, ChatFormat, FinishReason, Generation, GenerationRequest, LocalModel, MODEL_ENV,
+    ModelError, locate_model, model_path_in, to_local_chat_prompt,
+};
+
+const QUESTION: &str = "What is the capital of France?";
+
+fn model_path() -> PathBuf {
+    let configured = [MODEL_ENV, CACHE_DIR_ENV]
+        .iter()
+        .any(|var| env::var_os(var).is_some_and(|value| !value.is_empty()));
+    let located = if configured {
+        locate_model(None)
+    } else {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let repo = manifest.parent().and_then(Path::parent).unwrap();
+        locate_model(Some(&model_path_in(&repo.join(".cache/pluto"))))
+    };
+    located.unwrap_or_else(|error| {
+        panic!(
+            "the local model is missing: {error}\n\
+             Run `scripts/fetch-model` in the repository (it puts the model into .cache/pluto), \
+             or set PLUTO_MODEL to a GGUF file."
+        )
+    })
+}
+
+/// The model, loaded once for all tests.
+fn model() -> &'static LocalModel {
+    static MODEL: OnceLock<LocalModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = model_path();
+        LocalModel::load(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
+    })
+}
+
+fn greedy(max_new_tokens: u32) -> GenerationRequest {
+    GenerationRequest {
+        max_new_tokens,
+        ..GenerationRequest::default()
+    }
+}
+
+fn chat(prompt: &str, request: &GenerationRequest) -> Generation {
+    let generation = model().generate_chat(prompt, request).unwrap();
+    eprintln!("{prompt:?} -> {generation:?}");
+    generation
+}
+
+#[test]
+fn plain_prompt_is_answered_with_paris() {
+    let answer = chat(QUESTION, &greedy(64));
+    assert!(answer.text.contains("Paris"), "{answer:?}");
+    assert_eq!(
+        answer.finish_reason,
+        FinishReason::EndOfSequence,
+        "{answer:?}"
+    );
+    assert!(!answer.text.contains("<|im_end|>"), "{answer:?}");
+    assert!(answer.generated_tokens <= 64);
+    assert_eq!(
+        answer.prompt_tokens,
+        model()
+            .tokenize(&to_local_chat_prompt(QUESTION))
+            .unwrap()
+            .len()
+    );
+    assert_eq!(answer.seed, None);
+}
+
+#[test]
+fn zephyr_prompt_is_answered_with_paris() {
+    let zephyr = format!(
+        "<|system|>\nYou are a helpful assistant.</s>\n<|user|>\n{QUESTION}</s>\n<|assistant|>\n"
+    );
+    let answer = chat(&zephyr, &greedy(64));
+    assert!(answer.text.contains("Paris"), "{answer:?}");
+    // The same through the explicit translation.
+    let translated = model()
+        .generate(&to_local_chat_prompt(&zephyr), &greedy(64))
+        .unwrap();
+    assert_eq!(translated, answer);
+}
+
+#[test]
+fn greedy_decoding_is_deterministic() {
+    let prompt = "Name three colors.";
+    let first = chat(prompt, &greedy(24));
+    let second = chat(prompt, &greedy(24));
+    assert_eq!(first, second);
+    assert!(!first.text.trim().is_empty(), "{first:?}");
+}
+
+#[test]
+fn max_new_tokens_is_honoured() {
+    let answer = chat("Tell me a long story about a dragon.", &greedy(3));
+    assert_eq!(answer.generated_tokens, 3, "{answer:?}");
+    assert_eq!(answer.finish_reason, FinishReason::Length);
+    assert!(!answer.text.is_empty());
+
+    let longer = chat("Tell me a long story about a dragon.", &greedy(8));
+    assert!(longer.generated_tokens <= 8);
+    assert!(
+        longer.text.starts_with(&answer.text),
+        "{answer:?} {longer:?}"
+    );
+
+    let none = chat(QUESTION, &greedy(0));
+    assert_eq!(none.generated_tokens, 0);
+    assert_eq!(none.text, "");
+    assert_eq!(none.finish_reason, FinishReason::Length);
+}
+
+#[test]
+fn stop_string_cuts_the_output() {
+    let full = chat(QUESTION, &greedy(64));
+    let start = full.text.find("Paris").unwrap();
+    let stopped = chat(
+        QUESTION,
+        &GenerationRequest {
+            stop: vec!["Paris".to_owned(), String::new()],
+            ..greedy(64)
+        },
+    );
+    assert_eq!(stopped.finish_reason, FinishReason::StopSequence);
+    assert_eq!(stopped.text, full.text[..start]);
+    assert!(stopped.generated_tokens < full.generated_tokens);
+}
+
+#[test]
+fn seeded_sampling_is_reproducible() {
+    let prompt = "Write a sentence about the sea.";
+    let sample = |seed| {
+        chat(
+            prompt,
+            &GenerationRequest {
+                temperature: 1.0,
+                top_p: Some(0.95),
+                top_k: Some(50),
+                seed: Some(seed),
+                ..greedy(24)
+            },
+        )
+    };
+    let first = sample(42);
+    assert_eq!(first, sample(42));
+    assert_eq!(first.seed, Some(42));
+    let others = [sample(7), sample(1234)];
+    assert!(
+        others.iter().any(|other| other.text != first.text),
+        "three seeds gave the same text: {first:?}"
+    );
+
+    let unseeded = chat(
+        prompt,
+        &GenerationRequest {
+            temperature: 0.7,
+            ..greedy(4)
+        },
+    );
+    assert!(unseeded.seed.is_some());
+}
+
+#[test]
+fn repetition_penalty_applies() {
+    let request = GenerationRequest {
+        repetition_penalty: Some(1.3),
+        ..greedy(32)
+    };
+    let penalised = chat("Repeat the word 'hello' many times.", &request);
+    assert_eq!(
+        penalised,
+        chat("Repeat the word 'hello' many times.", &request)
+    );
+    assert!(!penalised.text.is_empty());
+}
+
+#[test]
+fn invalid_requests_are_rejected() {
+    let result = model().generate(
+        QUESTION,
+        &GenerationRequest {
+            top_p: Some(2.0),
+            ..greedy(4)
+        },
+    );
+    assert!(
+        matches!(result, Err(ModelError::InvalidRequest(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn prompt_longer_than_the_context_is_an_error() {
+    let context = model().info().context_length;
+    let long = "one two three four ".repeat(context);
+    match model().generate(&long, &greedy(4)) {
+        Err(ModelError::PromptTooLong {
+            prompt_tokens,
+            context_length,
+        }) => {
+            assert!(prompt_tokens > context);
+            assert_eq!(context_length, context);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn chat_control_tokens_are_single_tokens() {
+    let model = model();
+    assert_eq!(model.tokenize("<|im_start|>").unwrap(), [1]);
+    assert_eq!(model.tokenize("<|im_end|>").unwrap(), [2]);
+    let ids = model
+        .tokenize("<|im_start|>user\nHi there<|im_end|>\n")
+        .unwrap();
+    assert_eq!(ids.first(), Some(&1));
+    assert!(ids.contains(&2));
+    assert!(ids.len() <= 8, "{ids:?}");
+    // SmolLM2 splits numbers into digits.
+    assert_eq!(model.tokenize("2024").unwrap().len(), 4);
+    assert_eq!(model.tokenize("").unwrap(), Vec::<u32>::new());
+}
+
+#[test]
+fn info_comes_from_the_gguf_metadata() {
+    let info = model().info();
+    eprintln!("{info} loaded in {:?}", info.load_time);
+    assert_eq!(info.name, "SmolLM2-135M-Instruct");
+    assert_eq!(info.quantization.as_deref(), Some("Q4_1"));
+    assert_eq!(info.label(), "SmolLM2-135M-Instruct (Q4_1)");
+    assert_eq!(info.architecture, "llama");
+    assert!(
+        (130_000_000..140_000_000).contains(&info.parameters),
+        "{}",
+        info.parameters
+    );
+    assert_eq!(info.parameters_label(), "135M");
+    assert_eq!(info.context_length, 4096);
+    assert_eq!(info.trained_context_length, Some(8192));
+    assert_eq!(info.vocab_size, 49152);
+    assert_eq!(info.file_size, 98_362_432);
+    assert_eq!(model().chat_format(), &ChatFormat::ChatMl);
+    assert_eq!(
+        format!(
+            "TinyLlama/TinyLlama-1.1B-Chat-v1.0 is served by {}",
+            info.label()
+        ),
+        "TinyLlama/TinyLlama-1.1B-Chat-v1.0 is served by SmolLM2-135M-Instruct (Q4_1)"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_gguf_is_an_error() {
+    let path = env::temp_dir().join(format!("pluto-not-a-model-{}.gguf", std::process::id()));
+    std::fs::write(&path, b"not a model").unwrap();
+    let result = LocalModel::load(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(result, Err(ModelError::Gguf { .. })), "{result:?}");
+    let missing = LocalModel::load(Path::new("/nonexistent/model.gguf"));
+    assert!(matches!(missing, Err(ModelError::Io { .. })), "{missing:?}");
+}

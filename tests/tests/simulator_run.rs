@@ -1,0 +1,113 @@
+//! `cargo pluto run` end to end over loopback: the langchain-llama example with the real local
+//! model answering through the Function URL gateway, then Ctrl-C.
+//!
+//! Needs the local model: `scripts/test` fetches it (`scripts/fetch-model`), and the test fails
+//! with that instruction when it is missing.
+
+use pluto_tests::app::build_workspace_binary;
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn model_hint() -> String {
+    match pluto_simulator::model::locate_model(None) {
+        Ok(_) => String::new(),
+        Err(error) => format!("{error}. Run `scripts/fetch-model` (scripts/test does) first."),
+    }
+}
+
+#[tokio::test]
+async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
+    let hint = model_hint();
+    assert!(hint.is_empty(), "the local model is missing: {hint}");
+    let cargo_pluto = build_workspace_binary("cargo-pluto");
+    let manifest = pluto_tests::workspace_root().join("examples/langchain-llama/Cargo.toml");
+    let mut child = Command::new(&cargo_pluto)
+        .args([
+            "pluto",
+            "run",
+            "--port",
+            "0",
+            "--stack",
+            "e2e",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cargo-pluto starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut urls = std::collections::BTreeMap::new();
+    let ready = tokio::time::timeout(Duration::from_secs(900), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut words = line.split_whitespace();
+            if let (Some(name), Some(url)) = (words.next(), words.next())
+                && url.starts_with("http://127.0.0.1:")
+                && url.ends_with(name)
+            {
+                urls.insert(name.to_owned(), url.to_owned());
+            }
+            if line.starts_with("Press Ctrl-C") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "cargo pluto run did not come up");
+    assert_eq!(urls.keys().collect::<Vec<_>>(), ["chatbot", "qa"]);
+
+    let client = reqwest::Client::new();
+    let answer = client
+        .post(&urls["chatbot"])
+        .json(&json!(["What is the capital of France?"]))
+        .send()
+        .await
+        .expect("chatbot");
+    assert_eq!(answer.status().as_u16(), 200);
+    let text: Value = answer.json().await.expect("JSON");
+    assert!(
+        text.as_str().is_some_and(|t| t.contains("Paris")),
+        "the capital of France: {text}"
+    );
+
+    let answer = client
+        .get(format!(
+            "{}?question=Where%20is%20Aurora%20Bakery%3F",
+            urls["qa"]
+        ))
+        .send()
+        .await
+        .expect("qa");
+    assert_eq!(answer.status().as_u16(), 200);
+    let text: Value = answer.json().await.expect("JSON");
+    assert!(
+        text.as_str().is_some_and(|t| !t.trim().is_empty()),
+        "qa answers: {text}"
+    );
+
+    let bad = client
+        .post(&urls["qa"])
+        .body("not json")
+        .send()
+        .await
+        .expect("qa");
+    assert_eq!(bad.status().as_u16(), 400);
+
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    assert!(
+        matches!(exit, Ok(Ok(status)) if status.success()),
+        "Ctrl-C stops cargo pluto run cleanly: {exit:?}"
+    );
+}
