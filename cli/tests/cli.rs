@@ -179,3 +179,56 @@ fn a_bad_stack_name_is_refused_with_the_rule() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Prod_EU"));
 }
+
+#[test]
+fn new_scaffolds_an_app_that_deduces_to_one_public_function_and_one_store() {
+    let dir = std::env::temp_dir().join(format!("pluto-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let app = dir.join("hello");
+    let output = cargo_pluto(&["pluto", "new", app.to_str().expect("utf-8 path")]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("cargo pluto run"));
+    let readme = std::fs::read_to_string(app.join("README.md")).expect("README");
+    assert!(
+        readme.contains("cargo pluto run") && readme.contains("curl"),
+        "{readme}"
+    );
+
+    let manifest = app.join("Cargo.toml");
+    let output = cargo_pluto(&[
+        "pluto",
+        "deduce",
+        "--json",
+        "--manifest-path",
+        manifest.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let architecture: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(architecture["functions"][0]["spec"]["name"], "hello");
+    assert_eq!(architecture["functions"][0]["spec"]["url"], "public");
+    assert_eq!(architecture["resources"][0]["spec"]["name"], "visits");
+    let operations: Vec<&str> = architecture["functions"][0]["grants"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .filter_map(|grant| grant["operation"].as_str())
+        .collect();
+    assert_eq!(operations, ["kv_get", "kv_set"]);
+
+    let again = cargo_pluto(&["pluto", "new", app.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "an existing directory is not overwritten"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -150,3 +150,14 @@ async fn an_access_the_deducer_did_not_grant_is_denied_like_aws_and_explained() 
     );
     simulator.stop().await;
 }
+
+#[tokio::test]
+async fn functions_invoke_each_other_through_the_local_lambda_api() {
+    let database = scratch_database("invoke");
+    let simulator = Simulator::start(&database, &["relay", "echo", "kv-get"]).await;
+    assert_eq!(
+        simulator.call("relay", json!(["ping"])).await,
+        Outcome::Response(json!("ping"))
+    );
+    simulator.stop().await;
+}

@@ -389,6 +389,34 @@ mod tests {
         assert_eq!(clf_time(951_782_400), "29/Feb/2000:00:00:00 +0000");
     }
 
+    #[tokio::test]
+    async fn structured_responses_keep_status_headers_cookies_and_base64_bodies() {
+        let response = to_http(json!({
+            "statusCode": 201,
+            "headers": {"content-type": "text/plain", "x-count": 3},
+            "cookies": ["a=1; Path=/", "b=2"],
+            "body": base64::engine::general_purpose::STANDARD.encode("créé"),
+            "isBase64Encoded": true,
+        }));
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.headers()["content-type"], "text/plain");
+        assert_eq!(response.headers()["x-count"], "3");
+        let cookies: Vec<&str> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(cookies, ["a=1; Path=/", "b=2"]);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        assert_eq!(std::str::from_utf8(&body).expect("utf-8"), "créé");
+        let plain = to_http(json!(["not", "structured"]));
+        assert_eq!(plain.status(), StatusCode::OK);
+        assert_eq!(plain.headers()["content-type"], "application/json");
+    }
+
     #[test]
     fn query_strings_are_percent_decoded() {
         assert_eq!(
