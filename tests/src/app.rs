@@ -1,75 +1,98 @@
-//! Runs a Pluto app binary as a Lambda function process against a [`RuntimeApi`].
+//! Runs a Pluto app binary as a Lambda function process, through the simulator's own Lambda
+//! Runtime API and instance pool (`pluto_simulator::lambda`), the way Lambda runs it.
 
-use crate::runtime_api::RuntimeApi;
+use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink, Outcome};
+use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Stdio;
-use tokio::process::{Child, Command};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::Command;
 
-/// A running function process; killed when dropped.
+/// One function of an app binary, started on the first invocation, stopped when dropped.
 #[derive(Debug)]
-pub struct FunctionProcess {
-    child: Child,
+pub struct FunctionUnderTest {
+    pool: FunctionPool,
 }
 
-impl FunctionProcess {
-    /// Starts `binary` serving `handler`, with the Lambda environment pointing at `api` plus `env`.
-    pub fn spawn(binary: &Path, handler: &str, api: &RuntimeApi, env: &[(String, String)]) -> Self {
-        let mut command = Command::new(binary);
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", format!("fixture-{handler}"))
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/fixture-{handler}"),
-            )
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env(pluto::contract::HANDLER_ENV, handler)
-            .envs(
-                env.iter()
-                    .map(|(key, value)| (key.as_str(), value.as_str())),
-            )
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("could not start {}: {error}", binary.display()));
-        Self { child }
+impl FunctionUnderTest {
+    /// `handler` of `binary`, with a test region and credentials plus `env` (later wins).
+    pub fn start(binary: &Path, handler: &str, env: &[(String, String)]) -> Self {
+        let mut full_env = vec![
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        ];
+        full_env.extend(env.iter().cloned());
+        let quiet: LogSink = Arc::new(|_: &str, _: u64, line: &str| eprintln!("{line}"));
+        let config = FunctionConfig {
+            name: handler.to_owned(),
+            binary: binary.to_path_buf(),
+            env: full_env,
+            timeout: Duration::from_secs(60),
+            memory_mb: 256,
+            max_instances: 1,
+        };
+        Self {
+            pool: FunctionPool::new(config, quiet),
+        }
     }
 
-    /// Waits for the process to exit (for processes expected to stop by themselves) and returns
-    /// its exit code and stderr.
-    pub async fn exit_with_stderr(
-        binary: &Path,
-        env: &[(String, String)],
-    ) -> (Option<i32>, String) {
-        let output = Command::new(binary)
-            .env_clear()
-            .envs(
-                env.iter()
-                    .map(|(key, value)| (key.as_str(), value.as_str())),
-            )
-            .stdin(Stdio::null())
-            .output()
+    /// Sends one event and waits for the function's answer.
+    ///
+    /// # Panics
+    /// When the function process cannot be started.
+    pub async fn invoke(&self, event: Value) -> Outcome {
+        self.pool
+            .invoke(event)
             .await
-            .unwrap_or_else(|error| panic!("could not run {}: {error}", binary.display()));
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+            .unwrap_or_else(|error| panic!("the invocation did not run: {error}"))
+    }
+}
+
+/// Test helpers on an invocation's [`Outcome`].
+pub trait OutcomeExt {
+    /// The response, or a panic naming what happened instead.
+    fn response(self) -> Value;
+    /// The function error as Lambda reports it (`{"errorType", "errorMessage"}`), or a panic.
+    fn error(self) -> Value;
+}
+
+impl OutcomeExt for Outcome {
+    fn response(self) -> Value {
+        match self {
+            Outcome::Response(value) => value,
+            other => panic!("expected a response, got {other:?}"),
+        }
     }
 
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+    fn error(self) -> Value {
+        match self {
+            Outcome::FunctionError {
+                error_type,
+                message,
+            } => json!({"errorType": error_type, "errorMessage": message}),
+            other => panic!("expected a function error, got {other:?}"),
+        }
     }
+}
+
+/// Runs `binary` with only `env` until it exits by itself; returns its exit code and stderr.
+pub async fn run_to_exit(binary: &Path, env: &[(String, String)]) -> (Option<i32>, String) {
+    let output = Command::new(binary)
+        .env_clear()
+        .envs(
+            env.iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("could not run {}: {error}", binary.display()));
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// Builds the binary of a workspace package (an example app) with the same cargo that runs the
@@ -95,7 +118,7 @@ pub fn build_workspace_binary(package: &str) -> std::path::PathBuf {
     );
     String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
         .next_back()
         .unwrap_or_else(|| panic!("cargo reported no executable for {package}"))

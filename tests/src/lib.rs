@@ -2,15 +2,13 @@
 //!
 //! - [`moto`]: one moto server (the AWS API emulator) per test binary, on a free loopback port,
 //!   stopped when the test process exits.
-//! - [`runtime_api`]: a minimal Lambda Runtime API, to drive a real app process the way Lambda
-//!   does.
-//! - [`app`]: spawns the `fixture-app` binary (or any Pluto app) as a Lambda function process.
+//! - [`app`]: runs the `fixture-app` binary (or any Pluto app) as a Lambda function process,
+//!   through the simulator's Lambda Runtime API.
 //! - [`events`]: realistic Function URL (payload 2.0) events.
 
 pub mod app;
 pub mod events;
 pub mod moto;
-pub mod runtime_api;
 
 use std::path::PathBuf;
 

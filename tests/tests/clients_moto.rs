@@ -2,9 +2,9 @@
 //! exactly as deployed code uses them: the physical names come from the environment contract.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use pluto_tests::app::FunctionProcess;
+use pluto_simulator::lambda::Outcome;
+use pluto_tests::app::FunctionUnderTest;
 use pluto_tests::moto::moto;
-use pluto_tests::runtime_api::RuntimeApi;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -13,11 +13,14 @@ fn fixture_app() -> &'static Path {
 }
 
 async fn call(handler: &str, env: &[(String, String)], payload: Value) -> Result<Value, Value> {
-    let api = RuntimeApi::start().await;
-    let _process = FunctionProcess::spawn(fixture_app(), handler, &api, env);
+    let api = FunctionUnderTest::start(fixture_app(), handler, env);
     match api.invoke(payload).await {
-        pluto_tests::runtime_api::Outcome::Response(value) => Ok(value),
-        pluto_tests::runtime_api::Outcome::Error(error) => Err(error),
+        Outcome::Response(value) => Ok(value),
+        Outcome::FunctionError {
+            error_type,
+            message,
+        } => Err(json!({"errorType": error_type, "errorMessage": message})),
+        other => panic!("the function did not answer: {other:?}"),
     }
 }
 

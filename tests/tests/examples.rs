@@ -2,10 +2,9 @@
 //! of `langchain-llama` and the KV-backed history of `chatbot-history`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use pluto_tests::app::{FunctionProcess, build_workspace_binary};
+use pluto_tests::app::{FunctionUnderTest, OutcomeExt, build_workspace_binary};
 use pluto_tests::events::{UrlEvent, response_parts};
 use pluto_tests::moto::moto;
-use pluto_tests::runtime_api::RuntimeApi;
 use serde_json::{Value, json};
 
 async fn url_call(
@@ -15,8 +14,7 @@ async fn url_call(
     body: Value,
 ) -> (u16, Value) {
     let binary = build_workspace_binary(package);
-    let api = RuntimeApi::start().await;
-    let _process = FunctionProcess::spawn(&binary, handler, &api, env);
+    let api = FunctionUnderTest::start(&binary, handler, env);
     let response = api
         .invoke(UrlEvent::post_json(&body).build())
         .await

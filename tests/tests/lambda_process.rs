@@ -1,9 +1,8 @@
 //! The app binary as a Lambda function process: `pluto::start()` selects the handler from
 //! `PLUTO_HANDLER` and serves it through `lambda_runtime` against a Runtime API.
 
-use pluto_tests::app::FunctionProcess;
+use pluto_tests::app::{FunctionUnderTest, OutcomeExt, run_to_exit};
 use pluto_tests::events::{UrlEvent, response_parts};
-use pluto_tests::runtime_api::RuntimeApi;
 use serde_json::json;
 use std::path::Path;
 
@@ -13,8 +12,7 @@ fn fixture_app() -> &'static Path {
 
 #[tokio::test]
 async fn serves_function_url_events_and_direct_invocations() {
-    let api = RuntimeApi::start().await;
-    let _process = FunctionProcess::spawn(fixture_app(), "add", &api, &[]);
+    let api = FunctionUnderTest::start(fixture_app(), "add", &[]);
     let response = api
         .invoke(UrlEvent::post_json(&json!([40, 2])).build())
         .await
@@ -28,8 +26,7 @@ async fn serves_function_url_events_and_direct_invocations() {
 
 #[tokio::test]
 async fn a_panicking_handler_fails_one_request_and_the_process_keeps_serving() {
-    let api = RuntimeApi::start().await;
-    let mut process = FunctionProcess::spawn(fixture_app(), "panics", &api, &[]);
+    let api = FunctionUnderTest::start(fixture_app(), "panics", &[]);
     let response = api
         .invoke(UrlEvent::post_json(&json!(["first"])).build())
         .await
@@ -46,13 +43,12 @@ async fn a_panicking_handler_fails_one_request_and_the_process_keeps_serving() {
         .await
         .response();
     assert_eq!(response_parts(&response).0, 500);
-    assert!(process.is_running(), "the process must survive panics");
+    // Had a panic killed the process, the pool would have reported a crash instead of responses.
 }
 
 #[tokio::test]
 async fn direct_invocation_failures_are_lambda_function_errors() {
-    let api = RuntimeApi::start().await;
-    let _process = FunctionProcess::spawn(fixture_app(), "fails", &api, &[]);
+    let api = FunctionUnderTest::start(fixture_app(), "fails", &[]);
     let error = api.invoke(json!([])).await.error();
     assert_eq!(
         error,
@@ -62,7 +58,7 @@ async fn direct_invocation_failures_are_lambda_function_errors() {
 
 #[tokio::test]
 async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_environment() {
-    let (code, stderr) = FunctionProcess::exit_with_stderr(fixture_app(), &[]).await;
+    let (code, stderr) = run_to_exit(fixture_app(), &[]).await;
     assert_eq!(code, Some(1));
     assert!(stderr.contains("PLUTO_HANDLER is not set"), "{stderr}");
     assert!(
@@ -73,7 +69,7 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
     assert!(stderr.contains("cargo pluto run"), "{stderr}");
 
     let env = [("PLUTO_HANDLER".to_owned(), "nope".to_owned())];
-    let (code, stderr) = FunctionProcess::exit_with_stderr(fixture_app(), &env).await;
+    let (code, stderr) = run_to_exit(fixture_app(), &env).await;
     assert_eq!(code, Some(1));
     assert!(
         stderr
@@ -82,7 +78,7 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
     );
 
     let env = [("PLUTO_HANDLER".to_owned(), "echo".to_owned())];
-    let (code, stderr) = FunctionProcess::exit_with_stderr(fixture_app(), &env).await;
+    let (code, stderr) = run_to_exit(fixture_app(), &env).await;
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains(
@@ -94,14 +90,12 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
 
 #[tokio::test]
 async fn function_urls_come_from_the_environment_contract() {
-    let api = RuntimeApi::start().await;
     let url = "https://abc.lambda-url.us-east-1.on.aws/";
     let env = [("PLUTO_URL_ECHO".to_owned(), url.to_owned())];
-    let _process = FunctionProcess::spawn(fixture_app(), "echo-url", &api, &env);
+    let api = FunctionUnderTest::start(fixture_app(), "echo-url", &env);
     assert_eq!(api.invoke(json!([])).await.response(), json!(url));
 
-    let api = RuntimeApi::start().await;
-    let _process = FunctionProcess::spawn(fixture_app(), "echo-url", &api, &[]);
+    let api = FunctionUnderTest::start(fixture_app(), "echo-url", &[]);
     let error = api.invoke(json!([])).await.error();
     let message = error["errorMessage"].as_str().expect("a message");
     assert!(

@@ -333,6 +333,13 @@ impl Instance {
     }
 }
 
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // The process is killed by `kill_on_drop`; its Runtime API goes with it.
+        self.server.abort();
+    }
+}
+
 enum Either<O, E> {
     Out(O),
     Err(E),
