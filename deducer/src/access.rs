@@ -694,22 +694,8 @@ impl Walker<'_, '_> {
                 self.field(base, &field.member)
             }
             Expr::Struct(literal) => self.struct_literal(literal),
-            Expr::Tuple(tuple) => {
-                let mut value = Value::default();
-                for element in &tuple.elems {
-                    let element = self.expr(element);
-                    value.handles.extend(element.all_handles());
-                }
-                value
-            }
-            Expr::Array(array) => {
-                let mut value = Value::default();
-                for element in &array.elems {
-                    let element = self.expr(element);
-                    value.handles.extend(element.all_handles());
-                }
-                value
-            }
+            Expr::Tuple(tuple) => self.elements(&tuple.elems),
+            Expr::Array(array) => self.elements(&array.elems),
             Expr::Block(block) => self.block(&block.block),
             Expr::Async(async_block) => {
                 self.block(&async_block.block);
@@ -813,6 +799,16 @@ impl Walker<'_, '_> {
                 Value::default()
             }
         }
+    }
+
+    /// A tuple or array: holds every handle its elements hold.
+    fn elements(&mut self, elements: &Punctuated<Expr, Token![,]>) -> Value {
+        let mut value = Value::default();
+        for element in elements {
+            let element = self.expr(element);
+            value.handles.extend(element.all_handles());
+        }
+        value
     }
 
     /// `base.member`: the field's handles when the struct value is known, else what any struct

@@ -1,37 +1,13 @@
 //! The example apps deduce to exactly the grants they need.
 
+mod common;
+
+use common::grants;
 use pluto_deducer::source::PackageSelector;
 use pluto_deducer::{Operation, deduce};
-use std::path::PathBuf;
 
 fn example(name: &str) -> PackageSelector {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(name)
-        .join("Cargo.toml");
-    PackageSelector {
-        manifest_path: Some(manifest),
-        package: None,
-    }
-}
-
-fn grants(
-    architecture: &pluto_deducer::Architecture,
-    function: &str,
-) -> Vec<(String, Operation, bool)> {
-    architecture
-        .function(function)
-        .unwrap_or_else(|| panic!("no function {function}"))
-        .grants
-        .iter()
-        .map(|grant| {
-            (
-                grant.resource.name.clone(),
-                grant.operation,
-                grant.escaped.is_some(),
-            )
-        })
-        .collect()
+    common::package(&format!("../examples/{name}"))
 }
 
 #[test]

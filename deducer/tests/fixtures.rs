@@ -1,37 +1,15 @@
 //! The deducer over fixture crates (`tests/fixtures/*`, read and never built): every access
 //! pattern it follows, and every declaration error it reports.
 
+mod common;
+
+use common::grants;
 use pluto_deducer::diagnostics::DeduceError;
 use pluto_deducer::source::PackageSelector;
-use pluto_deducer::{Architecture, Operation, deduce};
-use std::path::PathBuf;
+use pluto_deducer::{Operation, deduce};
 
 fn fixture(name: &str) -> PackageSelector {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .join("Cargo.toml");
-    PackageSelector {
-        manifest_path: Some(manifest),
-        package: None,
-    }
-}
-
-/// `(resource, operation, conservative)` of each grant of `function`.
-fn grants(architecture: &Architecture, function: &str) -> Vec<(String, Operation, bool)> {
-    architecture
-        .function(function)
-        .unwrap_or_else(|| panic!("no function {function}"))
-        .grants
-        .iter()
-        .map(|grant| {
-            (
-                grant.resource.name.clone(),
-                grant.operation,
-                grant.escaped.is_some(),
-            )
-        })
-        .collect()
+    common::package(&format!("tests/fixtures/{name}"))
 }
 
 fn grant(resource: &str, operation: Operation) -> (String, Operation, bool) {
