@@ -15,6 +15,7 @@ use crate::discover::Declaration;
 use crate::imports::{Imports, segments};
 use crate::source::{Package, SourceFiles, is_cfg_test};
 use pluto_spec::ResourceKind;
+use pluto_spec::parse::rust_name;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -318,14 +319,7 @@ impl<'a> AccessAnalysis<'a> {
             // analyse; calls to them are resolved as declarations.
             syn::Item::Fn(function) if !function.attrs.iter().any(is_cfg_test_attr) => {
                 let mut key = scope.to_vec();
-                key.push(
-                    function
-                        .sig
-                        .ident
-                        .to_string()
-                        .trim_start_matches("r#")
-                        .to_owned(),
-                );
+                key.push(rust_name(&function.sig.ident));
                 self.add_function(key, (&function.sig, &function.block), module, scope, None);
             }
             _ => {}
@@ -536,12 +530,7 @@ impl<'ast> Visit<'ast> for StructLiterals {
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         // Macro bodies may build structs too, except those that only format.
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|segment| segment.ident.to_string())
-            .unwrap_or_default();
+        let name = macro_name(mac);
         if !FORMATTING_MACROS.contains(&name.as_str()) {
             self.found = true;
         }
@@ -1062,12 +1051,7 @@ impl Walker<'_, '_> {
     }
 
     fn macro_tokens(&mut self, mac: &syn::Macro) -> Value {
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|segment| segment.ident.to_string())
-            .unwrap_or_default();
+        let name = macro_name(mac);
         let written = segments(&mac.path);
         if self.imports().names(&written, &["pluto", "function"]) {
             if let Ok(target) = syn::parse2::<syn::Path>(mac.tokens.clone())
@@ -1318,6 +1302,15 @@ fn parse_macro_expressions(tokens: &TokenStream) -> Vec<Expr> {
     }
     flush(&mut chunk, &mut expressions);
     expressions
+}
+
+/// The macro's own name: `join` for `tokio::join!`.
+fn macro_name(mac: &syn::Macro) -> String {
+    mac.path
+        .segments
+        .last()
+        .map(|segment| segment.ident.to_string())
+        .unwrap_or_default()
 }
 
 /// Token text without the spaces `ToTokens` puts everywhere: `llama().invoke`.

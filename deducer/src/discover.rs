@@ -7,7 +7,7 @@ use crate::diagnostics::Diagnostic;
 use crate::imports::{Imports, segments};
 use crate::source::{Package, SourceFiles};
 use pluto_spec::parse::{
-    FnItem, check_handle_declaration, check_handler, parse_resource_args, type_text,
+    FnItem, check_handle_declaration, check_handler, parse_resource_args, rust_name, type_text,
 };
 use pluto_spec::{ResourceKind, ResourceSpec};
 use std::collections::BTreeMap;
@@ -85,14 +85,7 @@ pub fn discover(package: &Package, files: &SourceFiles) -> (Vec<Declaration>, Ve
                 let location = files.location(module.file, function.sig.ident.span());
                 let mut rust_path = vec![target.crate_name.clone()];
                 rust_path.extend(module.path.iter().cloned());
-                rust_path.push(
-                    function
-                        .sig
-                        .ident
-                        .to_string()
-                        .trim_start_matches("r#")
-                        .to_owned(),
-                );
+                rust_path.push(rust_name(&function.sig.ident));
                 match declaration(attribute, &function) {
                     Ok((spec, params)) => declarations.push(Declaration {
                         spec,

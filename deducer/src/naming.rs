@@ -127,6 +127,16 @@ impl StackNames {
         &self.stack
     }
 
+    /// Name of the AWS object a resource of `kind` is addressed by: the table of a KV store,
+    /// the endpoint of a SageMaker endpoint, the Lambda function of a function.
+    pub fn resource(&self, kind: pluto_spec::ResourceKind, logical: &str) -> String {
+        match kind {
+            pluto_spec::ResourceKind::KvStore => self.table(logical),
+            pluto_spec::ResourceKind::Sagemaker => self.endpoint(logical),
+            pluto_spec::ResourceKind::Function => self.function(logical),
+        }
+    }
+
     /// Name of the Lambda function of function `logical`.
     pub fn function(&self, logical: &str) -> String {
         self.name(logical, None, FUNCTION_MAX_LEN)

@@ -291,7 +291,7 @@ impl ModuleLoader<'_> {
             items,
         });
         for module in children {
-            let name = module.ident.to_string().trim_start_matches("r#").to_owned();
+            let name = pluto_spec::parse::rust_name(&module.ident);
             let mut child_path = module_path.clone();
             child_path.push(name.clone());
             let explicit = path_attribute(&module.attrs);

@@ -15,7 +15,7 @@
 
 use pluto_spec::parse::{
     FnItem, HandlerOutput, HandlerSignature, check_handle_declaration, check_handler,
-    parse_resource_args, type_text,
+    parse_resource_args, rust_name, type_text,
 };
 use pluto_spec::{ResourceKind, ResourceSpec};
 use proc_macro::TokenStream;
@@ -152,7 +152,7 @@ fn expand_handler(
     let name = spec.name();
     let guard = name_guard(name, name_span);
     let handle_fn = handle_fn_ident(ident);
-    let rust_name = ident.to_string().trim_start_matches("r#").to_owned();
+    let rust_name = rust_name(ident);
 
     let mut decodes = Vec::new();
     let mut bindings = Vec::new();
@@ -215,12 +215,7 @@ fn expand_handler(
 }
 
 fn handle_fn_ident(ident: &Ident) -> Ident {
-    let bare = ident.to_string();
-    format_ident!(
-        "__pluto_function_{}",
-        bare.trim_start_matches("r#"),
-        span = ident.span()
-    )
+    format_ident!("__pluto_function_{}", rust_name(ident), span = ident.span())
 }
 
 fn expand_function_handle(input: TokenStream2) -> syn::Result<TokenStream2> {

@@ -90,11 +90,7 @@ impl LocalAws {
         let mut resources = HashMap::new();
         for resource in &architecture.resources {
             let (kind, name) = (resource.spec.kind(), resource.spec.name().to_owned());
-            let physical = match kind {
-                ResourceKind::KvStore => names.table(&name),
-                ResourceKind::Sagemaker => names.endpoint(&name),
-                ResourceKind::Function => names.function(&name),
-            };
+            let physical = names.resource(kind, &name);
             resources.insert(physical, ResourceRef { kind, name });
         }
         for function in &architecture.functions {
@@ -162,11 +158,7 @@ impl LocalAws {
                 .collect();
             granted.dedup();
             for resource in granted {
-                let physical = match resource.kind {
-                    ResourceKind::KvStore => self.names.table(&resource.name),
-                    ResourceKind::Sagemaker => self.names.endpoint(&resource.name),
-                    ResourceKind::Function => self.names.function(&resource.name),
-                };
+                let physical = self.names.resource(resource.kind, &resource.name);
                 env.push((
                     pluto_spec::contract::resource_env_var(resource.kind, &resource.name),
                     physical,

@@ -101,8 +101,15 @@ pub struct HandlerParam {
 impl HandlerParam {
     /// The name requests use for this parameter (raw identifiers lose their `r#`).
     pub fn name(&self) -> String {
-        self.ident.to_string().trim_start_matches("r#").to_owned()
+        rust_name(&self.ident)
     }
+}
+
+/// An identifier as written without its `r#` (`r#type` is `type`).
+pub fn rust_name(ident: &Ident) -> String {
+    let text = ident.to_string();
+    text.strip_prefix("r#")
+        .map_or_else(|| text.clone(), str::to_owned)
 }
 
 /// A type as compact text for messages and registrations: `Vec<String>` rather than the
