@@ -70,6 +70,18 @@ pub(crate) enum CliError {
     #[error("no pluto runtime crate at {0}")]
     #[diagnostic(help("pass --pluto-path pointing at the runtime/ directory of a Pluto checkout"))]
     NoRuntime(std::path::PathBuf),
+    /// The AWS engine failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] pluto_aws_engine::EngineError),
+    /// Building for Lambda failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    LambdaBuild(#[from] pluto_build::BuildError),
+    /// A change needs confirmation and there is no terminal to ask on.
+    #[error("{0} needs confirmation, and standard input is not a terminal")]
+    #[diagnostic(help("review the plan above, then run again with --yes"))]
+    NeedsConfirmation(String),
     /// Writing under `.pluto/` failed.
     #[error("could not write {path}: {source}")]
     #[diagnostic(help("check that the app's directory is writable"))]

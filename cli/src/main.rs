@@ -4,6 +4,7 @@
 //! own module; errors are reported by miette with what to do about them.
 
 mod deduce;
+mod deploy;
 mod error;
 mod graph;
 mod new;
@@ -45,6 +46,11 @@ enum Command {
     /// Run the whole app locally: functions behind Function URLs, local AWS APIs with the
     /// deduced permissions enforced, a real local model for SageMaker endpoints.
     Run(run::RunArgs),
+    /// Build the app for AWS Lambda and deploy it: least-privilege IAM roles, Lambda functions
+    /// behind Function URLs, DynamoDB tables, SageMaker endpoints.
+    Deploy(deploy::DeployArgs),
+    /// Delete every AWS object of the stack (found by name and tags; no local state needed).
+    Destroy(deploy::DestroyArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -54,6 +60,8 @@ fn main() -> miette::Result<()> {
         Command::Deduce(args) => deduce::run(&args)?,
         Command::Graph(args) => graph::run(&args)?,
         Command::Run(args) => run::run(&args)?,
+        Command::Deploy(args) => deploy::deploy(&args)?,
+        Command::Destroy(args) => deploy::destroy(&args)?,
     }
     Ok(())
 }

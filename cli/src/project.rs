@@ -50,6 +50,17 @@ impl ProjectArgs {
         Ok(deduction)
     }
 
+    /// The package's name and directory, from `cargo metadata` alone (no analysis): what commands
+    /// that must work on a broken app, such as `destroy`, need.
+    pub(crate) fn package_name(&self) -> Result<(String, PathBuf), CliError> {
+        check_stack(&self.stack)?;
+        let location = pluto_deducer::source::locate(&PackageSelector {
+            manifest_path: self.manifest_path.clone(),
+            package: self.package.clone(),
+        })?;
+        Ok((location.name, location.root))
+    }
+
     /// `.pluto/<stack>/` next to the app's Cargo.toml.
     pub(crate) fn stack_dir(&self, package_root: &Path) -> PathBuf {
         package_root.join(".pluto").join(&self.stack)

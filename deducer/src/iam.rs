@@ -523,6 +523,7 @@ mod tests {
                 timeout_s: 30,
                 memory_mb: 256,
                 env: BTreeMap::new(),
+                cors: None,
             },
             rust_path: format!("chat_bot::{name}"),
             params: Vec::new(),

@@ -172,6 +172,36 @@ impl StackNames {
         self.name(logical, Some(SAGEMAKER_ROLE_SUFFIX), ROLE_MAX_LEN)
     }
 
+    /// Name of revision `revision` of the SageMaker model behind endpoint `logical`
+    /// (`{base}-model-{revision}`). Models cannot be changed in AWS, so every change of image,
+    /// environment or role makes a new revision.
+    pub fn model_revision(&self, logical: &str, revision: &str) -> String {
+        self.name(
+            logical,
+            Some(&format!("{MODEL_SUFFIX}-{revision}")),
+            SAGEMAKER_MAX_LEN,
+        )
+    }
+
+    /// Name of revision `revision` of the endpoint configuration of endpoint `logical`
+    /// (`{base}-config-{revision}`); like models, configurations cannot be changed in AWS.
+    pub fn endpoint_config_revision(&self, logical: &str, revision: &str) -> String {
+        self.name(
+            logical,
+            Some(&format!("{ENDPOINT_CONFIG_SUFFIX}-{revision}")),
+            SAGEMAKER_MAX_LEN,
+        )
+    }
+
+    /// A prefix of every physical name of this stack (`{project}-{stack}-`, cut to the part no
+    /// shortening removes): lets an engine skip, without reading their tags, objects that cannot
+    /// be this stack's. Ownership itself is decided by tags.
+    pub fn owned_prefix(&self) -> String {
+        let full = format!("{}-{}-", self.project, self.stack);
+        let keep = SAGEMAKER_MAX_LEN.min(FUNCTION_MAX_LEN) - HASH_HEX_LEN - 1;
+        full.get(..keep).unwrap_or(&full).to_owned()
+    }
+
     /// CloudWatch Logs group of function `logical`: `/aws/lambda/` + its function name.
     pub fn function_log_group(&self, logical: &str) -> String {
         format!("{FUNCTION_LOG_GROUP_PREFIX}{}", self.function(logical))
@@ -532,6 +562,36 @@ mod tests {
                 check_all_rules(&names, logical);
             }
         }
+    }
+
+    #[test]
+    fn every_name_starts_with_the_owned_prefix() {
+        for project in ["chat_bot", &"very-long-project-name".repeat(4)] {
+            let names = StackNames::new(project, "pr-42").unwrap();
+            let prefix = names.owned_prefix();
+            for logical in ["chat", &"l".repeat(48)] {
+                let mut all = all_names(&names, logical);
+                all.push(names.model_revision(logical, "0123abcd"));
+                all.push(names.endpoint_config_revision(logical, "0123abcd"));
+                for name in all {
+                    assert!(name.starts_with(&prefix), "{name} vs {prefix}");
+                    assert!(name.len() <= ROLE_MAX_LEN, "{name}");
+                }
+            }
+        }
+        let names = names();
+        assert_eq!(
+            names.model_revision("llama", "0123abcd"),
+            "chat-bot-dev-llama-model-0123abcd"
+        );
+        assert_eq!(
+            names.endpoint_config_revision("llama", "0123abcd"),
+            "chat-bot-dev-llama-config-0123abcd"
+        );
+        assert_ne!(
+            names.model_revision(&"l".repeat(48), "0123abcd"),
+            names.model_revision(&"l".repeat(48), "0123abce")
+        );
     }
 
     #[test]

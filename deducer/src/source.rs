@@ -93,6 +93,27 @@ pub struct PackageSelector {
 pub fn load(
     selector: &PackageSelector,
 ) -> Result<(Package, SourceFiles, Vec<Diagnostic>), DeduceError> {
+    let location = locate(selector)?;
+    Ok(load_targets(
+        &location.name,
+        &location.root,
+        &location.targets,
+    ))
+}
+
+/// Where a package is, as `cargo metadata` says, without reading its sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageLocation {
+    /// Package name.
+    pub name: String,
+    /// Directory of its `Cargo.toml`.
+    pub root: PathBuf,
+    /// Its lib and bin targets: crate name and root file.
+    pub targets: Vec<(String, PathBuf)>,
+}
+
+/// Finds the package with `cargo metadata`.
+pub fn locate(selector: &PackageSelector) -> Result<PackageLocation, DeduceError> {
     let mut command = cargo_metadata::MetadataCommand::new();
     command.no_deps();
     if let Some(manifest) = &selector.manifest_path {
@@ -157,7 +178,11 @@ pub fn load(
             )
         })
         .collect();
-    Ok(load_targets(package.name.as_ref(), &root, &targets))
+    Ok(PackageLocation {
+        name: package.name.to_string(),
+        root,
+        targets,
+    })
 }
 
 /// Reads the module trees of `targets` (crate name, root file) of the package in `root`,

@@ -48,6 +48,20 @@ fn let_bindings_helper_chains_and_handle_arguments() {
 }
 
 #[test]
+fn cors_settings_are_carried_into_the_architecture() {
+    let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
+    let chat = architecture.function("chat").expect("chat");
+    let cors = chat.spec.cors.as_ref().expect("chat declares cors(...)");
+    assert_eq!(cors.allow_origins, ["https://chat.example.com"]);
+    assert_eq!(cors.allow_methods, ["POST"], "methods are upper-cased");
+    assert_eq!(cors.allow_headers, ["content-type"]);
+    assert_eq!(cors.max_age_s, Some(600));
+    assert!(!cors.allow_credentials);
+    let summarize = architecture.function("summarize").expect("summarize");
+    assert_eq!(summarize.spec.cors, None);
+}
+
+#[test]
 fn a_shared_helper_grants_only_what_it_needs() {
     let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
     assert_eq!(
@@ -124,6 +138,7 @@ fn declaration_errors_are_reported_together_with_places_and_hints() {
         "resource name `Bad_Name`",
         "use e.g. `String` instead of `&str`",
         "`inner` is declared inside a function body",
+        "no Function URL for CORS settings to apply to",
     ] {
         assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
     }

@@ -25,8 +25,26 @@ use syn::spanned::Spanned;
 use syn::{Ident, Path};
 
 /// Declares a cloud resource or a function. Kinds and options: `sagemaker(image = "..", ..)`,
-/// `kv_store(name = "..")`, `function(name, url, timeout_s, memory_mb, env(..))`; the README's
-/// "Declaring resources" lists every option with its default and limits.
+/// `kv_store(name = "..")`, `function(name, url, timeout_s, memory_mb, env(..), cors(..))`; the
+/// README's "Declaring resources" lists every option with its default and limits.
+///
+/// `cors(...)` sets the CORS settings of the function's URL, for calls from web pages on other
+/// origins (without it, browsers allow only same-origin calls):
+///
+/// ```ignore
+/// #[resource(function(
+///     url = "public",
+///     cors(
+///         allow_origins = ["https://example.com"], // required: `*`, or `http(s)://host[:port]`
+///         allow_methods = ["GET", "POST"],         // GET PUT HEAD POST PATCH DELETE, or `*`
+///         allow_headers = ["content-type"],        // request headers pages may send
+///         expose_headers = ["x-request-id"],       // response headers pages may read
+///         max_age_s = 300,                         // preflight cache, 0..=86400
+///         allow_credentials = true,                // cookies; not with origin `*`
+///     ),
+/// ))]
+/// async fn chat(query: String) -> pluto::Result<String> { .. }
+/// ```
 #[proc_macro_attribute]
 pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_resource(args.into(), item.into()).into()

@@ -5,10 +5,14 @@
 //! - [`app`]: runs the `fixture-app` binary (or any Pluto app) as a Lambda function process,
 //!   through the simulator's Lambda Runtime API.
 //! - [`events`]: realistic Function URL (payload 2.0) events.
+//! - [`proxy`]: a recording, fault-injecting proxy in front of moto.
+//! - [`parliament`]: the IAM policy linter.
 
 pub mod app;
 pub mod events;
 pub mod moto;
+pub mod parliament;
+pub mod proxy;
 
 use std::path::PathBuf;
 

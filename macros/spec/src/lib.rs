@@ -154,6 +154,33 @@ pub struct FunctionSpec {
     pub memory_mb: u32,
     /// Environment variables set on the function.
     pub env: BTreeMap<String, EnvValue>,
+    /// CORS settings of the Function URL, from `cors(...)`. `None` (the default) configures no
+    /// CORS, so browsers allow only same-origin calls. Only a function with a URL has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+}
+
+/// Cross-origin resource sharing (CORS) settings of a Function URL: which web pages, by origin,
+/// may call it from a browser. The fields are those of Lambda's `Cors` (`AllowOrigins`,
+/// `AllowMethods`, `AllowHeaders`, `ExposeHeaders`, `MaxAge`, `AllowCredentials`), already checked
+/// against AWS's limits ([`limits`]) and normalised.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cors {
+    /// Origins allowed to call the URL: `*` alone, or `http(s)://host[:port]` in lowercase, with no
+    /// path and no default port. Never empty.
+    pub allow_origins: Vec<String>,
+    /// Methods allowed in cross-origin requests, upper case: `GET`, `PUT`, `HEAD`, `POST`,
+    /// `PATCH`, `DELETE`, or `*` alone. Empty when not declared (send no `AllowMethods`).
+    pub allow_methods: Vec<String>,
+    /// Request headers a cross-origin request may send, as written (no two equal ignoring case).
+    pub allow_headers: Vec<String>,
+    /// Response headers a page may read, as written (no two equal ignoring case).
+    pub expose_headers: Vec<String>,
+    /// How long, in seconds, a browser may cache a preflight response (0 to 86400); `None` leaves
+    /// AWS's default (0, no caching).
+    pub max_age_s: Option<u32>,
+    /// Whether cookies and other credentials may be sent; never together with origin `*`.
+    pub allow_credentials: bool,
 }
 
 /// Who may call a function's URL.

@@ -11,6 +11,22 @@ pub const FUNCTION_MEMORY_MB: RangeInclusive<u32> = 128..=10_240;
 /// Default Lambda memory.
 pub const DEFAULT_FUNCTION_MEMORY_MB: u32 = 256;
 
+/// Origins in a Function URL's CORS settings (AWS `Cors.AllowOrigins`: at most 100 items).
+pub const CORS_MAX_ORIGINS: usize = 100;
+/// Length of one CORS origin (AWS: 1 to 253 characters).
+pub const CORS_ORIGIN_MAX_LEN: usize = 253;
+/// Methods AWS accepts in `Cors.AllowMethods` (at most 6 characters each, so not `OPTIONS`:
+/// preflight requests are answered by the Function URL itself).
+pub const CORS_METHODS: &[&str] = &["GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*"];
+/// Methods in a Function URL's CORS settings (AWS `Cors.AllowMethods`: at most 6 items).
+pub const CORS_MAX_METHODS: usize = 6;
+/// Headers in `allow_headers` or in `expose_headers` (AWS: at most 100 items each).
+pub const CORS_MAX_HEADERS: usize = 100;
+/// Length of one CORS header name (AWS: at most 1024 characters).
+pub const CORS_HEADER_MAX_LEN: usize = 1024;
+/// How long a browser may cache a preflight response, in seconds (AWS `Cors.MaxAge`: 0 to 86400).
+pub const CORS_MAX_AGE_S: RangeInclusive<u32> = 0..=86_400;
+
 /// Default SageMaker instance type: available in every region and accepted by the AWS API
 /// emulators the tests use.
 pub const DEFAULT_INSTANCE_TYPE: &str = "ml.m5.xlarge";

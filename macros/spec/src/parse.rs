@@ -5,16 +5,18 @@
 //! diagnostic.
 
 use crate::limits::{
+    CORS_MAX_AGE_S, CORS_MAX_HEADERS, CORS_MAX_METHODS, CORS_MAX_ORIGINS,
     DEFAULT_FUNCTION_MEMORY_MB, DEFAULT_FUNCTION_TIMEOUT_S, DEFAULT_INSTANCE_TYPE,
     DEFAULT_SERVERLESS_MAX_CONCURRENCY, DEFAULT_SERVERLESS_MEMORY_MB, FUNCTION_MEMORY_MB,
     FUNCTION_TIMEOUT_S, INSTANCE_COUNT, SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_MB,
     SERVERLESS_MEMORY_STEP_MB,
 };
 use crate::names::{
-    check_env_key, check_instance_type, check_resource_name, default_resource_name, parse_ecr_image,
+    check_cors_header, check_cors_method, check_cors_origin, check_env_key, check_instance_type,
+    check_resource_name, default_resource_name, parse_ecr_image,
 };
 use crate::{
-    EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, ResourceSpec, SagemakerSpec,
+    Cors, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, ResourceSpec, SagemakerSpec,
     UrlAuth,
 };
 use proc_macro2::{Span, TokenStream};
@@ -484,7 +486,7 @@ fn parse_kv_store(options: TokenStream, default_name: String) -> syn::Result<Res
 fn parse_function(options: TokenStream, default_name: String) -> syn::Result<ResourceSpec> {
     let mut keys = Keys::new(
         "function",
-        &["name", "url", "timeout_s", "memory_mb", "env"],
+        &["name", "url", "timeout_s", "memory_mb", "env", "cors"],
     );
     let mut spec = FunctionSpec {
         name: default_name,
@@ -492,7 +494,9 @@ fn parse_function(options: TokenStream, default_name: String) -> syn::Result<Res
         timeout_s: DEFAULT_FUNCTION_TIMEOUT_S,
         memory_mb: DEFAULT_FUNCTION_MEMORY_MB,
         env: BTreeMap::new(),
+        cors: None,
     };
+    let mut cors_span = None;
     parse_options(options, |meta| {
         match keys.take(&meta)?.as_str() {
             "name" => spec.name = parse_name(&meta)?,
@@ -509,11 +513,217 @@ fn parse_function(options: TokenStream, default_name: String) -> syn::Result<Res
             "timeout_s" => spec.timeout_s = int_value(&meta, FUNCTION_TIMEOUT_S, "seconds")?,
             "memory_mb" => spec.memory_mb = int_value(&meta, FUNCTION_MEMORY_MB, "MiB")?,
             "env" => spec.env = parse_env(&meta)?,
+            "cors" => {
+                spec.cors = Some(parse_cors(&meta)?);
+                cors_span = Some(meta.path.span());
+            }
             _ => unreachable!("Keys::take only returns allowed keys"),
         }
         Ok(())
     })?;
+    if let (UrlAuth::None, Some(span)) = (spec.url, cors_span) {
+        return Err(syn::Error::new(
+            span,
+            "this function has url = \"none\", so there is no Function URL for CORS settings to \
+             apply to: remove cors(...), or give the function a URL with url = \"public\" or \
+             url = \"iam\"",
+        ));
+    }
     Ok(ResourceSpec::Function(spec))
+}
+
+/// Parses `cors(allow_origins = [..], allow_methods = [..], allow_headers = [..],
+/// expose_headers = [..], max_age_s = N, allow_credentials = true)`.
+fn parse_cors(meta: &ParseNestedMeta<'_>) -> syn::Result<Cors> {
+    const EXAMPLE: &str = "cors(allow_origins = [\"https://example.com\"])";
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(format!(
+            "cors takes its settings in parentheses and needs at least the allowed origins, e.g. \
+             {EXAMPLE}"
+        )));
+    }
+    let mut keys = Keys::new(
+        "cors",
+        &[
+            "allow_origins",
+            "allow_methods",
+            "allow_headers",
+            "expose_headers",
+            "max_age_s",
+            "allow_credentials",
+        ],
+    );
+    let mut cors = Cors::default();
+    let mut origins: Option<Vec<(String, Span)>> = None;
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let settings: TokenStream = content.parse()?;
+    parse_options(settings, |option| {
+        match keys.take(&option)?.as_str() {
+            "allow_origins" => origins = Some(parse_origins(&option)?),
+            "allow_methods" => cors.allow_methods = parse_methods(&option)?,
+            "allow_headers" => cors.allow_headers = parse_headers(&option, "allow_headers")?,
+            "expose_headers" => cors.expose_headers = parse_headers(&option, "expose_headers")?,
+            "max_age_s" => cors.max_age_s = Some(int_value(&option, CORS_MAX_AGE_S, "seconds")?),
+            "allow_credentials" => cors.allow_credentials = bool_value(&option)?,
+            _ => unreachable!("Keys::take only returns allowed keys"),
+        }
+        Ok(())
+    })?;
+    let Some(origins) = origins else {
+        return Err(syn::Error::new(
+            meta.path.span(),
+            format!(
+                "cors(...) needs `allow_origins`, the origins of the web pages that may call this \
+                 function, e.g. {EXAMPLE}"
+            ),
+        ));
+    };
+    if cors.allow_credentials
+        && let Some((_, span)) = origins.iter().find(|(origin, _)| origin == "*")
+    {
+        return Err(syn::Error::new(
+            *span,
+            "allow_credentials = true cannot go with origin \"*\": browsers reject credentialed \
+             responses that allow every origin; list the origins that may send cookies or \
+             credentials instead, e.g. allow_origins = [\"https://example.com\"]",
+        ));
+    }
+    cors.allow_origins = origins.into_iter().map(|(origin, _)| origin).collect();
+    Ok(cors)
+}
+
+/// The string literals of `key = ["a", "b"]`, with the span of the brackets.
+fn string_list(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<(Span, Vec<LitStr>)> {
+    let value = meta.value()?;
+    let expr: syn::Expr = value.parse()?;
+    let syn::Expr::Array(array) = expr else {
+        return Err(syn::Error::new(
+            expr.span(),
+            format!("expected a list of strings, e.g. {example}"),
+        ));
+    };
+    let mut items = Vec::with_capacity(array.elems.len());
+    for element in &array.elems {
+        match element {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(lit),
+                ..
+            }) => items.push(lit.clone()),
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    format!("expected a string literal, e.g. {example}"),
+                ));
+            }
+        }
+    }
+    Ok((array.bracket_token.span.join(), items))
+}
+
+/// Refuses the item after the `max`-th of a list, pointing at it.
+fn check_list_len(items: &[LitStr], max: usize, what: &str) -> syn::Result<()> {
+    match items.get(max) {
+        Some(extra) => Err(syn::Error::new(
+            extra.span(),
+            format!(
+                "AWS accepts at most {max} {what} in CORS settings; this is number {}",
+                max + 1
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn parse_origins(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<(String, Span)>> {
+    let (brackets, items) = string_list(meta, "[\"https://example.com\"]")?;
+    if items.is_empty() {
+        return Err(syn::Error::new(
+            brackets,
+            "allow_origins needs at least one origin, e.g. [\"https://example.com\"]; without \
+             cors(...) only pages on the function's own origin can call it",
+        ));
+    }
+    check_list_len(&items, CORS_MAX_ORIGINS, "origins")?;
+    let mut origins: Vec<(String, Span)> = Vec::with_capacity(items.len());
+    for lit in &items {
+        let origin = check_cors_origin(&lit.value())
+            .map_err(|message| syn::Error::new(lit.span(), message))?;
+        if origins.iter().any(|(seen, _)| *seen == origin) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("origin `{origin}` is listed twice"),
+            ));
+        }
+        origins.push((origin, lit.span()));
+    }
+    if origins.len() > 1
+        && let Some((_, span)) = origins.iter().find(|(origin, _)| origin == "*")
+    {
+        return Err(syn::Error::new(
+            *span,
+            "\"*\" already allows every origin: list either \"*\" alone or only specific origins",
+        ));
+    }
+    Ok(origins)
+}
+
+fn parse_methods(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
+    let (_, items) = string_list(meta, "[\"GET\", \"POST\"]")?;
+    check_list_len(&items, CORS_MAX_METHODS, "methods")?;
+    let mut methods: Vec<String> = Vec::with_capacity(items.len());
+    for lit in &items {
+        let method = check_cors_method(&lit.value())
+            .map_err(|message| syn::Error::new(lit.span(), message))?;
+        if methods.contains(&method) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("method `{method}` is listed twice"),
+            ));
+        }
+        if (method == "*" && !methods.is_empty()) || methods.iter().any(|m| m == "*") {
+            return Err(syn::Error::new(
+                lit.span(),
+                "\"*\" already allows every method: list either \"*\" alone or only specific \
+                 methods",
+            ));
+        }
+        methods.push(method);
+    }
+    Ok(methods)
+}
+
+fn parse_headers(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Vec<String>> {
+    let (_, items) = string_list(meta, "[\"content-type\"]")?;
+    check_list_len(&items, CORS_MAX_HEADERS, "headers")?;
+    let mut headers: Vec<String> = Vec::with_capacity(items.len());
+    for lit in &items {
+        let header = lit.value();
+        check_cors_header(&header).map_err(|message| syn::Error::new(lit.span(), message))?;
+        if headers
+            .iter()
+            .any(|seen| seen.eq_ignore_ascii_case(&header))
+        {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("header `{header}` is listed twice in {key} (header names ignore case)"),
+            ));
+        }
+        headers.push(header);
+    }
+    Ok(headers)
+}
+
+fn bool_value(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
+    let value = meta.value()?;
+    let expr: syn::Expr = value.parse()?;
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Bool(lit),
+            ..
+        }) => Ok(lit.value),
+        other => Err(syn::Error::new(other.span(), "expected `true` or `false`")),
+    }
 }
 
 /// Checks the item under a `sagemaker` or `kv_store` declaration: `fn name() -> Handle;`.
@@ -836,6 +1046,272 @@ mod tests {
                 "`{text}` gave `{error}`, expected `{expected}`"
             );
         }
+    }
+
+    fn cors_of(args: TokenStream) -> Option<Cors> {
+        match parse(args) {
+            Ok(ResourceSpec::Function(function)) => function.cors,
+            other => panic!("not a function: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cors_settings_are_parsed_and_normalised() {
+        let cors = cors_of(quote!(function(
+            url = "public",
+            cors(
+                allow_origins = ["https://Example.com", "http://localhost:3000"],
+                allow_methods = ["get", "Post"],
+                allow_headers = ["content-type"],
+                expose_headers = ["x-request-id"],
+                max_age_s = 300,
+                allow_credentials = true
+            )
+        )))
+        .expect("cors is set");
+        assert_eq!(
+            cors,
+            Cors {
+                allow_origins: vec!["https://example.com".into(), "http://localhost:3000".into()],
+                allow_methods: vec!["GET".into(), "POST".into()],
+                allow_headers: vec!["content-type".into()],
+                expose_headers: vec!["x-request-id".into()],
+                max_age_s: Some(300),
+                allow_credentials: true,
+            }
+        );
+        let minimal = cors_of(quote!(function(cors(allow_origins = ["*"])))).expect("cors is set");
+        assert_eq!(
+            minimal,
+            Cors {
+                allow_origins: vec!["*".into()],
+                ..Cors::default()
+            }
+        );
+        let edges = cors_of(quote!(function(cors(
+            allow_origins = ["*"],
+            allow_methods = ["*"],
+            max_age_s = 0,
+            allow_credentials = false
+        ))))
+        .expect("cors is set");
+        assert_eq!(edges.max_age_s, Some(0));
+        assert_eq!(edges.allow_methods, ["*"]);
+        let most = cors_of(quote!(function(cors(
+            allow_origins = ["https://a.example"],
+            max_age_s = 86400
+        ))))
+        .expect("cors is set");
+        assert_eq!(most.max_age_s, Some(86_400));
+    }
+
+    #[test]
+    fn no_cors_means_no_cors_settings_and_no_json_field() {
+        let ResourceSpec::Function(function) = parse(quote!(function(url = "public"))).unwrap()
+        else {
+            panic!("not a function")
+        };
+        assert_eq!(function.cors, None);
+        let json = serde_json::to_value(&function).unwrap();
+        assert!(json.get("cors").is_none(), "{json}");
+        let back: FunctionSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(back, function);
+        let with_cors = cors_of(quote!(function(cors(
+            allow_origins = ["https://a.example"]
+        ))));
+        let json = serde_json::to_value(&with_cors).unwrap();
+        assert_eq!(json["allow_origins"][0], "https://a.example");
+        assert_eq!(json["max_age_s"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn bad_cors_settings_are_reported_with_a_reason() {
+        let many_origins: Vec<String> =
+            (0..=100).map(|i| format!("https://a{i}.example")).collect();
+        let many_headers: Vec<String> = (0..=100).map(|i| format!("x-h{i}")).collect();
+        let cases = [
+            (
+                quote!(function(url = "none", cors(allow_origins = ["*"]))),
+                "url = \"none\", so there is no Function URL",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*"]), url = "none")),
+                "remove cors(...)",
+            ),
+            (
+                quote!(function(cors)),
+                "cors takes its settings in parentheses",
+            ),
+            (
+                quote!(function(cors = true)),
+                "cors takes its settings in parentheses",
+            ),
+            (quote!(function(cors())), "needs `allow_origins`"),
+            (
+                quote!(function(cors(allow_methods = ["GET"]))),
+                "needs `allow_origins`",
+            ),
+            (
+                quote!(function(cors(allow_origins = []))),
+                "needs at least one origin",
+            ),
+            (
+                quote!(function(cors(allow_origins = "https://a.example"))),
+                "expected a list of strings",
+            ),
+            (
+                quote!(function(cors(allow_origins = [1]))),
+                "expected a string literal",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["https://a.example/"]))),
+                "write `https://a.example`",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["a.example"]))),
+                "has no scheme",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["https://a.example", "https://A.example"]
+                ))),
+                "origin `https://a.example` is listed twice",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*", "https://a.example"]))),
+                "already allows every origin",
+            ),
+            (
+                quote!(function(cors(allow_origins = [#(#many_origins),*]))),
+                "at most 100 origins",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_credentials = true
+                ))),
+                "allow_credentials = true cannot go with origin \"*\"",
+            ),
+            (
+                quote!(function(cors(
+                    allow_credentials = true,
+                    allow_origins = ["*"]
+                ))),
+                "list the origins that may send",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_credentials = "yes"
+                ))),
+                "expected `true` or `false`",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_methods = ["TRACE"]
+                ))),
+                "`TRACE` is not a method AWS accepts",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_methods = ["OPTIONS"]
+                ))),
+                "answers preflight (OPTIONS) requests",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_methods = ["GET", "get"]
+                ))),
+                "method `GET` is listed twice",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_methods = ["GET", "*"]
+                ))),
+                "already allows every method",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_methods = ["*", "GET"]
+                ))),
+                "already allows every method",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*"], allow_headers = [""]))),
+                "header name is empty",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    expose_headers = ["x id"]
+                ))),
+                "contains ` `",
+            ),
+            (
+                quote!(function(cors(
+                    allow_origins = ["*"],
+                    allow_headers = ["Content-Type", "content-type"]
+                ))),
+                "header `content-type` is listed twice in allow_headers",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*"], expose_headers = [#(#many_headers),*]))),
+                "at most 100 headers",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*"], max_age_s = 86401))),
+                "86401 is out of range: expected 0 to 86400 seconds",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*"], max_age_s = -1))),
+                "expected a whole number of seconds",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*"], max_age = 10))),
+                "unknown option `max_age` for cors; expected one of `allow_origins`, \
+                 `allow_methods`, `allow_headers`, `expose_headers`, `max_age_s`, \
+                 `allow_credentials`",
+            ),
+            (
+                quote!(function(cors(allow_origins = ["*"], allow_origins = ["*"]))),
+                "option `allow_origins` is given twice",
+            ),
+            (
+                quote!(function(
+                    cors(allow_origins = ["*"]),
+                    cors(allow_origins = ["*"])
+                )),
+                "option `cors` is given twice",
+            ),
+        ];
+        for (args, expected) in cases {
+            let text = args.to_string();
+            let error = parse(args).expect_err(&text).to_string();
+            assert!(
+                error.contains(expected),
+                "`{text}` gave `{error}`, expected `{expected}`"
+            );
+        }
+    }
+
+    #[test]
+    fn cors_errors_point_at_the_offending_token() {
+        let args: TokenStream =
+            "function(cors(allow_origins = [\"https://a.example\", \"ftp://b\"]))"
+                .parse()
+                .unwrap();
+        let error = parse(args).unwrap_err();
+        assert_eq!(error.span().source_text().as_deref(), Some("\"ftp://b\""));
+        let args: TokenStream = "function(url = \"none\", cors(allow_origins = [\"*\"]))"
+            .parse()
+            .unwrap();
+        let error = parse(args).unwrap_err();
+        assert_eq!(error.span().source_text().as_deref(), Some("cors"));
     }
 
     #[test]

@@ -23,100 +23,13 @@ use pluto_deducer::naming::StackNames;
 use pluto_deducer::{Function, Grant, Operation, ResourceRef, SourceLocation};
 use pluto_spec::{FunctionSpec, Hosting, ResourceKind, SagemakerSpec, UrlAuth};
 use std::collections::BTreeMap;
-use std::env;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-/// The `parliament` executable, or a failure that says how to get one.
-fn parliament() -> PathBuf {
-    let hint = "install it with `scripts/test` (which puts a pinned parliament into \
-                .cache/venv), or `pip install parliament==1.6.4` and set PLUTO_PARLIAMENT to the \
-                `parliament` executable";
-    if let Some(path) = env::var_os("PLUTO_PARLIAMENT") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "PLUTO_PARLIAMENT is {}, which is not a file; {hint}",
-            path.display()
-        );
-        return path;
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the deducer is in the workspace");
-    let cached = workspace.join(".cache/venv/bin/parliament");
-    if cached.is_file() {
-        return cached;
-    }
-    env::var_os("PATH")
-        .iter()
-        .flat_map(env::split_paths)
-        .map(|dir| dir.join("parliament"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the IAM linter `parliament` was not found (PLUTO_PARLIAMENT, {}, PATH); {hint}",
-                cached.display()
-            )
-        })
-}
+use pluto_tests::parliament::Finding;
 
-/// One finding of parliament: its issue code and detail.
-type Finding = (String, String);
-
-/// The findings parliament reports for `policy`, with or without the community auditors.
+/// The findings parliament reports for `policy`.
 fn lint(policy: &PolicyDocument, community: bool) -> Vec<Finding> {
     let json = serde_json::to_string_pretty(policy).expect("policies serialise");
-    let mut command = Command::new(parliament());
-    command.args(["--minimum_severity", "INFO", "--json"]);
-    if community {
-        command.arg("--include-community-auditors");
-    }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("parliament starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(json.as_bytes())
-        .expect("parliament reads the policy");
-    let output = child.wait_with_output().expect("parliament runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // parliament exits 0 without findings and 1 with some; anything else is a crash.
-    assert!(
-        matches!(output.status.code(), Some(0 | 1)),
-        "parliament failed ({}):\n{stderr}\n{stdout}\npolicy:\n{json}",
-        output.status
-    );
-    let findings: Vec<Finding> = stdout
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let finding: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|error| panic!("parliament printed `{line}`: {error}"));
-            let detail = match &finding["detail"] {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            (
-                finding["issue"].as_str().unwrap_or_default().to_owned(),
-                detail,
-            )
-        })
-        .collect();
-    assert_eq!(
-        output.status.code() == Some(0),
-        findings.is_empty(),
-        "exit status {} does not match the findings {findings:?}",
-        output.status
-    );
-    findings
+    pluto_tests::parliament::lint(&json, community)
 }
 
 /// Lints `policy` in both modes and checks the findings are exactly the expected ones.
@@ -162,6 +75,7 @@ fn function(name: &str, grants: Vec<Grant>) -> Function {
             timeout_s: 30,
             memory_mb: 256,
             env: BTreeMap::new(),
+            cors: None,
         },
         rust_path: format!("chatbot::{}", name.replace('-', "_")),
         params: Vec::new(),

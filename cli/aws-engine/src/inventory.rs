@@ -1,0 +1,137 @@
+//! Finding every AWS object of a stack without any local state: list each service's objects whose
+//! names could be the stack's ([`StackNames::owned_prefix`]), then keep those whose tags say they
+//! are (`pluto:project` and `pluto:stack`). This is what `destroy` deletes and what a deploy
+//! compares with the declaration to find objects that are no longer declared.
+
+use crate::connect::Aws;
+use crate::desired::{RESOURCE_TAG, owned_by};
+use crate::error::EngineError;
+use crate::sagemaker::SageMakerObject;
+use crate::{dynamodb, lambda, role, sagemaker};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use pluto_deducer::naming::StackNames;
+use std::collections::BTreeMap;
+
+/// Tag reads in flight at once.
+const TAG_READS_IN_FLIGHT: usize = 8;
+
+/// The kinds of AWS object a stack has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjectKind {
+    /// A Lambda function (its URL and permissions go with it).
+    Function,
+    /// A SageMaker endpoint.
+    Endpoint,
+    /// A SageMaker endpoint configuration.
+    EndpointConfig,
+    /// A SageMaker model.
+    Model,
+    /// A DynamoDB table.
+    Table,
+    /// An IAM role.
+    Role,
+}
+
+impl ObjectKind {
+    /// What plans call it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::Function => "Lambda function",
+            Self::Endpoint => SageMakerObject::Endpoint.type_name(),
+            Self::EndpointConfig => SageMakerObject::Config.type_name(),
+            Self::Model => SageMakerObject::Model.type_name(),
+            Self::Table => "DynamoDB table",
+            Self::Role => "IAM role",
+        }
+    }
+}
+
+/// An object that belongs to the stack.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OwnedObject {
+    /// Kind (the order of deletion: functions and endpoints first, roles last).
+    pub kind: ObjectKind,
+    /// Physical name.
+    pub name: String,
+    /// Its `pluto:resource` tag, e.g. `function/chat`.
+    pub resource: String,
+}
+
+type Candidate = (ObjectKind, String, Option<String>);
+
+/// Every object of the stack, sorted by kind then name.
+pub async fn discover(aws: &Aws, names: &StackNames) -> Result<Vec<OwnedObject>, EngineError> {
+    let prefix = names.owned_prefix();
+    let (roles, functions, tables, endpoints, configs, models) = tokio::try_join!(
+        role::list_owned_candidates(aws, &prefix),
+        lambda::list_candidates(aws, &prefix),
+        dynamodb::list_candidates(aws, &prefix),
+        sagemaker::list_candidates(aws, SageMakerObject::Endpoint, &prefix),
+        sagemaker::list_candidates(aws, SageMakerObject::Config, &prefix),
+        sagemaker::list_candidates(aws, SageMakerObject::Model, &prefix),
+    )?;
+    let mut candidates: Vec<Candidate> = Vec::new();
+    candidates.extend(roles.into_iter().map(|name| (ObjectKind::Role, name, None)));
+    candidates.extend(
+        functions
+            .into_iter()
+            .map(|(name, arn)| (ObjectKind::Function, name, Some(arn))),
+    );
+    candidates.extend(
+        tables
+            .into_iter()
+            .map(|name| (ObjectKind::Table, name, None)),
+    );
+    for (kind, list) in [
+        (ObjectKind::Endpoint, endpoints),
+        (ObjectKind::EndpointConfig, configs),
+        (ObjectKind::Model, models),
+    ] {
+        candidates.extend(list.into_iter().map(|(name, arn)| (kind, name, Some(arn))));
+    }
+
+    let mut owned: Vec<OwnedObject> = stream::iter(candidates)
+        .map(|(kind, name, arn)| async move {
+            let tags = read_tags(aws, kind, &name, arn.as_deref()).await?;
+            Ok::<_, EngineError>(owned_by(&tags, names).then(|| OwnedObject {
+                kind,
+                resource: tags.get(RESOURCE_TAG).cloned().unwrap_or_default(),
+                name,
+            }))
+        })
+        .buffer_unordered(TAG_READS_IN_FLIGHT)
+        .try_filter_map(|object| async move { Ok(object) })
+        .try_collect()
+        .await?;
+    owned.sort();
+    Ok(owned)
+}
+
+async fn read_tags(
+    aws: &Aws,
+    kind: ObjectKind,
+    name: &str,
+    arn: Option<&str>,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    match kind {
+        ObjectKind::Role => role::read_tags(aws, name).await,
+        ObjectKind::Function => lambda::read_tags(aws, name, arn.unwrap_or_default()).await,
+        ObjectKind::Table => {
+            let arn = format!(
+                "arn:{}:dynamodb:{}:{}:table/{name}",
+                aws.target.partition(),
+                aws.target.region(),
+                aws.target.account()
+            );
+            dynamodb::read_tags(aws, name, &arn).await
+        }
+        ObjectKind::Endpoint | ObjectKind::EndpointConfig | ObjectKind::Model => {
+            sagemaker::read_tags(
+                aws,
+                &format!("{} {name}", kind.type_name()),
+                arn.unwrap_or_default(),
+            )
+            .await
+        }
+    }
+}

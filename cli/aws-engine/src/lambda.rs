@@ -1,0 +1,703 @@
+//! Lambda: a function's configuration and code, its Function URL (auth type, CORS) and, for public
+//! URLs, the two resource-policy statements AWS requires since October 2025
+//! (`lambda:InvokeFunctionUrl` with `FunctionUrlAuthType: NONE`, and `lambda:InvokeFunction` only
+//! when invoked through the URL).
+
+use crate::connect::Aws;
+use crate::desired::{
+    DesiredFunction, DesiredUrl, LAMBDA_HANDLER, LAMBDA_RUNTIME, PUBLIC_INVOKE_SID, PUBLIC_URL_SID,
+};
+use crate::error::{EngineError, aws_error};
+use crate::plan::{FieldChange, env_changes, tag_change};
+use crate::role::parse_policy;
+use crate::wait::{WaitPolicy, retry_while};
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Cors, Environment, FunctionUrlAuthType, LastUpdateStatus, Runtime, State,
+};
+use pluto_spec::Cors as DeclaredCors;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+/// A function as Lambda reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LiveFunction {
+    /// ARN.
+    pub arn: String,
+    /// Execution role ARN.
+    pub role: String,
+    /// Runtime.
+    pub runtime: String,
+    /// Handler.
+    pub handler: String,
+    /// Memory in MiB.
+    pub memory_mb: u32,
+    /// Timeout in seconds.
+    pub timeout_s: u32,
+    /// Architecture.
+    pub architecture: String,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Base64 SHA-256 of the code zip.
+    pub code_sha256: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Function URL.
+    pub url: Option<LiveUrl>,
+    /// Statement ids of the resource policy.
+    pub statements: BTreeSet<String>,
+}
+
+/// A Function URL as Lambda reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LiveUrl {
+    /// The URL.
+    pub url: String,
+    /// `NONE` or `AWS_IAM`.
+    pub auth_type: String,
+    /// CORS, in the declaration's shape.
+    pub cors: Option<DeclaredCors>,
+}
+
+/// `Lambda function NAME`.
+pub(crate) fn object(name: &str) -> String {
+    format!("Lambda function {name}")
+}
+
+/// `Function URL of NAME`.
+pub(crate) fn url_object(name: &str) -> String {
+    format!("Function URL of {name}")
+}
+
+fn not_found<E: ProvideErrorMetadata>(error: &E) -> bool {
+    error.code() == Some("ResourceNotFoundException")
+}
+
+/// Reads the function, its URL and its policy's statement ids; `None` when it does not exist.
+pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveFunction>, EngineError> {
+    let output = match aws.lambda.get_function().function_name(name).send().await {
+        Ok(output) => output,
+        Err(error) if error.as_service_error().is_some_and(not_found) => return Ok(None),
+        Err(error) => return Err(aws_error("lambda:GetFunction", object(name), error)),
+    };
+    let Some(config) = output.configuration() else {
+        return Ok(None);
+    };
+    let url = match aws
+        .lambda
+        .get_function_url_config()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(url) => Some(LiveUrl {
+            url: url.function_url().to_owned(),
+            auth_type: url.auth_type().as_str().to_owned(),
+            cors: url.cors().map(|cors| DeclaredCors {
+                allow_origins: cors.allow_origins().to_vec(),
+                allow_methods: cors.allow_methods().to_vec(),
+                allow_headers: cors.allow_headers().to_vec(),
+                expose_headers: cors.expose_headers().to_vec(),
+                max_age_s: cors.max_age().and_then(|age| u32::try_from(age).ok()),
+                allow_credentials: cors.allow_credentials().unwrap_or(false),
+            }),
+        }),
+        Err(error) if error.as_service_error().is_some_and(not_found) => None,
+        Err(error) => {
+            return Err(aws_error(
+                "lambda:GetFunctionUrlConfig",
+                url_object(name),
+                error,
+            ));
+        }
+    };
+    let statements = match aws.lambda.get_policy().function_name(name).send().await {
+        Ok(policy) => {
+            let policy = parse_policy(policy.policy().unwrap_or_default());
+            policy["Statement"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|statement| statement["Sid"].as_str().map(str::to_owned))
+                .collect()
+        }
+        Err(error) if error.as_service_error().is_some_and(not_found) => BTreeSet::new(),
+        Err(error) => return Err(aws_error("lambda:GetPolicy", object(name), error)),
+    };
+    Ok(Some(LiveFunction {
+        arn: config.function_arn().unwrap_or_default().to_owned(),
+        role: config.role().unwrap_or_default().to_owned(),
+        runtime: config
+            .runtime()
+            .map(|runtime| runtime.as_str().to_owned())
+            .unwrap_or_default(),
+        handler: config.handler().unwrap_or_default().to_owned(),
+        memory_mb: config
+            .memory_size()
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0),
+        timeout_s: config
+            .timeout()
+            .and_then(|t| u32::try_from(t).ok())
+            .unwrap_or(0),
+        architecture: config
+            .architectures()
+            .first()
+            .map(|arch| arch.as_str().to_owned())
+            .unwrap_or_else(|| "x86_64".to_owned()),
+        env: config
+            .environment()
+            .and_then(|env| env.variables())
+            .map(|vars| vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        code_sha256: config.code_sha256().unwrap_or_default().to_owned(),
+        tags: output
+            .tags()
+            .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        url,
+        statements,
+    }))
+}
+
+/// Which parts of a function differ: configuration, code, URL, permissions, tags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FunctionDiff {
+    pub(crate) configuration: Vec<FieldChange>,
+    pub(crate) code: Vec<FieldChange>,
+    pub(crate) tags: Option<FieldChange>,
+    pub(crate) url: Vec<FieldChange>,
+}
+
+fn desired_env(function: &DesiredFunction) -> BTreeMap<String, (String, String)> {
+    function
+        .env
+        .iter()
+        .map(|(key, entry)| (key.clone(), (entry.value.clone(), entry.shown())))
+        .collect()
+}
+
+/// Compares a function with what Lambda reports.
+pub(crate) fn diff(desired: &DesiredFunction, live: &LiveFunction) -> FunctionDiff {
+    let mut configuration = Vec::new();
+    let mut field = |name: &str, old: String, new: String| {
+        if old != new {
+            configuration.push(FieldChange::new(name, old, new));
+        }
+    };
+    field("role", live.role.clone(), desired.role.arn.clone());
+    field("runtime", live.runtime.clone(), LAMBDA_RUNTIME.to_owned());
+    field("handler", live.handler.clone(), LAMBDA_HANDLER.to_owned());
+    field(
+        "memory_mb",
+        live.memory_mb.to_string(),
+        desired.memory_mb.to_string(),
+    );
+    field(
+        "timeout_s",
+        live.timeout_s.to_string(),
+        desired.timeout_s.to_string(),
+    );
+    let secret_keys: BTreeSet<&String> = desired
+        .env
+        .iter()
+        .filter(|(_, entry)| entry.secret)
+        .map(|(key, _)| key)
+        .collect();
+    configuration.extend(env_changes(
+        &desired_env(desired),
+        &live.env,
+        &|key, value| {
+            if secret_keys.contains(&key.to_owned()) {
+                "(secret)".to_owned()
+            } else {
+                format!("{value:?}")
+            }
+        },
+    ));
+
+    let mut code = Vec::new();
+    if live.architecture != desired.code.architecture {
+        code.push(FieldChange::new(
+            "architecture",
+            live.architecture.clone(),
+            desired.code.architecture.clone(),
+        ));
+    }
+    if live.code_sha256 != desired.code.code_sha256 {
+        code.push(FieldChange::new(
+            "code",
+            format!("sha256 {}", live.code_sha256),
+            format!("sha256 {}", desired.code.code_sha256),
+        ));
+    }
+
+    FunctionDiff {
+        configuration,
+        code,
+        tags: tag_change(&desired.tags, &live.tags),
+        url: url_diff(desired.url.as_ref(), live),
+    }
+}
+
+fn render_cors(cors: Option<&DeclaredCors>) -> String {
+    match cors {
+        None => "(none)".to_owned(),
+        Some(cors) => format!(
+            "origins {:?}, methods {:?}, headers {:?}, expose {:?}, max_age {:?}, credentials {}",
+            cors.allow_origins,
+            cors.allow_methods,
+            cors.allow_headers,
+            cors.expose_headers,
+            cors.max_age_s,
+            cors.allow_credentials
+        ),
+    }
+}
+
+/// The URL's changes, including its permissions.
+fn url_diff(desired: Option<&DesiredUrl>, live: &LiveFunction) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let live_auth = live
+        .url
+        .as_ref()
+        .map_or("(no URL)".to_owned(), |url| url.auth_type.clone());
+    let desired_auth = desired.map_or("(no URL)".to_owned(), |url| url.auth_type().to_owned());
+    if live_auth != desired_auth {
+        changes.push(FieldChange::new("url auth", live_auth, desired_auth));
+    }
+    if let (Some(desired), Some(live_url)) = (desired, &live.url)
+        && normalised_cors(desired.cors.as_ref()) != normalised_cors(live_url.cors.as_ref())
+    {
+        {
+            changes.push(FieldChange::new(
+                "cors",
+                render_cors(live_url.cors.as_ref()),
+                render_cors(desired.cors.as_ref()),
+            ));
+        }
+    }
+    let public = desired.is_some_and(|url| url.public);
+    for sid in [PUBLIC_URL_SID, PUBLIC_INVOKE_SID] {
+        let present = live.statements.contains(sid);
+        if present != public {
+            changes.push(FieldChange::new(
+                format!("permission {sid}"),
+                if present { "present" } else { "absent" },
+                if public { "present" } else { "absent" },
+            ));
+        }
+    }
+    changes
+}
+
+/// CORS as compared: no configuration and an empty one are the same.
+fn normalised_cors(cors: Option<&DeclaredCors>) -> Option<DeclaredCors> {
+    cors.filter(|cors| **cors != DeclaredCors::default())
+        .cloned()
+}
+
+fn environment(function: &DesiredFunction) -> Environment {
+    Environment::builder()
+        .set_variables(Some(
+            function
+                .env
+                .iter()
+                .map(|(key, entry)| (key.clone(), entry.value.clone()))
+                .collect(),
+        ))
+        .build()
+}
+
+async fn zip_bytes(function: &DesiredFunction) -> Result<Blob, EngineError> {
+    tokio::fs::read(&function.code.zip_path)
+        .await
+        .map(Blob::new)
+        .map_err(|source| EngineError::Artifact {
+            path: function.code.zip_path.clone(),
+            source,
+        })
+}
+
+fn architecture(function: &DesiredFunction) -> Architecture {
+    Architecture::from(function.code.architecture.as_str())
+}
+
+/// Whether an error means IAM has not yet made a new role assumable.
+fn role_not_ready<E: ProvideErrorMetadata>(error: &E) -> bool {
+    error.code() == Some("InvalidParameterValueException")
+        && error
+            .message()
+            .is_some_and(|message| message.contains("cannot be assumed"))
+}
+
+/// Creates the function (retrying while its new role is not assumable yet) and waits until it is
+/// active.
+pub(crate) async fn create(
+    aws: &Aws,
+    function: &DesiredFunction,
+    wait: &WaitPolicy,
+) -> Result<String, EngineError> {
+    let code = zip_bytes(function).await?;
+    let created = retry_while(wait.role_propagation, wait.role_retry_interval, || async {
+        match aws
+            .lambda
+            .create_function()
+            .function_name(&function.name)
+            .role(&function.role.arn)
+            .runtime(Runtime::from(LAMBDA_RUNTIME))
+            .handler(LAMBDA_HANDLER)
+            .architectures(architecture(function))
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(code.clone())
+                    .build(),
+            )
+            .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
+            .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
+            .environment(environment(function))
+            .description(format!("Pluto function `{}`", function.logical))
+            .set_tags(Some(function.tags.clone().into_iter().collect()))
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Ok(output)),
+            Err(error) if error.as_service_error().is_some_and(role_not_ready) => Err(error),
+            Err(error) => Ok(Err(error)),
+        }
+    })
+    .await
+    .map_err(|error| aws_error("lambda:CreateFunction", object(&function.name), error))?
+    .map_err(|error| aws_error("lambda:CreateFunction", object(&function.name), error))?;
+    wait_ready(aws, &function.name, wait).await?;
+    Ok(created.function_arn().unwrap_or_default().to_owned())
+}
+
+/// Waits until the function is active and no update is in progress.
+pub(crate) async fn wait_ready(
+    aws: &Aws,
+    name: &str,
+    wait: &WaitPolicy,
+) -> Result<(), EngineError> {
+    let started = Instant::now();
+    let mut polls = crate::wait::Polls::new(wait);
+    loop {
+        let config = aws
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|error| aws_error("lambda:GetFunctionConfiguration", object(name), error))?;
+        let state = config.state().cloned();
+        let update = config.last_update_status().cloned();
+        match (&state, &update) {
+            (Some(State::Failed), _) | (_, Some(LastUpdateStatus::Failed)) => {
+                return Err(EngineError::FailedState {
+                    object: object(name),
+                    reason: config
+                        .state_reason()
+                        .or(config.last_update_status_reason())
+                        .unwrap_or("no reason given")
+                        .to_owned(),
+                });
+            }
+            (Some(State::Pending), _) | (_, Some(LastUpdateStatus::InProgress)) => {}
+            _ => return Ok(()),
+        }
+        if started.elapsed() > wait.function_timeout {
+            return Err(EngineError::Timeout {
+                object: object(name),
+                state: "active",
+                waited_s: started.elapsed().as_secs(),
+                last: format!("{state:?} / {update:?}"),
+            });
+        }
+        polls.pause().await;
+    }
+}
+
+/// Applies the configuration and code changes of `diff`, waiting after each.
+pub(crate) async fn update(
+    aws: &Aws,
+    function: &DesiredFunction,
+    diff: &FunctionDiff,
+    live: &LiveFunction,
+    wait: &WaitPolicy,
+) -> Result<(), EngineError> {
+    let name = &function.name;
+    if !diff.code.is_empty() {
+        aws.lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(zip_bytes(function).await?)
+            .architectures(architecture(function))
+            .send()
+            .await
+            .map_err(|error| aws_error("lambda:UpdateFunctionCode", object(name), error))?;
+        wait_ready(aws, name, wait).await?;
+    }
+    if !diff.configuration.is_empty() {
+        retry_while(wait.role_propagation, wait.role_retry_interval, || async {
+            match aws
+                .lambda
+                .update_function_configuration()
+                .function_name(name)
+                .role(&function.role.arn)
+                .runtime(Runtime::from(LAMBDA_RUNTIME))
+                .handler(LAMBDA_HANDLER)
+                .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
+                .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
+                .environment(environment(function))
+                .send()
+                .await
+            {
+                Ok(output) => Ok(Ok(output)),
+                Err(error) if error.as_service_error().is_some_and(role_not_ready) => Err(error),
+                Err(error) => Ok(Err(error)),
+            }
+        })
+        .await
+        .map_err(|error| aws_error("lambda:UpdateFunctionConfiguration", object(name), error))?
+        .map_err(|error| aws_error("lambda:UpdateFunctionConfiguration", object(name), error))?;
+        wait_ready(aws, name, wait).await?;
+    }
+    if diff.tags.is_some() {
+        let stale: Vec<String> = live
+            .tags
+            .keys()
+            .filter(|key| !function.tags.contains_key(*key))
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            aws.lambda
+                .untag_resource()
+                .resource(&live.arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|error| aws_error("lambda:UntagResource", object(name), error))?;
+        }
+        aws.lambda
+            .tag_resource()
+            .resource(&live.arn)
+            .set_tags(Some(function.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|error| aws_error("lambda:TagResource", object(name), error))?;
+    }
+    Ok(())
+}
+
+fn cors(declared: Option<&DeclaredCors>) -> Option<Cors> {
+    let declared = normalised_cors(declared)?;
+    Some(
+        Cors::builder()
+            .set_allow_origins(Some(declared.allow_origins))
+            .set_allow_methods(Some(declared.allow_methods))
+            .set_allow_headers(Some(declared.allow_headers))
+            .set_expose_headers(Some(declared.expose_headers))
+            .set_max_age(declared.max_age_s.and_then(|age| i32::try_from(age).ok()))
+            .allow_credentials(declared.allow_credentials)
+            .build(),
+    )
+}
+
+/// Makes the URL and its permissions match the declaration; returns the URL, if any.
+pub(crate) async fn converge_url(
+    aws: &Aws,
+    function: &DesiredFunction,
+    live: Option<&LiveFunction>,
+) -> Result<Option<String>, EngineError> {
+    let name = &function.name;
+    let live_url = live.and_then(|live| live.url.as_ref());
+    let statements = live.map(|live| live.statements.clone()).unwrap_or_default();
+    let public = function.url.as_ref().is_some_and(|url| url.public);
+
+    // Permissions go before a URL turns public... and are removed before it stops being public.
+    if !public {
+        remove_public_permissions(aws, name, &statements).await?;
+    }
+    let url = match (&function.url, live_url) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            aws.lambda
+                .delete_function_url_config()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|error| {
+                    aws_error("lambda:DeleteFunctionUrlConfig", url_object(name), error)
+                })?;
+            None
+        }
+        (Some(desired), None) => Some(
+            aws.lambda
+                .create_function_url_config()
+                .function_name(name)
+                .auth_type(FunctionUrlAuthType::from(desired.auth_type()))
+                .set_cors(cors(desired.cors.as_ref()))
+                .send()
+                .await
+                .map_err(|error| {
+                    aws_error("lambda:CreateFunctionUrlConfig", url_object(name), error)
+                })?
+                .function_url()
+                .to_owned(),
+        ),
+        (Some(desired), Some(current)) => {
+            let same_auth = current.auth_type == desired.auth_type();
+            let same_cors =
+                normalised_cors(current.cors.as_ref()) == normalised_cors(desired.cors.as_ref());
+            if same_auth && same_cors {
+                Some(current.url.clone())
+            } else {
+                Some(
+                    aws.lambda
+                        .update_function_url_config()
+                        .function_name(name)
+                        .auth_type(FunctionUrlAuthType::from(desired.auth_type()))
+                        .cors(
+                            cors(desired.cors.as_ref()).unwrap_or_else(|| Cors::builder().build()),
+                        )
+                        .send()
+                        .await
+                        .map_err(|error| {
+                            aws_error("lambda:UpdateFunctionUrlConfig", url_object(name), error)
+                        })?
+                        .function_url()
+                        .to_owned(),
+                )
+            }
+        }
+    };
+    if public {
+        add_public_permissions(aws, name, &statements).await?;
+    }
+    Ok(url)
+}
+
+async fn add_public_permissions(
+    aws: &Aws,
+    name: &str,
+    present: &BTreeSet<String>,
+) -> Result<(), EngineError> {
+    if !present.contains(PUBLIC_URL_SID) {
+        aws.lambda
+            .add_permission()
+            .function_name(name)
+            .statement_id(PUBLIC_URL_SID)
+            .action("lambda:InvokeFunctionUrl")
+            .principal("*")
+            .function_url_auth_type(FunctionUrlAuthType::None)
+            .send()
+            .await
+            .map_err(|error| aws_error("lambda:AddPermission", object(name), error))?;
+    }
+    if !present.contains(PUBLIC_INVOKE_SID) {
+        aws.lambda
+            .add_permission()
+            .function_name(name)
+            .statement_id(PUBLIC_INVOKE_SID)
+            .action("lambda:InvokeFunction")
+            .principal("*")
+            .invoked_via_function_url(true)
+            .send()
+            .await
+            .map_err(|error| aws_error("lambda:AddPermission", object(name), error))?;
+    }
+    Ok(())
+}
+
+async fn remove_public_permissions(
+    aws: &Aws,
+    name: &str,
+    present: &BTreeSet<String>,
+) -> Result<(), EngineError> {
+    for sid in [PUBLIC_URL_SID, PUBLIC_INVOKE_SID] {
+        if present.contains(sid) {
+            match aws
+                .lambda
+                .remove_permission()
+                .function_name(name)
+                .statement_id(sid)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if error.as_service_error().is_some_and(not_found) => {}
+                Err(error) => {
+                    return Err(aws_error("lambda:RemovePermission", object(name), error));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the function (its URL and policy go with it). Missing is fine.
+pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), EngineError> {
+    match aws
+        .lambda
+        .delete_function()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.as_service_error().is_some_and(not_found) => Ok(()),
+        Err(error) => Err(aws_error("lambda:DeleteFunction", object(name), error)),
+    }
+}
+
+/// Names and ARNs of every function whose name starts with `prefix`.
+pub(crate) async fn list_candidates(
+    aws: &Aws,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, EngineError> {
+    let mut found = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = aws
+            .lambda
+            .list_functions()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|error| aws_error("lambda:ListFunctions", "Lambda functions", error))?;
+        found.extend(page.functions().iter().filter_map(|function| {
+            let name = function.function_name()?;
+            name.starts_with(prefix).then(|| {
+                (
+                    name.to_owned(),
+                    function.function_arn().unwrap_or_default().to_owned(),
+                )
+            })
+        }));
+        match page.next_marker {
+            Some(next) => marker = Some(next),
+            None => break,
+        }
+    }
+    Ok(found)
+}
+
+/// A function's tags.
+pub(crate) async fn read_tags(
+    aws: &Aws,
+    name: &str,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    let output = aws
+        .lambda
+        .list_tags()
+        .resource(arn)
+        .send()
+        .await
+        .map_err(|error| aws_error("lambda:ListTags", object(name), error))?;
+    Ok(output
+        .tags()
+        .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
+}

@@ -1,0 +1,33 @@
+//! Pluto's AWS engine: takes an [`Architecture`](pluto_deducer::Architecture) to running AWS
+//! resources — IAM roles with least-privilege inline policies rendered from the deducer's grants,
+//! Lambda functions behind Function URLs, DynamoDB tables, SageMaker endpoints — and back out.
+//!
+//! It talks to AWS directly through the AWS SDK for Rust and reads the truth back from AWS: every
+//! deploy starts by reading the live state ([`Engine::plan_deploy`]), so a re-run after a failure
+//! converges, and `destroy` finds the stack by names and tags without any local state
+//! ([`inventory`]).
+//!
+//! ```text
+//! DesiredStack::new(arch, names, target, code) --plan_deploy--> PreparedChange (Plan) --apply--> Outputs
+//! ```
+
+pub mod connect;
+pub mod desired;
+mod dynamodb;
+pub mod engine;
+pub mod error;
+pub mod inventory;
+mod lambda;
+pub mod plan;
+pub mod progress;
+mod role;
+mod sagemaker;
+pub mod wait;
+
+pub use connect::{ApiCall, Aws, CallLog, ConnectOptions, connect, from_config};
+pub use desired::{Code, DesiredStack};
+pub use engine::{Engine, Outputs, PreparedChange};
+pub use error::EngineError;
+pub use plan::{Action, Change, FieldChange, Plan};
+pub use progress::{Event, Progress, Silent};
+pub use wait::WaitPolicy;

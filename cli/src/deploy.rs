@@ -1,0 +1,311 @@
+//! `cargo pluto deploy` and `cargo pluto destroy`: build the app for Lambda, plan against what AWS
+//! reports, ask, apply with live progress, and print (and write) the stack's outputs.
+
+use crate::error::CliError;
+use crate::project::{ProjectArgs, write_atomically};
+use comfy_table::{Table, presets};
+use pluto_aws_engine::{
+    Code, ConnectOptions, DesiredStack, Engine, Event, Outputs, PreparedChange, Progress,
+};
+use pluto_build::{Arch, BuildRequest};
+use pluto_deducer::naming::StackNames;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Where and how to reach AWS.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AwsArgs {
+    /// AWS region (default: the standard chain: AWS_REGION, then the profile's region).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Send every AWS call to this endpoint instead (e.g. an emulator such as moto).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Apply without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Print the plan and the outputs as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    json: bool,
+    /// Declared resources worked on at once; 1 works one after the other.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    concurrency: usize,
+}
+
+/// Arguments of `cargo pluto deploy`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Lambda architecture of the functions.
+    #[arg(long, value_enum, default_value_t = ArchArg::X86_64)]
+    arch: ArchArg,
+    /// The app's binary target, when it has several.
+    #[arg(long, value_name = "NAME")]
+    bin: Option<String>,
+    /// Cargo profile to build with.
+    #[arg(long, default_value = "release", value_name = "PROFILE")]
+    profile: String,
+}
+
+/// Arguments of `cargo pluto destroy`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DestroyArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ArchArg {
+    #[value(name = "x86_64")]
+    X86_64,
+    #[value(name = "arm64")]
+    Arm64,
+}
+
+/// Prints each resource's progress as a line on stderr, with the time since the start.
+#[derive(Debug)]
+struct ProgressLines {
+    started: Instant,
+    lock: Mutex<()>,
+}
+
+impl ProgressLines {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            lock: Mutex::new(()),
+        }
+    }
+}
+
+impl Progress for ProgressLines {
+    fn report(&self, resource: &str, event: Event) {
+        let text = match event {
+            Event::Step(step) => step,
+            Event::Waiting {
+                object,
+                status,
+                elapsed,
+            } => format!("waiting for {object}: {status} ({} s)", elapsed.as_secs()),
+            Event::Done => "done".to_owned(),
+            Event::Failed(error) => format!("FAILED: {error}"),
+        };
+        let _guard = self.lock.lock();
+        eprintln!(
+            "[{:>6.1}s] {resource}: {text}",
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+async fn engine(args: &AwsArgs) -> Result<Engine, CliError> {
+    let aws = pluto_aws_engine::connect(&ConnectOptions {
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    })
+    .await?;
+    eprintln!(
+        "[pluto] AWS account {} in {} as {}",
+        aws.target.account(),
+        aws.target.region(),
+        aws.caller_arn
+    );
+    let mut engine = Engine::new(aws);
+    engine.concurrency = args.concurrency.max(1);
+    Ok(engine)
+}
+
+/// Shows the plan and asks; `Ok(false)` when the user declines.
+fn confirm(prepared: &PreparedChange, args: &AwsArgs, verb: &str) -> Result<bool, CliError> {
+    if args.json {
+        let plan = serde_json::to_string_pretty(&prepared.plan).unwrap_or_default();
+        println!("{plan}");
+    } else {
+        eprintln!("\n{}\n", prepared.plan);
+    }
+    if prepared.plan.is_empty() || args.yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::NeedsConfirmation(verb.to_owned()));
+    }
+    eprint!("{verb} these changes? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(CliError::Runtime)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
+    let deduction = args.project.deduce()?;
+    let architecture = &deduction.architecture;
+    let stack_dir = args.project.stack_dir(&deduction.package_root);
+    let arch_json = serde_json::to_string_pretty(architecture).unwrap_or_default();
+    write_atomically(&stack_dir.join("arch.json"), &format!("{arch_json}\n"))?;
+    let names =
+        StackNames::new(&architecture.project, &args.project.stack).map_err(CliError::BadStack)?;
+
+    let runtime = runtime()?;
+    let engine = runtime.block_on(engine(&args.aws))?;
+
+    let started = Instant::now();
+    let artifact = pluto_build::build(&BuildRequest {
+        manifest_path: deduction.package_root.join("Cargo.toml"),
+        bin: args.bin.clone(),
+        arch: match args.arch {
+            ArchArg::X86_64 => Arch::X86_64,
+            ArchArg::Arm64 => Arch::Arm64,
+        },
+        profile: args.profile.clone(),
+        out_dir: stack_dir.join("build"),
+        toolchain: None,
+    })?;
+    eprintln!(
+        "[pluto] {} {}: {} zipped ({} binary, {}, glibc {}) in {:.1} s",
+        if artifact.reused {
+            "unchanged"
+        } else {
+            "built"
+        },
+        artifact.zip_path.display(),
+        human_bytes(artifact.zip_bytes),
+        human_bytes(artifact.binary_bytes),
+        artifact.toolchain,
+        artifact
+            .max_glibc
+            .map_or("none (static)".to_owned(), |(major, minor)| format!(
+                "<= {major}.{minor}"
+            )),
+        started.elapsed().as_secs_f64()
+    );
+    let code = Code {
+        zip_path: artifact.zip_path.clone(),
+        code_sha256: artifact.code_sha256.clone(),
+        architecture: match args.arch {
+            ArchArg::X86_64 => Arch::X86_64,
+            ArchArg::Arm64 => Arch::Arm64,
+        }
+        .lambda_name()
+        .to_owned(),
+    };
+    let desired = DesiredStack::new(
+        architecture,
+        names,
+        engine.aws.target.clone(),
+        &code,
+        &|var| std::env::var(var).ok(),
+    )?;
+
+    let prepared = runtime.block_on(engine.plan_deploy(desired))?;
+    if !confirm(&prepared, &args.aws, "Deploy")? {
+        eprintln!("[pluto] nothing deployed");
+        return Ok(());
+    }
+    let started = Instant::now();
+    let outputs = runtime.block_on(engine.apply(prepared, &ProgressLines::new()))?;
+    let outputs_json = serde_json::to_string_pretty(&outputs).unwrap_or_default();
+    let outputs_path = stack_dir.join("outputs.json");
+    write_atomically(&outputs_path, &format!("{outputs_json}\n"))?;
+    let calls = engine.aws.calls.calls();
+    eprintln!(
+        "\n[pluto] deployed stack `{}` in {:.1} s ({} AWS calls, {} changing)",
+        args.project.stack,
+        started.elapsed().as_secs_f64(),
+        calls.len(),
+        calls.iter().filter(|call| call.is_mutating()).count()
+    );
+    if args.aws.json {
+        println!("{outputs_json}");
+    } else {
+        println!("{}", render_outputs(&outputs));
+    }
+    eprintln!("[pluto] wrote {}", outputs_path.display());
+    Ok(())
+}
+
+pub(crate) fn destroy(args: &DestroyArgs) -> Result<(), CliError> {
+    let (project, package_root) = args.project.package_name()?;
+    let names = StackNames::new(&project, &args.project.stack).map_err(CliError::BadStack)?;
+    let runtime = runtime()?;
+    let engine = runtime.block_on(engine(&args.aws))?;
+    let prepared = runtime.block_on(engine.plan_destroy(&names))?;
+    if prepared.plan.changes.is_empty() {
+        eprintln!(
+            "[pluto] nothing of stack `{}` of `{}` exists",
+            names.stack(),
+            names.project()
+        );
+    } else {
+        if !confirm(&prepared, &args.aws, "Destroy")? {
+            eprintln!("[pluto] nothing destroyed");
+            return Ok(());
+        }
+        runtime.block_on(engine.apply(prepared, &ProgressLines::new()))?;
+        eprintln!("[pluto] destroyed stack `{}`", names.stack());
+    }
+    let outputs = args.project.stack_dir(&package_root).join("outputs.json");
+    if outputs.exists() {
+        std::fs::remove_file(&outputs).map_err(|source| CliError::Write {
+            path: outputs.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    format!("{mib:.1} MiB")
+}
+
+/// The outputs table: one row per function, endpoint and table.
+pub(crate) fn render_outputs(outputs: &Outputs) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.set_header(["RESOURCE", "NAME", "AWS NAME", "ACCESS"]);
+    for function in &outputs.functions {
+        table.add_row([
+            "function".to_owned(),
+            function.name.clone(),
+            function.function_name.clone(),
+            match &function.url {
+                Some(url) => format!("{url} ({})", function.url_auth),
+                None => "no URL (invoke only)".to_owned(),
+            },
+        ]);
+    }
+    for endpoint in &outputs.endpoints {
+        table.add_row([
+            "sagemaker".to_owned(),
+            endpoint.name.clone(),
+            endpoint.endpoint_name.clone(),
+            format!("model {}", endpoint.model_name),
+        ]);
+    }
+    for store in &outputs.tables {
+        table.add_row([
+            "kv_store".to_owned(),
+            store.name.clone(),
+            store.table_name.clone(),
+            "DynamoDB table".to_owned(),
+        ]);
+    }
+    table.to_string()
+}

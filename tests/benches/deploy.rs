@@ -1,0 +1,185 @@
+//! Benchmark: deploying the `langchain-llama` example (a SageMaker endpoint with its model,
+//! configuration and role; two public functions with roles, URLs and permissions) to moto through
+//! the AWS engine. Prints wall time and API calls (all, and those that change something) for a
+//! fresh deploy done serially (one resource at a time) and concurrently, a redeploy with nothing
+//! to change, and a stateless destroy. Run with `cargo bench -p pluto-tests --bench deploy`.
+//!
+//! The code zip is 4.8 MB of incompressible bytes, the size of the example's release zip, so
+//! uploads cost what they would; moto stores code without running it. Waits poll every 50 ms
+//! (`WaitPolicy::fast`): moto reports objects ready at once, so the figures are API time.
+
+use pluto_aws_engine::{Code, DesiredStack, Engine, Silent, WaitPolicy};
+use pluto_deducer::naming::StackNames;
+use pluto_deducer::source::PackageSelector;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 5;
+const ZIP_BYTES: usize = 4_835_134;
+
+struct Figures {
+    times: Vec<Duration>,
+    calls: usize,
+    mutating: usize,
+}
+
+fn report(label: &str, figures: &Figures) {
+    let mut times = figures.times.clone();
+    times.sort();
+    println!(
+        "{label:<34} median {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms  {:>3} API calls ({} changing)",
+        times[times.len() / 2].as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0,
+        figures.calls,
+        figures.mutating,
+    );
+}
+
+/// Pseudo-random bytes (xorshift), which deflate cannot shrink.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+async fn reset(endpoint: &str) {
+    reqwest::Client::new()
+        .post(format!("{endpoint}/moto-api/reset"))
+        .send()
+        .await
+        .expect("moto resets");
+}
+
+async fn engine(endpoint: &str, concurrency: usize) -> Engine {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "pluto-bench",
+        ))
+        .load()
+        .await;
+    let mut engine = Engine::new(
+        pluto_aws_engine::from_config(&config)
+            .await
+            .expect("connects"),
+    );
+    engine.wait = WaitPolicy::fast();
+    engine.concurrency = concurrency;
+    engine
+}
+
+/// Runs `step` and returns its time and the calls it made.
+async fn measured<F: std::future::Future<Output = ()>>(
+    engine: &Engine,
+    step: F,
+) -> (Duration, usize, usize) {
+    let before = engine.aws.calls.calls().len();
+    let started = Instant::now();
+    step.await;
+    let elapsed = started.elapsed();
+    let calls = &engine.aws.calls.calls()[before..];
+    (
+        elapsed,
+        calls.len(),
+        calls.iter().filter(|c| c.is_mutating()).count(),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let moto = pluto_tests::moto::moto();
+    let root = pluto_tests::workspace_root();
+    let deduction = pluto_deducer::deduce(&PackageSelector {
+        manifest_path: Some(root.join("examples/langchain-llama/Cargo.toml")),
+        package: None,
+    })
+    .expect("the example deduces");
+    let architecture = deduction.architecture;
+    let zip = pluto_build::bootstrap_zip(&incompressible(ZIP_BYTES)).expect("a zip");
+    let zip_path = std::env::temp_dir().join(format!("pluto-bench-{}.zip", std::process::id()));
+    std::fs::write(&zip_path, &zip).expect("zip written");
+    let code = Code {
+        zip_path: zip_path.clone(),
+        code_sha256: pluto_build::code_sha256(&zip),
+        architecture: "x86_64".to_owned(),
+    };
+    let names = StackNames::new(&architecture.project, "bench").expect("names");
+    println!(
+        "deploy of langchain-llama to moto ({} functions, {} resources, zip {} bytes), {RUNS} runs each",
+        architecture.functions.len(),
+        architecture.resources.len(),
+        zip.len()
+    );
+
+    for (label, concurrency) in [
+        ("fresh deploy, serial", 1),
+        ("fresh deploy, concurrent (8)", 8),
+    ] {
+        let mut figures = Figures {
+            times: Vec::new(),
+            calls: 0,
+            mutating: 0,
+        };
+        let mut noop = Figures {
+            times: Vec::new(),
+            calls: 0,
+            mutating: 0,
+        };
+        let mut destroy = Figures {
+            times: Vec::new(),
+            calls: 0,
+            mutating: 0,
+        };
+        for _ in 0..RUNS {
+            reset(moto.endpoint()).await;
+            let engine = engine(moto.endpoint(), concurrency).await;
+            let desired = || {
+                DesiredStack::new(
+                    &architecture,
+                    names.clone(),
+                    engine.aws.target.clone(),
+                    &code,
+                    &|_| None,
+                )
+                .expect("desired")
+            };
+            let (time, calls, mutating) = measured(&engine, async {
+                let prepared = engine.plan_deploy(desired()).await.expect("plan");
+                engine.apply(prepared, &Silent).await.expect("deploy");
+            })
+            .await;
+            figures.times.push(time);
+            (figures.calls, figures.mutating) = (calls, mutating);
+            let (time, calls, mutating) = measured(&engine, async {
+                let prepared = engine.plan_deploy(desired()).await.expect("plan");
+                assert!(prepared.plan.is_empty(), "{}", prepared.plan);
+                engine.apply(prepared, &Silent).await.expect("redeploy");
+            })
+            .await;
+            noop.times.push(time);
+            (noop.calls, noop.mutating) = (calls, mutating);
+            let (time, calls, mutating) = measured(&engine, async {
+                let prepared = engine.plan_destroy(&names).await.expect("plan");
+                engine.apply(prepared, &Silent).await.expect("destroy");
+            })
+            .await;
+            destroy.times.push(time);
+            (destroy.calls, destroy.mutating) = (calls, mutating);
+        }
+        report(label, &figures);
+        report(&format!("  then no-op redeploy ({concurrency})"), &noop);
+        report(&format!("  then destroy ({concurrency})"), &destroy);
+    }
+    let _ = std::fs::remove_file(zip_path);
+}
