@@ -83,9 +83,13 @@ pub(crate) fn render_tables(architecture: &Architecture) -> String {
             UrlAuth::Iam => "iam",
             UrlAuth::None => "none",
         };
+        let url = match &function.spec.cors {
+            Some(cors) => format!("{url}, CORS {}", cors.allow_origins.join(" ")),
+            None => url.to_owned(),
+        };
         functions.add_row(vec![
             function.spec.name.clone(),
-            url.to_owned(),
+            url,
             format!("{} s", function.spec.timeout_s),
             format!("{} MB", function.spec.memory_mb),
             function.rust_path.clone(),

@@ -1,4 +1,4 @@
-//! `cargo pluto deploy` and `cargo pluto destroy`: build the app for Lambda, plan against what AWS
+//! `cargo pluto plan`, `deploy` and `destroy`: build the app for Lambda, plan against what AWS
 //! reports, ask, apply with live progress, and print (and write) the stack's outputs.
 
 use crate::error::CliError;
@@ -13,7 +13,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Where and how to reach AWS.
+/// Where to reach AWS.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct AwsArgs {
     /// AWS region (default: the standard chain: AWS_REGION, then the profile's region).
@@ -22,6 +22,11 @@ pub(crate) struct AwsArgs {
     /// Send every AWS call to this endpoint instead (e.g. an emulator such as moto).
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
+}
+
+/// How to apply a plan.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ApplyArgs {
     /// Apply without asking.
     #[arg(long, short = 'y')]
     yes: bool,
@@ -33,13 +38,9 @@ pub(crate) struct AwsArgs {
     concurrency: usize,
 }
 
-/// Arguments of `cargo pluto deploy`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct DeployArgs {
-    #[command(flatten)]
-    project: ProjectArgs,
-    #[command(flatten)]
-    aws: AwsArgs,
+/// How to build the app for Lambda.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct BuildArgs {
     /// Lambda architecture of the functions.
     #[arg(long, value_enum, default_value_t = ArchArg::X86_64)]
     arch: ArchArg,
@@ -51,6 +52,33 @@ pub(crate) struct DeployArgs {
     profile: String,
 }
 
+/// Arguments of `cargo pluto plan`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `cargo pluto deploy`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    build: BuildArgs,
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
 /// Arguments of `cargo pluto destroy`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DestroyArgs {
@@ -58,6 +86,8 @@ pub(crate) struct DestroyArgs {
     project: ProjectArgs,
     #[command(flatten)]
     aws: AwsArgs,
+    #[command(flatten)]
+    apply: ApplyArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -66,6 +96,15 @@ enum ArchArg {
     X86_64,
     #[value(name = "arm64")]
     Arm64,
+}
+
+impl From<ArchArg> for Arch {
+    fn from(arch: ArchArg) -> Self {
+        match arch {
+            ArchArg::X86_64 => Arch::X86_64,
+            ArchArg::Arm64 => Arch::Arm64,
+        }
+    }
 }
 
 /// Prints each resource's progress as a line on stderr, with the time since the start.
@@ -111,7 +150,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(CliError::Runtime)
 }
 
-async fn engine(args: &AwsArgs) -> Result<Engine, CliError> {
+async fn engine(args: &AwsArgs, concurrency: usize) -> Result<Engine, CliError> {
     let aws = pluto_aws_engine::connect(&ConnectOptions {
         region: args.region.clone(),
         endpoint_url: args.endpoint_url.clone(),
@@ -124,18 +163,23 @@ async fn engine(args: &AwsArgs) -> Result<Engine, CliError> {
         aws.caller_arn
     );
     let mut engine = Engine::new(aws);
-    engine.concurrency = args.concurrency.max(1);
+    engine.concurrency = concurrency.max(1);
     Ok(engine)
 }
 
-/// Shows the plan and asks; `Ok(false)` when the user declines.
-fn confirm(prepared: &PreparedChange, args: &AwsArgs, verb: &str) -> Result<bool, CliError> {
-    if args.json {
+/// Prints the plan: as JSON on stdout, or as text on stderr.
+fn show(prepared: &PreparedChange, json: bool) {
+    if json {
         let plan = serde_json::to_string_pretty(&prepared.plan).unwrap_or_default();
         println!("{plan}");
     } else {
         eprintln!("\n{}\n", prepared.plan);
     }
+}
+
+/// Shows the plan and asks; `Ok(false)` when the user declines.
+fn confirm(prepared: &PreparedChange, args: &ApplyArgs, verb: &str) -> Result<bool, CliError> {
+    show(prepared, args.json);
     if prepared.plan.is_empty() || args.yes {
         return Ok(true);
     }
@@ -152,27 +196,38 @@ fn confirm(prepared: &PreparedChange, args: &AwsArgs, verb: &str) -> Result<bool
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
-    let deduction = args.project.deduce()?;
+/// A deploy planned against AWS, ready to apply.
+struct Planned {
+    runtime: tokio::runtime::Runtime,
+    engine: Engine,
+    prepared: PreparedChange,
+    stack_dir: std::path::PathBuf,
+}
+
+/// Deduces, connects, builds and plans: everything `plan` and `deploy` share.
+fn plan_deploy(
+    project: &ProjectArgs,
+    aws: &AwsArgs,
+    build: &BuildArgs,
+    concurrency: usize,
+) -> Result<Planned, CliError> {
+    let deduction = project.deduce()?;
     let architecture = &deduction.architecture;
-    let stack_dir = args.project.stack_dir(&deduction.package_root);
+    let stack_dir = project.stack_dir(&deduction.package_root);
     let arch_json = serde_json::to_string_pretty(architecture).unwrap_or_default();
     write_atomically(&stack_dir.join("arch.json"), &format!("{arch_json}\n"))?;
     let names =
-        StackNames::new(&architecture.project, &args.project.stack).map_err(CliError::BadStack)?;
+        StackNames::new(&architecture.project, &project.stack).map_err(CliError::BadStack)?;
 
     let runtime = runtime()?;
-    let engine = runtime.block_on(engine(&args.aws))?;
+    let engine = runtime.block_on(engine(aws, concurrency))?;
 
     let started = Instant::now();
     let artifact = pluto_build::build(&BuildRequest {
         manifest_path: deduction.package_root.join("Cargo.toml"),
-        bin: args.bin.clone(),
-        arch: match args.arch {
-            ArchArg::X86_64 => Arch::X86_64,
-            ArchArg::Arm64 => Arch::Arm64,
-        },
-        profile: args.profile.clone(),
+        bin: build.bin.clone(),
+        arch: build.arch.into(),
+        profile: build.profile.clone(),
         out_dir: stack_dir.join("build"),
         toolchain: None,
     })?;
@@ -197,12 +252,7 @@ pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
     let code = Code {
         zip_path: artifact.zip_path.clone(),
         code_sha256: artifact.code_sha256.clone(),
-        architecture: match args.arch {
-            ArchArg::X86_64 => Arch::X86_64,
-            ArchArg::Arm64 => Arch::Arm64,
-        }
-        .lambda_name()
-        .to_owned(),
+        architecture: Arch::from(build.arch).lambda_name().to_owned(),
     };
     let desired = DesiredStack::new(
         architecture,
@@ -213,7 +263,33 @@ pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
     )?;
 
     let prepared = runtime.block_on(engine.plan_deploy(desired))?;
-    if !confirm(&prepared, &args.aws, "Deploy")? {
+    Ok(Planned {
+        runtime,
+        engine,
+        prepared,
+        stack_dir,
+    })
+}
+
+pub(crate) fn plan(args: &PlanArgs) -> Result<(), CliError> {
+    let planned = plan_deploy(&args.project, &args.aws, &args.build, 1)?;
+    show(&planned.prepared, args.json);
+    Ok(())
+}
+
+pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
+    let Planned {
+        runtime,
+        engine,
+        prepared,
+        stack_dir,
+    } = plan_deploy(
+        &args.project,
+        &args.aws,
+        &args.build,
+        args.apply.concurrency,
+    )?;
+    if !confirm(&prepared, &args.apply, "Deploy")? {
         eprintln!("[pluto] nothing deployed");
         return Ok(());
     }
@@ -230,7 +306,7 @@ pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
         calls.len(),
         calls.iter().filter(|call| call.is_mutating()).count()
     );
-    if args.aws.json {
+    if args.apply.json {
         println!("{outputs_json}");
     } else {
         println!("{}", render_outputs(&outputs));
@@ -243,7 +319,7 @@ pub(crate) fn destroy(args: &DestroyArgs) -> Result<(), CliError> {
     let (project, package_root) = args.project.package_name()?;
     let names = StackNames::new(&project, &args.project.stack).map_err(CliError::BadStack)?;
     let runtime = runtime()?;
-    let engine = runtime.block_on(engine(&args.aws))?;
+    let engine = runtime.block_on(engine(&args.aws, args.apply.concurrency))?;
     let prepared = runtime.block_on(engine.plan_destroy(&names))?;
     if prepared.plan.changes.is_empty() {
         eprintln!(
@@ -252,7 +328,7 @@ pub(crate) fn destroy(args: &DestroyArgs) -> Result<(), CliError> {
             names.project()
         );
     } else {
-        if !confirm(&prepared, &args.aws, "Destroy")? {
+        if !confirm(&prepared, &args.apply, "Destroy")? {
             eprintln!("[pluto] nothing destroyed");
             return Ok(());
         }

@@ -46,6 +46,8 @@ enum Command {
     /// Run the whole app locally: functions behind Function URLs, local AWS APIs with the
     /// deduced permissions enforced, a real local model for SageMaker endpoints.
     Run(run::RunArgs),
+    /// Show what `deploy` would change: creates, updates (old -> new) and deletes, read from AWS.
+    Plan(deploy::PlanArgs),
     /// Build the app for AWS Lambda and deploy it: least-privilege IAM roles, Lambda functions
     /// behind Function URLs, DynamoDB tables, SageMaker endpoints.
     Deploy(deploy::DeployArgs),
@@ -60,6 +62,7 @@ fn main() -> miette::Result<()> {
         Command::Deduce(args) => deduce::run(&args)?,
         Command::Graph(args) => graph::run(&args)?,
         Command::Run(args) => run::run(&args)?,
+        Command::Plan(args) => deploy::plan(&args)?,
         Command::Deploy(args) => deploy::deploy(&args)?,
         Command::Destroy(args) => deploy::destroy(&args)?,
     }

@@ -57,18 +57,7 @@ async fn reset(endpoint: &str) {
 }
 
 async fn engine(endpoint: &str, concurrency: usize) -> Engine {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "pluto-bench",
-        ))
-        .load()
-        .await;
+    let config = pluto_tests::moto::sdk_config_for(endpoint).await;
     let mut engine = Engine::new(
         pluto_aws_engine::from_config(&config)
             .await

@@ -63,18 +63,7 @@ impl Moto {
 
     /// An AWS SDK configuration pointing at this server with test credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "pluto-tests",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint).await
     }
 
     /// Creates a DynamoDB table with the KV store contract (partition key `pk`, a string) and
@@ -124,6 +113,23 @@ impl Moto {
             ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
         ]
     }
+}
+
+/// An AWS SDK configuration for `endpoint` (moto, or a proxy in front of it) with test
+/// credentials in `us-east-1`.
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "pluto-tests",
+        ))
+        .load()
+        .await
 }
 
 /// The moto server of this test binary, started on first use.

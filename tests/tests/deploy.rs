@@ -769,6 +769,59 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
     );
     assert_eq!(again, outputs);
 
+    // --- drift: a change made behind Pluto's back shows in `plan` and `deploy` repairs it -------
+    clients
+        .lambda
+        .update_function_configuration()
+        .function_name("chatbot-history-it-forget")
+        .memory_size(1024)
+        .send()
+        .await
+        .expect("moto changes the memory");
+    let history = manifest("chatbot-history");
+    let history = history.to_str().expect("a UTF-8 path");
+    let (ok, stdout, stderr) = cargo_pluto(
+        moto,
+        &[
+            "plan",
+            "--manifest-path",
+            history,
+            "--stack",
+            STACK,
+            "--json",
+        ],
+    );
+    assert!(ok, "plan failed:\n{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("plan --json prints the plan");
+    let updates: Vec<&Value> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|change| change["action"] != "unchanged")
+        .collect();
+    assert_eq!(
+        updates,
+        [&json!({
+            "resource": "function forget", "object_type": "Lambda function",
+            "name": "chatbot-history-it-forget", "action": "update",
+            "fields": [{"field": "memory_mb", "old": "1024", "new": "256"}]
+        })],
+        "{plan:#}"
+    );
+    deploy(moto, "chatbot-history");
+    let repaired = clients
+        .lambda
+        .get_function_configuration()
+        .function_name("chatbot-history-it-forget")
+        .send()
+        .await
+        .expect("the function exists");
+    assert_eq!(
+        repaired.memory_size(),
+        Some(256),
+        "deploy repairs the drift"
+    );
+
     // --- destroy, without any local state, leaves nothing --------------------------------------
     for example in ["langchain-llama", "chatbot-history"] {
         let dir = workspace_root()

@@ -8,7 +8,7 @@ use pluto_aws_engine::{
 };
 use pluto_deducer::naming::StackNames;
 use pluto_deducer::{Architecture, Function, Grant, Operation, ResourceRef, SourceLocation};
-use pluto_spec::{Cors, EnvValue, FunctionSpec, ResourceKind, UrlAuth};
+use pluto_spec::{Cors, EnvValue, FunctionSpec, KvStoreSpec, ResourceKind, ResourceSpec, UrlAuth};
 use pluto_tests::moto::moto;
 use pluto_tests::proxy::{Fault, FaultProxy};
 use std::collections::BTreeMap;
@@ -36,15 +36,7 @@ fn function(name: &str, url: UrlAuth, cors: Option<Cors>, grants: Vec<Grant>) ->
 }
 
 fn invoke(target: &str) -> Grant {
-    Grant {
-        resource: ResourceRef {
-            kind: ResourceKind::Function,
-            name: target.to_owned(),
-        },
-        operation: Operation::FunctionInvoke,
-        provenance: Vec::new(),
-        escaped: None,
-    }
+    grant(ResourceKind::Function, target, Operation::FunctionInvoke)
 }
 
 fn architecture(functions: Vec<Function>) -> Architecture {
@@ -72,18 +64,7 @@ fn code(tag: &str) -> Code {
 }
 
 async fn engine(endpoint: &str) -> Engine {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "pluto-tests",
-        ))
-        .load()
-        .await;
+    let config = pluto_tests::moto::sdk_config_for(endpoint).await;
     let mut engine = Engine::new(
         pluto_aws_engine::from_config(&config)
             .await
@@ -437,5 +418,85 @@ async fn secrets_reach_the_function_but_never_the_plan() {
         assert_eq!(env.get("MODE").map(String::as_str), Some("strict"));
     }
     let destroy = engine.plan_destroy(&names).await.expect("a destroy plan");
+    engine.apply(destroy, &Silent).await.expect("destroyed");
+}
+
+fn grant(kind: ResourceKind, name: &str, operation: Operation) -> Grant {
+    Grant {
+        resource: ResourceRef {
+            kind,
+            name: name.to_owned(),
+        },
+        operation,
+        provenance: Vec::new(),
+        escaped: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_kind_of_change_makes_only_its_own_calls() {
+    let moto = moto();
+    let engine = engine(moto.endpoint()).await;
+    let store = pluto_deducer::Resource {
+        spec: ResourceSpec::KvStore(KvStoreSpec {
+            name: "store".to_owned(),
+        }),
+        rust_path: "app::store".to_owned(),
+        source: SourceLocation {
+            file: "src/main.rs".to_owned(),
+            line: 1,
+            column: 1,
+        },
+    };
+    let app = |worker_timeout: u32, reader_operations: &[Operation]| {
+        let mut worker = function("worker", UrlAuth::None, None, Vec::new());
+        worker.spec.timeout_s = worker_timeout;
+        let reader = function(
+            "reader",
+            UrlAuth::Iam,
+            None,
+            reader_operations
+                .iter()
+                .map(|operation| grant(ResourceKind::KvStore, "store", *operation))
+                .collect(),
+        );
+        let mut app = architecture(vec![reader, worker]);
+        app.resources.push(store.clone());
+        app
+    };
+    let v1 = code("changes-v1");
+    deploy(&engine, &app(30, &[Operation::KvGet]), "changes", &v1).await;
+
+    let steps: [(&str, Architecture, &Code, &[&str]); 3] = [
+        (
+            "new code",
+            app(30, &[Operation::KvGet]),
+            &code("changes-v2"),
+            &["Lambda:UpdateFunctionCode", "Lambda:UpdateFunctionCode"],
+        ),
+        (
+            "a longer timeout",
+            app(60, &[Operation::KvGet]),
+            &code("changes-v2"),
+            &["Lambda:UpdateFunctionConfiguration"],
+        ),
+        (
+            "a new grant on a granted table",
+            app(60, &[Operation::KvGet, Operation::KvSet]),
+            &code("changes-v2"),
+            &["IAM:PutRolePolicy"],
+        ),
+    ];
+    for (what, architecture, code, expected) in steps {
+        let before = engine.aws.calls.calls().len();
+        deploy(&engine, &architecture, "changes", code).await;
+        assert_eq!(mutating_since(&engine, before), expected, "{what}");
+        let prepared = plan(&engine, &architecture, "changes", code).await;
+        assert!(prepared.plan.is_empty(), "after {what}: {}", prepared.plan);
+    }
+    let destroy = engine
+        .plan_destroy(&StackNames::new("engine-app", "changes").expect("names"))
+        .await
+        .expect("a destroy plan");
     engine.apply(destroy, &Silent).await.expect("destroyed");
 }
