@@ -417,6 +417,15 @@ async fn secrets_reach_the_function_but_never_the_plan() {
         assert_eq!(env.get("TOKEN").map(String::as_str), Some(token));
         assert_eq!(env.get("MODE").map(String::as_str), Some("strict"));
     }
+
+    // The secret is no longer declared: the plan still never shows the value that is in AWS.
+    let plain = architecture(vec![function("vault", UrlAuth::None, None, Vec::new())]);
+    let prepared = plan(&engine, &plain, "secrets", &code).await;
+    let shown = format!("{}\n{:?}", prepared.plan, prepared);
+    assert!(!shown.contains("tok-second-5678"), "{shown}");
+    assert!(shown.contains("env.TOKEN: (hidden) -> (unset)"), "{shown}");
+    assert!(shown.contains("env.MODE: (hidden) -> (unset)"), "{shown}");
+
     let destroy = engine.plan_destroy(&names).await.expect("a destroy plan");
     engine.apply(destroy, &Silent).await.expect("destroyed");
 }

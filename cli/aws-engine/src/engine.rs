@@ -612,6 +612,8 @@ impl Engine {
                                 || diff.tags.is_some())
                         {
                             step(format!("updating {}", lambda::object(&desired.name)));
+                            // An earlier, interrupted run may have left an update in progress.
+                            lambda::wait_ready(aws, &desired.name, &self.wait).await?;
                             lambda::update(aws, &desired, diff, live, &self.wait).await?;
                         }
                     }

@@ -148,6 +148,32 @@ pub enum EngineError {
     },
 }
 
+impl EngineError {
+    /// Replaces each of `secrets` in the error's text with `(secret)`: AWS quotes request values
+    /// back in some errors (e.g. Lambda's "environment exceeded 4KB" quotes every variable).
+    pub(crate) fn without_secrets<'a>(self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        match self {
+            Self::Aws {
+                operation,
+                object,
+                mut message,
+            } => {
+                for secret in secrets {
+                    if !secret.is_empty() {
+                        message = message.replace(secret, "(secret)");
+                    }
+                }
+                Self::Aws {
+                    operation,
+                    object,
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// Turns an SDK error into [`EngineError::Aws`], keeping AWS's code and message.
 pub(crate) fn aws_error<E>(
     operation: &'static str,
@@ -164,5 +190,25 @@ where
         operation,
         object: object.into(),
         message: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_scrubbed_from_aws_messages() {
+        let error = EngineError::Aws {
+            operation: "lambda:CreateFunction",
+            object: "Lambda function f".to_owned(),
+            message: r#"exceeded the 4KB limit. String measured: {"TOKEN":"hf_abc","A":"b"}"#
+                .to_owned(),
+        }
+        .without_secrets(["hf_abc", ""]);
+        assert_eq!(
+            error.to_string(),
+            r#"lambda:CreateFunction on Lambda function f failed: exceeded the 4KB limit. String measured: {"TOKEN":"(secret)","A":"b"}"#
+        );
     }
 }

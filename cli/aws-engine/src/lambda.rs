@@ -17,11 +17,13 @@ use aws_sdk_lambda::types::{
     Architecture, Cors, Environment, FunctionUrlAuthType, LastUpdateStatus, Runtime, State,
 };
 use pluto_spec::Cors as DeclaredCors;
+use pluto_spec::contract;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-/// A function as Lambda reports it.
-#[derive(Debug, Clone, PartialEq)]
+/// A function as Lambda reports it. Its `Debug` shows only the names of env variables: their
+/// values may be secrets.
+#[derive(Clone, PartialEq)]
 pub(crate) struct LiveFunction {
     /// ARN.
     pub arn: String,
@@ -47,6 +49,20 @@ pub(crate) struct LiveFunction {
     pub url: Option<LiveUrl>,
     /// Statement ids of the resource policy.
     pub statements: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for LiveFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveFunction")
+            .field("arn", &self.arn)
+            .field("role", &self.role)
+            .field("memory_mb", &self.memory_mb)
+            .field("timeout_s", &self.timeout_s)
+            .field("env_keys", &self.env.keys().collect::<Vec<_>>())
+            .field("code_sha256", &self.code_sha256)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A Function URL as Lambda reports it.
@@ -199,20 +215,27 @@ pub(crate) fn diff(desired: &DesiredFunction, live: &LiveFunction) -> FunctionDi
         live.timeout_s.to_string(),
         desired.timeout_s.to_string(),
     );
-    let secret_keys: BTreeSet<&String> = desired
+    // A live value is shown only where it cannot be a secret: Pluto's own variables, and keys
+    // declared as literals now. Anything else (a secret, a key no longer declared, or one set
+    // outside Pluto) may hold a secret, so only its presence is shown.
+    let shown_keys: BTreeSet<&String> = desired
         .env
         .iter()
-        .filter(|(_, entry)| entry.secret)
+        .filter(|(key, entry)| !entry.secret || key.starts_with(contract::RESERVED_ENV_PREFIX))
         .map(|(key, _)| key)
         .collect();
     configuration.extend(env_changes(
         &desired_env(desired),
         &live.env,
         &|key, value| {
-            if secret_keys.contains(&key.to_owned()) {
+            if shown_keys.contains(&key.to_owned())
+                || key.starts_with(contract::RESERVED_ENV_PREFIX)
+            {
+                format!("{value:?}")
+            } else if desired.env.get(key).is_some_and(|entry| entry.secret) {
                 "(secret)".to_owned()
             } else {
-                format!("{value:?}")
+                "(hidden)".to_owned()
             }
         },
     ));
@@ -292,10 +315,18 @@ fn url_diff(desired: Option<&DesiredUrl>, live: &LiveFunction) -> Vec<FieldChang
     changes
 }
 
-/// CORS as compared: no configuration and an empty one are the same.
+/// CORS as compared: no configuration and an empty one are the same, and header names are
+/// compared in lower case (Lambda stores them so).
 fn normalised_cors(cors: Option<&DeclaredCors>) -> Option<DeclaredCors> {
-    cors.filter(|cors| **cors != DeclaredCors::default())
-        .cloned()
+    let mut cors = cors
+        .filter(|cors| **cors != DeclaredCors::default())
+        .cloned()?;
+    for headers in [&mut cors.allow_headers, &mut cors.expose_headers] {
+        for header in headers.iter_mut() {
+            header.make_ascii_lowercase();
+        }
+    }
+    Some(cors)
 }
 
 fn environment(function: &DesiredFunction) -> Environment {
@@ -322,6 +353,15 @@ async fn zip_bytes(function: &DesiredFunction) -> Result<Blob, EngineError> {
 
 fn architecture(function: &DesiredFunction) -> Architecture {
     Architecture::from(function.code.architecture.as_str())
+}
+
+/// The function's secret env values, to keep out of error messages.
+fn secrets(function: &DesiredFunction) -> impl Iterator<Item = &str> {
+    function
+        .env
+        .values()
+        .filter(|entry| entry.secret)
+        .map(|entry| entry.value.as_str())
 }
 
 /// Whether an error means IAM has not yet made a new role assumable.
@@ -368,8 +408,14 @@ pub(crate) async fn create(
         }
     })
     .await
-    .map_err(|error| aws_error("lambda:CreateFunction", object(&function.name), error))?
-    .map_err(|error| aws_error("lambda:CreateFunction", object(&function.name), error))?;
+    .map_err(|error| {
+        aws_error("lambda:CreateFunction", object(&function.name), error)
+            .without_secrets(secrets(function))
+    })?
+    .map_err(|error| {
+        aws_error("lambda:CreateFunction", object(&function.name), error)
+            .without_secrets(secrets(function))
+    })?;
     wait_ready(aws, &function.name, wait).await?;
     Ok(created.function_arn().unwrap_or_default().to_owned())
 }
@@ -459,8 +505,14 @@ pub(crate) async fn update(
             }
         })
         .await
-        .map_err(|error| aws_error("lambda:UpdateFunctionConfiguration", object(name), error))?
-        .map_err(|error| aws_error("lambda:UpdateFunctionConfiguration", object(name), error))?;
+        .map_err(|error| {
+            aws_error("lambda:UpdateFunctionConfiguration", object(name), error)
+                .without_secrets(secrets(function))
+        })?
+        .map_err(|error| {
+            aws_error("lambda:UpdateFunctionConfiguration", object(name), error)
+                .without_secrets(secrets(function))
+        })?;
         wait_ready(aws, name, wait).await?;
     }
     if diff.tags.is_some() {
@@ -700,4 +752,29 @@ pub(crate) async fn read_tags(
         .tags()
         .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_headers_compare_in_lower_case_as_lambda_stores_them() {
+        let declared = DeclaredCors {
+            allow_origins: vec!["https://example.com".to_owned()],
+            allow_headers: vec!["Content-Type".to_owned()],
+            expose_headers: vec!["X-Request-Id".to_owned()],
+            ..DeclaredCors::default()
+        };
+        let stored = DeclaredCors {
+            allow_headers: vec!["content-type".to_owned()],
+            expose_headers: vec!["x-request-id".to_owned()],
+            ..declared.clone()
+        };
+        assert_eq!(
+            normalised_cors(Some(&declared)),
+            normalised_cors(Some(&stored))
+        );
+        assert_eq!(normalised_cors(Some(&DeclaredCors::default())), None);
+    }
 }

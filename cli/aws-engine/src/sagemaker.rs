@@ -196,6 +196,15 @@ fn role_not_ready<E: ProvideErrorMetadata>(error: &E) -> bool {
         })
 }
 
+/// The container's secret env values, to keep out of error messages.
+fn secrets(endpoint: &DesiredEndpoint) -> impl Iterator<Item = &str> {
+    endpoint
+        .env
+        .values()
+        .filter(|entry| entry.secret)
+        .map(|entry| entry.value.as_str())
+}
+
 /// Creates the model (retrying while its new role propagates).
 pub(crate) async fn create_model(
     aws: &Aws,
@@ -230,8 +239,12 @@ pub(crate) async fn create_model(
         }
     })
     .await
-    .map_err(|error| aws_error("sagemaker:CreateModel", object.clone(), error))?
-    .map_err(|error| aws_error("sagemaker:CreateModel", object, error))
+    .map_err(|error| {
+        aws_error("sagemaker:CreateModel", object.clone(), error).without_secrets(secrets(endpoint))
+    })?
+    .map_err(|error| {
+        aws_error("sagemaker:CreateModel", object, error).without_secrets(secrets(endpoint))
+    })
 }
 
 /// Creates the endpoint configuration.
@@ -326,15 +339,42 @@ pub(crate) async fn wait_in_service(
             .await
             .map_err(|error| aws_error("sagemaker:DescribeEndpoint", object.clone(), error))?;
         let status = output.endpoint_status().cloned();
+        let reason = || {
+            output
+                .failure_reason()
+                .unwrap_or("no reason given")
+                .to_owned()
+        };
         match status {
-            Some(EndpointStatus::InService) => return Ok(()),
-            Some(EndpointStatus::Failed) => {
+            // After a failed update SageMaker rolls back: in service, but on the old config.
+            Some(EndpointStatus::InService)
+                if output.endpoint_config_name() == Some(endpoint.config_name.as_str()) =>
+            {
+                return Ok(());
+            }
+            Some(EndpointStatus::InService) => {
                 return Err(EngineError::FailedState {
                     object,
-                    reason: output
-                        .failure_reason()
-                        .unwrap_or("no reason given")
-                        .to_owned(),
+                    reason: format!(
+                        "the update to {} was rolled back ({}); the endpoint still serves {}",
+                        endpoint.config_name,
+                        reason(),
+                        output.endpoint_config_name().unwrap_or("another config")
+                    ),
+                });
+            }
+            Some(
+                EndpointStatus::Failed
+                | EndpointStatus::UpdateRollbackFailed
+                | EndpointStatus::OutOfService,
+            ) => {
+                return Err(EngineError::FailedState {
+                    object,
+                    reason: format!(
+                        "{} ({})",
+                        status.as_ref().map_or("unknown", |status| status.as_str()),
+                        reason()
+                    ),
                 });
             }
             _ => {}
