@@ -162,7 +162,7 @@ fn deduce_reports_every_error_and_fails() {
         stderr.contains("error: cannot find the file of module `missing`\n  --> src/main.rs:1:5"),
         "{stderr}"
     );
-    assert!(stderr.contains("the app has 5 errors"), "{stderr}");
+    assert!(stderr.contains("the app has 6 errors"), "{stderr}");
 }
 
 #[test]
