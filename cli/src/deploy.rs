@@ -192,7 +192,7 @@ fn confirm(prepared: &PreparedChange, args: &ApplyArgs, verb: &str) -> Result<bo
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .map_err(CliError::Runtime)?;
+        .map_err(CliError::Prompt)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 

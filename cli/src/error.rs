@@ -78,6 +78,10 @@ pub(crate) enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     LambdaBuild(#[from] pluto_build::BuildError),
+    /// The answer to a confirmation could not be read.
+    #[error("could not read the answer from standard input: {0}")]
+    #[diagnostic(help("run again with --yes to apply without asking"))]
+    Prompt(std::io::Error),
     /// A change needs confirmation and there is no terminal to ask on.
     #[error("{0} needs confirmation, and standard input is not a terminal")]
     #[diagnostic(help("review the plan above, then run again with --yes"))]

@@ -145,7 +145,12 @@ impl AwsTarget {
 
     /// ARN of the DynamoDB table of KV store `logical`.
     pub fn table_arn(&self, names: &StackNames, logical: &str) -> String {
-        self.arn("dynamodb", &format!("table/{}", names.table(logical)))
+        self.table_arn_named(&names.table(logical))
+    }
+
+    /// ARN of the DynamoDB table with this physical name.
+    pub fn table_arn_named(&self, table: &str) -> String {
+        self.arn("dynamodb", &format!("table/{table}"))
     }
 
     /// ARN of SageMaker endpoint `logical`. SageMaker ARNs are lowercase whatever the name's case.

@@ -3,7 +3,7 @@
 
 use crate::connect::Aws;
 use crate::desired::DesiredTable;
-use crate::error::{EngineError, aws_error};
+use crate::error::{EngineError, aws_error, found};
 use crate::plan::{FieldChange, tag_change};
 use crate::wait::WaitPolicy;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -44,12 +44,11 @@ pub(crate) fn desired_key_schema() -> Vec<String> {
 
 /// Reads the table, or `None`.
 pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveTable>, EngineError> {
-    let table = match aws.dynamodb.describe_table().table_name(name).send().await {
-        Ok(output) => output.table,
-        Err(error) if error.as_service_error().is_some_and(not_found) => return Ok(None),
-        Err(error) => return Err(aws_error("dynamodb:DescribeTable", object(name), error)),
+    let result = aws.dynamodb.describe_table().table_name(name).send().await;
+    let output = found("dynamodb:DescribeTable", object(name), result, not_found)?;
+    let Some(table) = output.and_then(|output| output.table) else {
+        return Ok(None);
     };
-    let Some(table) = table else { return Ok(None) };
     let arn = table.table_arn().unwrap_or_default().to_owned();
     let billing_mode = table
         .billing_mode_summary()
@@ -241,11 +240,9 @@ pub(crate) async fn update(
 
 /// Deletes the table. Missing is fine.
 pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), EngineError> {
-    match aws.dynamodb.delete_table().table_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(error) if error.as_service_error().is_some_and(not_found) => Ok(()),
-        Err(error) => Err(aws_error("dynamodb:DeleteTable", object(name), error)),
-    }
+    let result = aws.dynamodb.delete_table().table_name(name).send().await;
+    found("dynamodb:DeleteTable", object(name), result, not_found)?;
+    Ok(())
 }
 
 /// Names of every table whose name starts with `prefix`.

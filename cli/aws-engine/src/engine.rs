@@ -10,7 +10,7 @@ use crate::desired::{DesiredEndpoint, DesiredFunction, DesiredStack, DesiredTabl
 use crate::dynamodb::{self, LiveTable};
 use crate::error::EngineError;
 use crate::inventory::{self, ObjectKind, OwnedObject};
-use crate::lambda::{self, FunctionDiff, LiveFunction};
+use crate::lambda::{self, LiveFunction};
 use crate::plan::{Action, Change, FieldChange, Plan};
 use crate::progress::{Event, Progress};
 use crate::role::{self, LiveRole};
@@ -164,12 +164,13 @@ fn update_or_unchanged(fields: Vec<FieldChange>) -> Action {
     }
 }
 
+/// Refuses an object that exists (`tags` is `Some`) but is not tagged as the stack's.
 fn check_owned(
     object: String,
-    tags: &BTreeMap<String, String>,
+    tags: Option<&BTreeMap<String, String>>,
     names: &StackNames,
 ) -> Result<(), EngineError> {
-    if owned_by(tags, names) {
+    if tags.is_none_or(|tags| owned_by(tags, names)) {
         Ok(())
     } else {
         Err(EngineError::NotOwned {
@@ -429,12 +430,10 @@ impl Engine {
             role::read(&self.aws, &desired.role.name),
             lambda::read(&self.aws, &desired.name)
         )?;
-        if let Some(role) = &role {
-            check_owned(role::object(&desired.role.name), &role.tags, names)?;
-        }
-        if let Some(live) = &live {
-            check_owned(lambda::object(&desired.name), &live.tags, names)?;
-        }
+        let role_tags = role.as_ref().map(|role| &role.tags);
+        check_owned(role::object(&desired.role.name), role_tags, names)?;
+        let function_tags = live.as_ref().map(|live| &live.tags);
+        check_owned(lambda::object(&desired.name), function_tags, names)?;
         Ok(Unit::Function {
             desired: Box::new(desired),
             role,
@@ -449,7 +448,7 @@ impl Engine {
     ) -> Result<Unit, EngineError> {
         let live = dynamodb::read(&self.aws, &desired.name).await?;
         if let Some(live) = &live {
-            check_owned(dynamodb::object(&desired.name), &live.tags, names)?;
+            check_owned(dynamodb::object(&desired.name), Some(&live.tags), names)?;
             dynamodb::diff(&desired, live)?;
         }
         Ok(Unit::Table { desired, live })
@@ -467,30 +466,18 @@ impl Engine {
             sagemaker::read_object_tags(&self.aws, SageMakerObject::Config, &desired.config_name),
             sagemaker::read_endpoint(&self.aws, &desired.name),
         )?;
-        if let Some(role) = &role {
-            check_owned(role::object(&desired.role.name), &role.tags, names)?;
-        }
-        if let Some(tags) = &model {
-            check_owned(
-                SageMakerObject::Model.object(&desired.model_name),
-                tags,
-                names,
-            )?;
-        }
-        if let Some(tags) = &config {
-            check_owned(
-                SageMakerObject::Config.object(&desired.config_name),
-                tags,
-                names,
-            )?;
-        }
-        if let Some(live) = &live {
-            check_owned(
-                SageMakerObject::Endpoint.object(&desired.name),
-                &live.tags,
-                names,
-            )?;
-        }
+        let role_tags = role.as_ref().map(|role| &role.tags);
+        check_owned(role::object(&desired.role.name), role_tags, names)?;
+        let model_object = SageMakerObject::Model.object(&desired.model_name);
+        check_owned(model_object, model.as_ref(), names)?;
+        let config_object = SageMakerObject::Config.object(&desired.config_name);
+        check_owned(config_object, config.as_ref(), names)?;
+        let endpoint_tags = live.as_ref().map(|live| &live.tags);
+        check_owned(
+            SageMakerObject::Endpoint.object(&desired.name),
+            endpoint_tags,
+            names,
+        )?;
         let resource_tag = format!("{}/{}", ResourceKind::Sagemaker.keyword(), desired.logical);
         let stale = owned
             .iter()
@@ -606,10 +593,9 @@ impl Engine {
                 let diff = live.as_ref().map(|live| lambda::diff(&desired, live));
                 match (&live, &diff) {
                     (Some(live), Some(diff)) => {
-                        if diff != &FunctionDiff::default()
-                            && (!diff.code.is_empty()
-                                || !diff.configuration.is_empty()
-                                || diff.tags.is_some())
+                        if !diff.code.is_empty()
+                            || !diff.configuration.is_empty()
+                            || diff.tags.is_some()
                         {
                             step(format!("updating {}", lambda::object(&desired.name)));
                             // An earlier, interrupted run may have left an update in progress.

@@ -174,6 +174,30 @@ impl EngineError {
     }
 }
 
+/// An SDK call's result.
+type SdkResult<O, E> = Result<
+    O,
+    aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+>;
+
+/// A call's output, or `None` when the service answered that the object does not exist
+/// (`not_found` tells that answer by the service's error code).
+pub(crate) fn found<O, E>(
+    operation: &'static str,
+    object: impl Into<String>,
+    result: SdkResult<O, E>,
+    not_found: impl Fn(&E) -> bool,
+) -> Result<Option<O>, EngineError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error) if error.as_service_error().is_some_and(not_found) => Ok(None),
+        Err(error) => Err(aws_error(operation, object, error)),
+    }
+}
+
 /// Turns an SDK error into [`EngineError::Aws`], keeping AWS's code and message.
 pub(crate) fn aws_error<E>(
     operation: &'static str,

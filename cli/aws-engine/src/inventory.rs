@@ -117,13 +117,7 @@ async fn read_tags(
         ObjectKind::Role => role::read_tags(aws, name).await,
         ObjectKind::Function => lambda::read_tags(aws, name, arn.unwrap_or_default()).await,
         ObjectKind::Table => {
-            let arn = format!(
-                "arn:{}:dynamodb:{}:{}:table/{name}",
-                aws.target.partition(),
-                aws.target.region(),
-                aws.target.account()
-            );
-            dynamodb::read_tags(aws, name, &arn).await
+            dynamodb::read_tags(aws, name, &aws.target.table_arn_named(name)).await
         }
         ObjectKind::Endpoint | ObjectKind::EndpointConfig | ObjectKind::Model => {
             sagemaker::read_tags(

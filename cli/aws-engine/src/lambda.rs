@@ -7,7 +7,7 @@ use crate::connect::Aws;
 use crate::desired::{
     DesiredFunction, DesiredUrl, LAMBDA_HANDLER, LAMBDA_RUNTIME, PUBLIC_INVOKE_SID, PUBLIC_URL_SID,
 };
-use crate::error::{EngineError, aws_error};
+use crate::error::{EngineError, aws_error, found};
 use crate::plan::{FieldChange, env_changes, tag_change};
 use crate::role::parse_policy;
 use crate::wait::{WaitPolicy, retry_while};
@@ -92,55 +92,47 @@ fn not_found<E: ProvideErrorMetadata>(error: &E) -> bool {
 
 /// Reads the function, its URL and its policy's statement ids; `None` when it does not exist.
 pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveFunction>, EngineError> {
-    let output = match aws.lambda.get_function().function_name(name).send().await {
-        Ok(output) => output,
-        Err(error) if error.as_service_error().is_some_and(not_found) => return Ok(None),
-        Err(error) => return Err(aws_error("lambda:GetFunction", object(name), error)),
+    let result = aws.lambda.get_function().function_name(name).send().await;
+    let Some(output) = found("lambda:GetFunction", object(name), result, not_found)? else {
+        return Ok(None);
     };
     let Some(config) = output.configuration() else {
         return Ok(None);
     };
-    let url = match aws
+    let result = aws
         .lambda
         .get_function_url_config()
         .function_name(name)
         .send()
-        .await
-    {
-        Ok(url) => Some(LiveUrl {
-            url: url.function_url().to_owned(),
-            auth_type: url.auth_type().as_str().to_owned(),
-            cors: url.cors().map(|cors| DeclaredCors {
-                allow_origins: cors.allow_origins().to_vec(),
-                allow_methods: cors.allow_methods().to_vec(),
-                allow_headers: cors.allow_headers().to_vec(),
-                expose_headers: cors.expose_headers().to_vec(),
-                max_age_s: cors.max_age().and_then(|age| u32::try_from(age).ok()),
-                allow_credentials: cors.allow_credentials().unwrap_or(false),
-            }),
+        .await;
+    let url = found(
+        "lambda:GetFunctionUrlConfig",
+        url_object(name),
+        result,
+        not_found,
+    )?
+    .map(|url| LiveUrl {
+        url: url.function_url().to_owned(),
+        auth_type: url.auth_type().as_str().to_owned(),
+        cors: url.cors().map(|cors| DeclaredCors {
+            allow_origins: cors.allow_origins().to_vec(),
+            allow_methods: cors.allow_methods().to_vec(),
+            allow_headers: cors.allow_headers().to_vec(),
+            expose_headers: cors.expose_headers().to_vec(),
+            max_age_s: cors.max_age().and_then(|age| u32::try_from(age).ok()),
+            allow_credentials: cors.allow_credentials().unwrap_or(false),
         }),
-        Err(error) if error.as_service_error().is_some_and(not_found) => None,
-        Err(error) => {
-            return Err(aws_error(
-                "lambda:GetFunctionUrlConfig",
-                url_object(name),
-                error,
-            ));
-        }
-    };
-    let statements = match aws.lambda.get_policy().function_name(name).send().await {
-        Ok(policy) => {
-            let policy = parse_policy(policy.policy().unwrap_or_default());
-            policy["Statement"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|statement| statement["Sid"].as_str().map(str::to_owned))
-                .collect()
-        }
-        Err(error) if error.as_service_error().is_some_and(not_found) => BTreeSet::new(),
-        Err(error) => return Err(aws_error("lambda:GetPolicy", object(name), error)),
-    };
+    });
+    let result = aws.lambda.get_policy().function_name(name).send().await;
+    let policy = found("lambda:GetPolicy", object(name), result, not_found)?
+        .map(|policy| parse_policy(policy.policy().unwrap_or_default()))
+        .unwrap_or_default();
+    let statements = policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|statement| statement["Sid"].as_str().map(str::to_owned))
+        .collect();
     Ok(Some(LiveFunction {
         arn: config.function_arn().unwrap_or_default().to_owned(),
         role: config.role().unwrap_or_default().to_owned(),
@@ -218,25 +210,14 @@ pub(crate) fn diff(desired: &DesiredFunction, live: &LiveFunction) -> FunctionDi
     // A live value is shown only where it cannot be a secret: Pluto's own variables, and keys
     // declared as literals now. Anything else (a secret, a key no longer declared, or one set
     // outside Pluto) may hold a secret, so only its presence is shown.
-    let shown_keys: BTreeSet<&String> = desired
-        .env
-        .iter()
-        .filter(|(key, entry)| !entry.secret || key.starts_with(contract::RESERVED_ENV_PREFIX))
-        .map(|(key, _)| key)
-        .collect();
     configuration.extend(env_changes(
         &desired_env(desired),
         &live.env,
-        &|key, value| {
-            if shown_keys.contains(&key.to_owned())
-                || key.starts_with(contract::RESERVED_ENV_PREFIX)
-            {
-                format!("{value:?}")
-            } else if desired.env.get(key).is_some_and(|entry| entry.secret) {
-                "(secret)".to_owned()
-            } else {
-                "(hidden)".to_owned()
-            }
+        &|key, value| match desired.env.get(key) {
+            Some(entry) if entry.secret => "(secret)".to_owned(),
+            Some(_) => format!("{value:?}"),
+            None if key.starts_with(contract::RESERVED_ENV_PREFIX) => format!("{value:?}"),
+            None => "(hidden)".to_owned(),
         },
     ));
 
@@ -380,38 +361,32 @@ pub(crate) async fn create(
     wait: &WaitPolicy,
 ) -> Result<String, EngineError> {
     let code = zip_bytes(function).await?;
-    let created = retry_while(wait.role_propagation, wait.role_retry_interval, || async {
-        match aws
-            .lambda
-            .create_function()
-            .function_name(&function.name)
-            .role(&function.role.arn)
-            .runtime(Runtime::from(LAMBDA_RUNTIME))
-            .handler(LAMBDA_HANDLER)
-            .architectures(architecture(function))
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(code.clone())
-                    .build(),
-            )
-            .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
-            .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
-            .environment(environment(function))
-            .description(format!("Pluto function `{}`", function.logical))
-            .set_tags(Some(function.tags.clone().into_iter().collect()))
-            .send()
-            .await
-        {
-            Ok(output) => Ok(Ok(output)),
-            Err(error) if error.as_service_error().is_some_and(role_not_ready) => Err(error),
-            Err(error) => Ok(Err(error)),
-        }
-    })
+    let created = retry_while(
+        wait.role_propagation,
+        wait.role_retry_interval,
+        || {
+            aws.lambda
+                .create_function()
+                .function_name(&function.name)
+                .role(&function.role.arn)
+                .runtime(Runtime::from(LAMBDA_RUNTIME))
+                .handler(LAMBDA_HANDLER)
+                .architectures(architecture(function))
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(code.clone())
+                        .build(),
+                )
+                .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
+                .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
+                .environment(environment(function))
+                .description(format!("Pluto function `{}`", function.logical))
+                .set_tags(Some(function.tags.clone().into_iter().collect()))
+                .send()
+        },
+        |error| error.as_service_error().is_some_and(role_not_ready),
+    )
     .await
-    .map_err(|error| {
-        aws_error("lambda:CreateFunction", object(&function.name), error)
-            .without_secrets(secrets(function))
-    })?
     .map_err(|error| {
         aws_error("lambda:CreateFunction", object(&function.name), error)
             .without_secrets(secrets(function))
@@ -485,30 +460,24 @@ pub(crate) async fn update(
         wait_ready(aws, name, wait).await?;
     }
     if !diff.configuration.is_empty() {
-        retry_while(wait.role_propagation, wait.role_retry_interval, || async {
-            match aws
-                .lambda
-                .update_function_configuration()
-                .function_name(name)
-                .role(&function.role.arn)
-                .runtime(Runtime::from(LAMBDA_RUNTIME))
-                .handler(LAMBDA_HANDLER)
-                .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
-                .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
-                .environment(environment(function))
-                .send()
-                .await
-            {
-                Ok(output) => Ok(Ok(output)),
-                Err(error) if error.as_service_error().is_some_and(role_not_ready) => Err(error),
-                Err(error) => Ok(Err(error)),
-            }
-        })
+        retry_while(
+            wait.role_propagation,
+            wait.role_retry_interval,
+            || {
+                aws.lambda
+                    .update_function_configuration()
+                    .function_name(name)
+                    .role(&function.role.arn)
+                    .runtime(Runtime::from(LAMBDA_RUNTIME))
+                    .handler(LAMBDA_HANDLER)
+                    .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
+                    .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
+                    .environment(environment(function))
+                    .send()
+            },
+            |error| error.as_service_error().is_some_and(role_not_ready),
+        )
         .await
-        .map_err(|error| {
-            aws_error("lambda:UpdateFunctionConfiguration", object(name), error)
-                .without_secrets(secrets(function))
-        })?
         .map_err(|error| {
             aws_error("lambda:UpdateFunctionConfiguration", object(name), error)
                 .without_secrets(secrets(function))
@@ -669,20 +638,14 @@ async fn remove_public_permissions(
 ) -> Result<(), EngineError> {
     for sid in [PUBLIC_URL_SID, PUBLIC_INVOKE_SID] {
         if present.contains(sid) {
-            match aws
+            let result = aws
                 .lambda
                 .remove_permission()
                 .function_name(name)
                 .statement_id(sid)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(error) if error.as_service_error().is_some_and(not_found) => {}
-                Err(error) => {
-                    return Err(aws_error("lambda:RemovePermission", object(name), error));
-                }
-            }
+                .await;
+            found("lambda:RemovePermission", object(name), result, not_found)?;
         }
     }
     Ok(())
@@ -690,17 +653,14 @@ async fn remove_public_permissions(
 
 /// Deletes the function (its URL and policy go with it). Missing is fine.
 pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), EngineError> {
-    match aws
+    let result = aws
         .lambda
         .delete_function()
         .function_name(name)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if error.as_service_error().is_some_and(not_found) => Ok(()),
-        Err(error) => Err(aws_error("lambda:DeleteFunction", object(name), error)),
-    }
+        .await;
+    found("lambda:DeleteFunction", object(name), result, not_found)?;
+    Ok(())
 }
 
 /// Names and ARNs of every function whose name starts with `prefix`.

@@ -5,7 +5,7 @@
 
 use crate::connect::Aws;
 use crate::desired::{DesiredRole, ROLE_POLICY_NAME};
-use crate::error::{EngineError, aws_error};
+use crate::error::{EngineError, aws_error, found};
 use crate::plan::{FieldChange, tag_change};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -78,12 +78,15 @@ fn is_no_such_entity<E: aws_sdk_iam::error::ProvideErrorMetadata>(error: &E) -> 
 
 /// Reads the role, or `None` when it does not exist.
 pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveRole>, EngineError> {
-    let role = match aws.iam.get_role().role_name(name).send().await {
-        Ok(output) => output.role,
-        Err(error) if error.as_service_error().is_some_and(is_no_such_entity) => return Ok(None),
-        Err(error) => return Err(aws_error("iam:GetRole", object(name), error)),
+    let output = found(
+        "iam:GetRole",
+        object(name),
+        aws.iam.get_role().role_name(name).send().await,
+        is_no_such_entity,
+    )?;
+    let Some(role) = output.and_then(|output| output.role) else {
+        return Ok(None);
     };
-    let Some(role) = role else { return Ok(None) };
     let trust = role
         .assume_role_policy_document()
         .map(parse_policy)
@@ -323,38 +326,38 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), EngineError> {
         return Ok(());
     };
     for policy in live.inline.keys() {
-        match aws
+        let result = aws
             .iam
             .delete_role_policy()
             .role_name(name)
             .policy_name(policy)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(error) if error.as_service_error().is_some_and(is_no_such_entity) => {}
-            Err(error) => return Err(aws_error("iam:DeleteRolePolicy", object(name), error)),
-        }
+            .await;
+        found(
+            "iam:DeleteRolePolicy",
+            object(name),
+            result,
+            is_no_such_entity,
+        )?;
     }
     for arn in &live.attached {
-        match aws
+        let result = aws
             .iam
             .detach_role_policy()
             .role_name(name)
             .policy_arn(arn)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(error) if error.as_service_error().is_some_and(is_no_such_entity) => {}
-            Err(error) => return Err(aws_error("iam:DetachRolePolicy", object(name), error)),
-        }
+            .await;
+        found(
+            "iam:DetachRolePolicy",
+            object(name),
+            result,
+            is_no_such_entity,
+        )?;
     }
-    match aws.iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(error) if error.as_service_error().is_some_and(is_no_such_entity) => Ok(()),
-        Err(error) => Err(aws_error("iam:DeleteRole", object(name), error)),
-    }
+    let result = aws.iam.delete_role().role_name(name).send().await;
+    found("iam:DeleteRole", object(name), result, is_no_such_entity)?;
+    Ok(())
 }
 
 /// Names and tags of every role whose name starts with `prefix`.

@@ -5,7 +5,7 @@
 
 use crate::connect::Aws;
 use crate::desired::{DesiredEndpoint, VARIANT_NAME};
-use crate::error::{EngineError, aws_error};
+use crate::error::{EngineError, aws_error, found};
 use crate::progress::{Event, Progress};
 use crate::wait::{WaitPolicy, retry_while};
 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
@@ -71,16 +71,20 @@ pub(crate) async fn read_endpoint(
     name: &str,
 ) -> Result<Option<LiveEndpoint>, EngineError> {
     let object = SageMakerObject::Endpoint.object(name);
-    let output = match aws
+    let result = aws
         .sagemaker
         .describe_endpoint()
         .endpoint_name(name)
         .send()
-        .await
-    {
-        Ok(output) => output,
-        Err(error) if error.as_service_error().is_some_and(not_found) => return Ok(None),
-        Err(error) => return Err(aws_error("sagemaker:DescribeEndpoint", object, error)),
+        .await;
+    let Some(output) = found(
+        "sagemaker:DescribeEndpoint",
+        object.clone(),
+        result,
+        not_found,
+    )?
+    else {
+        return Ok(None);
     };
     let arn = output.endpoint_arn().unwrap_or_default().to_owned();
     Ok(Some(LiveEndpoint {
@@ -103,30 +107,35 @@ pub(crate) async fn read_object_tags(
     let object = kind.object(name);
     let arn = match kind {
         SageMakerObject::Model => {
-            match aws.sagemaker.describe_model().model_name(name).send().await {
-                Ok(output) => output.model_arn().unwrap_or_default().to_owned(),
-                Err(error) if error.as_service_error().is_some_and(not_found) => return Ok(None),
-                Err(error) => return Err(aws_error("sagemaker:DescribeModel", object, error)),
-            }
+            let result = aws.sagemaker.describe_model().model_name(name).send().await;
+            found("sagemaker:DescribeModel", object.clone(), result, not_found)?
+                .map(|output| output.model_arn().unwrap_or_default().to_owned())
         }
-        SageMakerObject::Config => match aws
-            .sagemaker
-            .describe_endpoint_config()
-            .endpoint_config_name(name)
-            .send()
-            .await
-        {
-            Ok(output) => output.endpoint_config_arn().unwrap_or_default().to_owned(),
-            Err(error) if error.as_service_error().is_some_and(not_found) => return Ok(None),
-            Err(error) => return Err(aws_error("sagemaker:DescribeEndpointConfig", object, error)),
-        },
+        SageMakerObject::Config => {
+            let result = aws
+                .sagemaker
+                .describe_endpoint_config()
+                .endpoint_config_name(name)
+                .send()
+                .await;
+            found(
+                "sagemaker:DescribeEndpointConfig",
+                object.clone(),
+                result,
+                not_found,
+            )?
+            .map(|output| output.endpoint_config_arn().unwrap_or_default().to_owned())
+        }
         SageMakerObject::Endpoint => {
             return Ok(read_endpoint(aws, name)
                 .await?
                 .map(|endpoint| endpoint.tags));
         }
     };
-    read_tags(aws, &object, &arn).await.map(Some)
+    match arn {
+        Some(arn) => read_tags(aws, &object, &arn).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Tags of the object with this ARN.
@@ -222,26 +231,22 @@ pub(crate) async fn create_model(
                 .collect(),
         ))
         .build();
-    retry_while(wait.role_propagation, wait.role_retry_interval, || async {
-        match aws
-            .sagemaker
-            .create_model()
-            .model_name(&endpoint.model_name)
-            .execution_role_arn(&endpoint.role.arn)
-            .primary_container(container.clone())
-            .set_tags(Some(tags(endpoint)))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Ok(())),
-            Err(error) if error.as_service_error().is_some_and(role_not_ready) => Err(error),
-            Err(error) => Ok(Err(error)),
-        }
-    })
+    retry_while(
+        wait.role_propagation,
+        wait.role_retry_interval,
+        || {
+            aws.sagemaker
+                .create_model()
+                .model_name(&endpoint.model_name)
+                .execution_role_arn(&endpoint.role.arn)
+                .primary_container(container.clone())
+                .set_tags(Some(tags(endpoint)))
+                .send()
+        },
+        |error| error.as_service_error().is_some_and(role_not_ready),
+    )
     .await
-    .map_err(|error| {
-        aws_error("sagemaker:CreateModel", object.clone(), error).without_secrets(secrets(endpoint))
-    })?
+    .map(drop)
     .map_err(|error| {
         aws_error("sagemaker:CreateModel", object, error).without_secrets(secrets(endpoint))
     })
@@ -412,50 +417,39 @@ pub(crate) async fn delete(
     wait: &WaitPolicy,
 ) -> Result<(), EngineError> {
     let object = kind.object(name);
-    let result = match kind {
-        SageMakerObject::Endpoint => aws
-            .sagemaker
-            .delete_endpoint()
-            .endpoint_name(name)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|error| {
-                (
-                    error.as_service_error().is_some_and(not_found),
-                    aws_error("sagemaker:DeleteEndpoint", object.clone(), error),
-                )
-            }),
-        SageMakerObject::Config => aws
-            .sagemaker
-            .delete_endpoint_config()
-            .endpoint_config_name(name)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|error| {
-                (
-                    error.as_service_error().is_some_and(not_found),
-                    aws_error("sagemaker:DeleteEndpointConfig", object.clone(), error),
-                )
-            }),
-        SageMakerObject::Model => aws
-            .sagemaker
-            .delete_model()
-            .model_name(name)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|error| {
-                (
-                    error.as_service_error().is_some_and(not_found),
-                    aws_error("sagemaker:DeleteModel", object.clone(), error),
-                )
-            }),
-    };
-    match result {
-        Ok(()) | Err((true, _)) => {}
-        Err((false, error)) => return Err(error),
+    match kind {
+        SageMakerObject::Endpoint => {
+            let result = aws
+                .sagemaker
+                .delete_endpoint()
+                .endpoint_name(name)
+                .send()
+                .await;
+            found(
+                "sagemaker:DeleteEndpoint",
+                object.clone(),
+                result,
+                not_found,
+            )?;
+        }
+        SageMakerObject::Config => {
+            let result = aws
+                .sagemaker
+                .delete_endpoint_config()
+                .endpoint_config_name(name)
+                .send()
+                .await;
+            found(
+                "sagemaker:DeleteEndpointConfig",
+                object.clone(),
+                result,
+                not_found,
+            )?;
+        }
+        SageMakerObject::Model => {
+            let result = aws.sagemaker.delete_model().model_name(name).send().await;
+            found("sagemaker:DeleteModel", object.clone(), result, not_found)?;
+        }
     }
     if kind == SageMakerObject::Endpoint {
         let started = Instant::now();

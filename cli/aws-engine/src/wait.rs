@@ -73,12 +73,14 @@ impl Polls {
     }
 }
 
-/// Runs `attempt` until it returns `Ok`, retrying its `Err` (a retryable failure) with doubling
-/// pauses from `interval` up to 8 s, for at most `limit`; then returns the last `Err`.
+/// Runs `attempt` until it succeeds or fails with an error that is not `retryable`, retrying
+/// with doubling pauses from `interval` up to 8 s, for at most `limit`; then returns the last
+/// error.
 pub(crate) async fn retry_while<T, E, F, Fut>(
     limit: Duration,
     interval: Duration,
     mut attempt: F,
+    retryable: impl Fn(&E) -> bool,
 ) -> Result<T, E>
 where
     F: FnMut() -> Fut,
@@ -88,12 +90,11 @@ where
     let mut pause = interval;
     loop {
         match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(error) if started.elapsed() + pause > limit => return Err(error),
-            Err(_) => {
+            Err(error) if retryable(&error) && started.elapsed() + pause <= limit => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(8));
             }
+            result => return result,
         }
     }
 }
@@ -106,16 +107,20 @@ mod tests {
     #[tokio::test]
     async fn retries_until_success_or_the_limit() {
         let attempts = Cell::new(0);
-        let result: Result<u32, &str> =
-            retry_while(Duration::from_secs(5), Duration::from_millis(1), || async {
+        let result: Result<u32, &str> = retry_while(
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || async {
                 attempts.set(attempts.get() + 1);
                 if attempts.get() < 3 {
                     Err("not yet")
                 } else {
                     Ok(7)
                 }
-            })
-            .await;
+            },
+            |_| true,
+        )
+        .await;
         assert_eq!(result, Ok(7));
         assert_eq!(attempts.get(), 3);
 
@@ -127,6 +132,7 @@ mod tests {
                 attempts.set(attempts.get() + 1);
                 Err("never")
             },
+            |_| true,
         )
         .await;
         assert_eq!(result, Err("never"));
