@@ -35,6 +35,23 @@ fn unknown_subcommands_are_rejected() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("'teleport'"));
 }
 
+/// `cargo-pluto pluto <command...> --manifest-path <manifest> --stack <stack>`.
+fn on_stack(command: &[&str], manifest: &str, stack: &str) -> std::process::Output {
+    let mut args = vec!["pluto"];
+    args.extend_from_slice(command);
+    args.extend(["--manifest-path", manifest, "--stack", stack]);
+    cargo_pluto(&args)
+}
+
+/// Fails with cargo-pluto's stderr unless it succeeded.
+fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn example_manifest(name: &str) -> String {
     format!(
         "{}/../examples/{name}/Cargo.toml",
@@ -45,20 +62,8 @@ fn example_manifest(name: &str) -> String {
 #[test]
 fn deduce_json_prints_and_writes_the_architecture() {
     let manifest = example_manifest("chatbot-history");
-    let output = cargo_pluto(&[
-        "pluto",
-        "deduce",
-        "--manifest-path",
-        &manifest,
-        "--stack",
-        "cli-test",
-        "--json",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = on_stack(&["deduce", "--json"], &manifest, "cli-test");
+    assert_succeeded(&output);
     let printed: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(printed["project"], "chatbot-history");
@@ -88,19 +93,8 @@ fn deduce_json_prints_and_writes_the_architecture() {
 #[test]
 fn deduce_tables_show_grants_with_their_call_chains() {
     let manifest = example_manifest("chatbot-history");
-    let output = cargo_pluto(&[
-        "pluto",
-        "deduce",
-        "--manifest-path",
-        &manifest,
-        "--stack",
-        "cli-test",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = on_stack(&["deduce"], &manifest, "cli-test");
+    assert_succeeded(&output);
     let tables = String::from_utf8_lossy(&output.stdout);
     insta::assert_snapshot!(tables);
 }
@@ -108,37 +102,11 @@ fn deduce_tables_show_grants_with_their_call_chains() {
 #[test]
 fn graph_renders_mermaid_and_dot() {
     let manifest = example_manifest("chatbot-history");
-    let mermaid = cargo_pluto(&[
-        "pluto",
-        "graph",
-        "--manifest-path",
-        &manifest,
-        "--stack",
-        "cli-test",
-        "--format",
-        "mermaid",
-    ]);
-    assert!(
-        mermaid.status.success(),
-        "{}",
-        String::from_utf8_lossy(&mermaid.stderr)
-    );
+    let mermaid = on_stack(&["graph", "--format", "mermaid"], &manifest, "cli-test");
+    assert_succeeded(&mermaid);
     insta::assert_snapshot!("mermaid", String::from_utf8_lossy(&mermaid.stdout));
-    let dot = cargo_pluto(&[
-        "pluto",
-        "graph",
-        "--manifest-path",
-        &manifest,
-        "--stack",
-        "cli-test",
-        "--format",
-        "dot",
-    ]);
-    assert!(
-        dot.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dot.stderr)
-    );
+    let dot = on_stack(&["graph", "--format", "dot"], &manifest, "cli-test");
+    assert_succeeded(&dot);
     insta::assert_snapshot!("dot", String::from_utf8_lossy(&dot.stdout));
 }
 
@@ -148,14 +116,7 @@ fn deduce_reports_every_error_and_fails() {
         "{}/../deducer/tests/fixtures/broken/Cargo.toml",
         env!("CARGO_MANIFEST_DIR")
     );
-    let output = cargo_pluto(&[
-        "pluto",
-        "deduce",
-        "--manifest-path",
-        &manifest,
-        "--stack",
-        "cli-test",
-    ]);
+    let output = on_stack(&["deduce"], &manifest, "cli-test");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -168,14 +129,7 @@ fn deduce_reports_every_error_and_fails() {
 #[test]
 fn a_bad_stack_name_is_refused_with_the_rule() {
     let manifest = example_manifest("chatbot-history");
-    let output = cargo_pluto(&[
-        "pluto",
-        "deduce",
-        "--manifest-path",
-        &manifest,
-        "--stack",
-        "Prod_EU",
-    ]);
+    let output = on_stack(&["deduce"], &manifest, "Prod_EU");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Prod_EU"));
 }
@@ -187,11 +141,7 @@ fn new_scaffolds_an_app_that_deduces_to_one_public_function_and_one_store() {
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let app = dir.join("hello");
     let output = cargo_pluto(&["pluto", "new", app.to_str().expect("utf-8 path")]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("cargo pluto run"));
     let readme = std::fs::read_to_string(app.join("README.md")).expect("README");
     assert!(
@@ -207,11 +157,7 @@ fn new_scaffolds_an_app_that_deduces_to_one_public_function_and_one_store() {
         "--manifest-path",
         manifest.to_str().expect("utf-8"),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let architecture: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(architecture["functions"][0]["spec"]["name"], "hello");
     assert_eq!(architecture["functions"][0]["spec"]["url"], "public");

@@ -6,9 +6,10 @@
 //!
 //! The code zip is 4.8 MB of incompressible bytes, the size of the example's release zip, so
 //! uploads cost what they would; moto stores code without running it. Waits poll every 50 ms
-//! (`WaitPolicy::fast`): moto reports objects ready at once, so the figures are API time.
+//! (`WaitPolicy::fast`, set by `pluto_tests::fixtures::engine`): moto reports objects ready at
+//! once, so the figures are API time.
 
-use pluto_aws_engine::{Code, DesiredStack, Engine, Silent, WaitPolicy};
+use pluto_aws_engine::{DesiredStack, Engine, Silent};
 use pluto_deducer::naming::StackNames;
 use pluto_deducer::source::PackageSelector;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 5;
 const ZIP_BYTES: usize = 4_835_134;
 
+#[derive(Default)]
 struct Figures {
     times: Vec<Duration>,
     calls: usize,
@@ -57,13 +59,7 @@ async fn reset(endpoint: &str) {
 }
 
 async fn engine(endpoint: &str, concurrency: usize) -> Engine {
-    let config = pluto_tests::moto::sdk_config_for(endpoint).await;
-    let mut engine = Engine::new(
-        pluto_aws_engine::from_config(&config)
-            .await
-            .expect("connects"),
-    );
-    engine.wait = WaitPolicy::fast();
+    let mut engine = pluto_tests::fixtures::engine(endpoint).await;
     engine.concurrency = concurrency;
     engine
 }
@@ -95,41 +91,23 @@ async fn main() {
     })
     .expect("the example deduces");
     let architecture = deduction.architecture;
-    let zip = pluto_build::bootstrap_zip(&incompressible(ZIP_BYTES)).expect("a zip");
-    let zip_path = std::env::temp_dir().join(format!("pluto-bench-{}.zip", std::process::id()));
-    std::fs::write(&zip_path, &zip).expect("zip written");
-    let code = Code {
-        zip_path: zip_path.clone(),
-        code_sha256: pluto_build::code_sha256(&zip),
-        architecture: "x86_64".to_owned(),
-    };
+    let code = pluto_tests::fixtures::code(&incompressible(ZIP_BYTES), "bench");
+    let zip_bytes = std::fs::metadata(&code.zip_path).map_or(0, |zip| zip.len());
     let names = StackNames::new(&architecture.project, "bench").expect("names");
     println!(
         "deploy of langchain-llama to moto ({} functions, {} resources, zip {} bytes), {RUNS} runs each",
         architecture.functions.len(),
         architecture.resources.len(),
-        zip.len()
+        zip_bytes
     );
 
     for (label, concurrency) in [
         ("fresh deploy, serial", 1),
         ("fresh deploy, concurrent (8)", 8),
     ] {
-        let mut figures = Figures {
-            times: Vec::new(),
-            calls: 0,
-            mutating: 0,
-        };
-        let mut noop = Figures {
-            times: Vec::new(),
-            calls: 0,
-            mutating: 0,
-        };
-        let mut destroy = Figures {
-            times: Vec::new(),
-            calls: 0,
-            mutating: 0,
-        };
+        let mut figures = Figures::default();
+        let mut noop = Figures::default();
+        let mut destroy = Figures::default();
         for _ in 0..RUNS {
             reset(moto.endpoint()).await;
             let engine = engine(moto.endpoint(), concurrency).await;
@@ -170,5 +148,5 @@ async fn main() {
         report(&format!("  then no-op redeploy ({concurrency})"), &noop);
         report(&format!("  then destroy ({concurrency})"), &destroy);
     }
-    let _ = std::fs::remove_file(zip_path);
+    let _ = std::fs::remove_file(&code.zip_path);
 }

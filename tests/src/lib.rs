@@ -7,9 +7,11 @@
 //! - [`events`]: realistic Function URL (payload 2.0) events.
 //! - [`proxy`]: a recording, fault-injecting proxy in front of moto.
 //! - [`parliament`]: the IAM policy linter.
+//! - [`fixtures`]: grants, functions, a code zip and an AWS engine for engine and policy tests.
 
 pub mod app;
 pub mod events;
+pub mod fixtures;
 pub mod moto;
 pub mod parliament;
 pub mod proxy;

@@ -3,36 +3,24 @@
 //! declaration, function-to-function grants, switching a URL from public to IAM, removing a
 //! function, and retrying while IAM propagates a new role (injected by a proxy).
 
-use pluto_aws_engine::{
-    Action, Code, DesiredStack, Engine, Outputs, PreparedChange, Silent, WaitPolicy,
-};
+use pluto_aws_engine::{Action, Code, DesiredStack, Engine, Outputs, PreparedChange, Silent};
 use pluto_deducer::naming::StackNames;
-use pluto_deducer::{Architecture, Function, Grant, Operation, ResourceRef, SourceLocation};
-use pluto_spec::{Cors, EnvValue, FunctionSpec, KvStoreSpec, ResourceKind, ResourceSpec, UrlAuth};
+use pluto_deducer::{Architecture, Function, Grant, Operation, SourceLocation};
+use pluto_spec::{Cors, EnvValue, KvStoreSpec, ResourceKind, ResourceSpec, UrlAuth};
+use pluto_tests::fixtures::{engine, function, grant};
 use pluto_tests::moto::moto;
 use pluto_tests::proxy::{Fault, FaultProxy};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-fn function(name: &str, url: UrlAuth, cors: Option<Cors>, grants: Vec<Grant>) -> Function {
-    Function {
-        spec: FunctionSpec {
-            name: name.to_owned(),
-            url,
-            timeout_s: 30,
-            memory_mb: 256,
-            env: BTreeMap::new(),
-            cors,
-        },
-        rust_path: format!("app::{name}"),
-        params: Vec::new(),
-        source: SourceLocation {
-            file: "src/main.rs".to_owned(),
-            line: 1,
-            column: 1,
-        },
-        grants,
-    }
+/// A small stand-in `bootstrap`, different per `tag`.
+fn code(tag: &str) -> Code {
+    pluto_tests::fixtures::code(format!("#!/bin/sh\n# {tag}\n").as_bytes(), tag)
+}
+
+/// `function` with these CORS settings.
+fn with_cors(mut function: Function, cors: Cors) -> Function {
+    function.spec.cors = Some(cors);
+    function
 }
 
 fn invoke(target: &str) -> Grant {
@@ -46,32 +34,6 @@ fn architecture(functions: Vec<Function>) -> Architecture {
         resources: Vec::new(),
         functions,
     }
-}
-
-/// A zip with a small stand-in `bootstrap`, written to a temporary directory.
-fn code(tag: &str) -> Code {
-    let dir = std::env::temp_dir().join(format!("pluto-engine-test-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let zip =
-        pluto_build::bootstrap_zip(format!("#!/bin/sh\n# {tag}\n").as_bytes()).expect("a zip");
-    let path: PathBuf = dir.join("bootstrap.zip");
-    std::fs::write(&path, &zip).expect("the zip is written");
-    Code {
-        zip_path: path,
-        code_sha256: pluto_build::code_sha256(&zip),
-        architecture: "x86_64".to_owned(),
-    }
-}
-
-async fn engine(endpoint: &str) -> Engine {
-    let config = pluto_tests::moto::sdk_config_for(endpoint).await;
-    let mut engine = Engine::new(
-        pluto_aws_engine::from_config(&config)
-            .await
-            .expect("connects"),
-    );
-    engine.wait = WaitPolicy::fast();
-    engine
 }
 
 async fn plan(
@@ -125,7 +87,7 @@ async fn create_function_is_retried_while_lambda_cannot_assume_the_new_role() {
         })
     });
     let engine = engine(proxy.endpoint()).await;
-    let app = architecture(vec![function("solo", UrlAuth::Iam, None, Vec::new())]);
+    let app = architecture(vec![function("solo", UrlAuth::Iam, Vec::new())]);
     let outputs = deploy(&engine, &app, "retry", &code("retry")).await;
     assert_eq!(outputs.functions.len(), 1);
     assert_eq!(
@@ -143,8 +105,8 @@ async fn create_function_is_retried_while_lambda_cannot_assume_the_new_role() {
             message: "Unzipped size must be smaller than 262144000 bytes".to_owned(),
         })
     });
-    let engine = self::engine(proxy.endpoint()).await;
-    let app = architecture(vec![function("big", UrlAuth::Iam, None, Vec::new())]);
+    let engine = pluto_tests::fixtures::engine(proxy.endpoint()).await;
+    let app = architecture(vec![function("big", UrlAuth::Iam, Vec::new())]);
     let prepared = plan(&engine, &app, "noretry", &code("noretry")).await;
     let error = engine
         .apply(prepared, &Silent)
@@ -180,9 +142,9 @@ async fn urls_follow_the_declaration_and_changes_touch_only_what_changed() {
         allow_credentials: true,
     };
     let first = architecture(vec![
-        function("api", UrlAuth::Iam, Some(cors.clone()), Vec::new()),
-        function("caller", UrlAuth::Public, None, vec![invoke("worker")]),
-        function("worker", UrlAuth::None, None, Vec::new()),
+        with_cors(function("api", UrlAuth::Iam, Vec::new()), cors.clone()),
+        function("caller", UrlAuth::Public, vec![invoke("worker")]),
+        function("worker", UrlAuth::None, Vec::new()),
     ]);
     let code = code("urls");
     let outputs = deploy(&engine, &first, "urls", &code).await;
@@ -255,10 +217,10 @@ async fn urls_follow_the_declaration_and_changes_touch_only_what_changed() {
     assert_eq!(mutating_since(&engine, before), Vec::<String>::new());
 
     // caller: public -> iam, more memory, no longer invokes worker; worker: removed.
-    let mut caller_now = function("caller", UrlAuth::Iam, None, Vec::new());
+    let mut caller_now = function("caller", UrlAuth::Iam, Vec::new());
     caller_now.spec.memory_mb = 1024;
     let second = architecture(vec![
-        function("api", UrlAuth::Iam, Some(cors), Vec::new()),
+        with_cors(function("api", UrlAuth::Iam, Vec::new()), cors),
         caller_now,
     ]);
     let before = engine.aws.calls.calls().len();
@@ -352,7 +314,7 @@ async fn secrets_reach_the_function_but_never_the_plan() {
     let moto = moto();
     let engine = engine(moto.endpoint()).await;
     let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config().await);
-    let mut vault = function("vault", UrlAuth::None, None, Vec::new());
+    let mut vault = function("vault", UrlAuth::None, Vec::new());
     vault.spec.env = BTreeMap::from([
         (
             "TOKEN".to_owned(),
@@ -419,7 +381,7 @@ async fn secrets_reach_the_function_but_never_the_plan() {
     }
 
     // The secret is no longer declared: the plan still never shows the value that is in AWS.
-    let plain = architecture(vec![function("vault", UrlAuth::None, None, Vec::new())]);
+    let plain = architecture(vec![function("vault", UrlAuth::None, Vec::new())]);
     let prepared = plan(&engine, &plain, "secrets", &code).await;
     let shown = format!("{}\n{:?}", prepared.plan, prepared);
     assert!(!shown.contains("tok-second-5678"), "{shown}");
@@ -428,18 +390,6 @@ async fn secrets_reach_the_function_but_never_the_plan() {
 
     let destroy = engine.plan_destroy(&names).await.expect("a destroy plan");
     engine.apply(destroy, &Silent).await.expect("destroyed");
-}
-
-fn grant(kind: ResourceKind, name: &str, operation: Operation) -> Grant {
-    Grant {
-        resource: ResourceRef {
-            kind,
-            name: name.to_owned(),
-        },
-        operation,
-        provenance: Vec::new(),
-        escaped: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -458,12 +408,11 @@ async fn each_kind_of_change_makes_only_its_own_calls() {
         },
     };
     let app = |worker_timeout: u32, reader_operations: &[Operation]| {
-        let mut worker = function("worker", UrlAuth::None, None, Vec::new());
+        let mut worker = function("worker", UrlAuth::None, Vec::new());
         worker.spec.timeout_s = worker_timeout;
         let reader = function(
             "reader",
             UrlAuth::Iam,
-            None,
             reader_operations
                 .iter()
                 .map(|operation| grant(ResourceKind::KvStore, "store", *operation))

@@ -20,10 +20,11 @@ use pluto_deducer::iam::{
     sagemaker_execution_policy, sagemaker_trust_policy,
 };
 use pluto_deducer::naming::StackNames;
-use pluto_deducer::{Function, Grant, Operation, ResourceRef, SourceLocation};
-use pluto_spec::{FunctionSpec, Hosting, ResourceKind, SagemakerSpec, UrlAuth};
+use pluto_deducer::{Function, Grant, Operation};
+use pluto_spec::{Hosting, ResourceKind, SagemakerSpec, UrlAuth};
 use std::collections::BTreeMap;
 
+use pluto_tests::fixtures::grant;
 use pluto_tests::parliament::Finding;
 
 /// The findings parliament reports for `policy`.
@@ -55,37 +56,8 @@ fn assert_findings(
     }
 }
 
-fn grant(kind: ResourceKind, name: &str, operation: Operation) -> Grant {
-    Grant {
-        resource: ResourceRef {
-            kind,
-            name: name.to_owned(),
-        },
-        operation,
-        provenance: Vec::new(),
-        escaped: None,
-    }
-}
-
 fn function(name: &str, grants: Vec<Grant>) -> Function {
-    Function {
-        spec: FunctionSpec {
-            name: name.to_owned(),
-            url: UrlAuth::Public,
-            timeout_s: 30,
-            memory_mb: 256,
-            env: BTreeMap::new(),
-            cors: None,
-        },
-        rust_path: format!("chatbot::{}", name.replace('-', "_")),
-        params: Vec::new(),
-        source: SourceLocation {
-            file: "src/main.rs".to_owned(),
-            line: 1,
-            column: 1,
-        },
-        grants,
-    }
+    pluto_tests::fixtures::function(name, UrlAuth::Public, grants)
 }
 
 fn llama() -> SagemakerSpec {
