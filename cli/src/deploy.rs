@@ -5,13 +5,14 @@ use crate::error::CliError;
 use crate::project::{ProjectArgs, write_atomically};
 use comfy_table::{Table, presets};
 use pluto_aws_engine::{
-    Code, ConnectOptions, DesiredStack, Engine, Event, Outputs, PreparedChange, Progress,
+    Code, ConnectOptions, DesiredStack, Engine, Event, LockError, LockEvent, LockHolder,
+    LockOptions, Outputs, PreparedChange, Progress, StackLock,
 };
 use pluto_build::{Arch, BuildRequest};
 use pluto_deducer::naming::StackNames;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Where to reach AWS.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,12 +31,31 @@ pub(crate) struct ApplyArgs {
     /// Apply without asking.
     #[arg(long, short = 'y')]
     yes: bool,
-    /// Print the plan and the outputs as JSON on stdout (progress stays on stderr).
+    /// Print the plan, then the outputs, as JSON lines on stdout (one document per line;
+    /// progress stays on stderr).
     #[arg(long)]
     json: bool,
     /// Declared resources worked on at once; 1 works one after the other.
     #[arg(long, default_value_t = 8, value_name = "N")]
     concurrency: usize,
+    /// When another deploy or destroy of the stack holds its lock, wait up to this long for it
+    /// instead of failing at once.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    lock_wait: u64,
+    /// Remove the stack's lock if someone else holds it (e.g. a killed run) and go ahead. Make
+    /// sure that run is really gone first.
+    #[arg(long)]
+    break_lock: bool,
+}
+
+impl ApplyArgs {
+    fn lock_options(&self, operation: &str) -> LockOptions {
+        LockOptions {
+            wait: Duration::from_secs(self.lock_wait),
+            break_existing: self.break_lock,
+            ..LockOptions::new(operation)
+        }
+    }
 }
 
 /// How to build the app for Lambda.
@@ -167,10 +187,54 @@ async fn engine(args: &AwsArgs, concurrency: usize) -> Result<Engine, CliError> 
     Ok(engine)
 }
 
-/// Prints the plan: as JSON on stdout, or as text on stderr.
+/// Takes the stack's lock, saying on stderr when it waits for or breaks someone else's.
+async fn lock(
+    engine: &Engine,
+    names: &StackNames,
+    options: &LockOptions,
+) -> Result<StackLock, CliError> {
+    let wait_s = options.wait.as_secs();
+    let report = move |holder: &LockHolder, event: LockEvent| match event {
+        LockEvent::Waiting => {
+            eprintln!("[pluto] the stack is locked: {holder}; waiting up to {wait_s} s");
+        }
+        LockEvent::Breaking => eprintln!("[pluto] breaking the lock held: {holder}"),
+        LockEvent::HolderDied => {
+            eprintln!("[pluto] taking over the lock of a run that is gone: {holder}");
+        }
+    };
+    Ok(StackLock::acquire(&engine.aws, names, options, &report).await?)
+}
+
+/// Releases `lock` after the locked work ended with `result` (whose output is already shown).
+/// The work's own error comes first. A failed release is only a warning (the lock lapses with its
+/// lease); a lock someone took away meanwhile is an error, since they may have changed the stack
+/// at the same time.
+fn unlock<T>(
+    runtime: &tokio::runtime::Runtime,
+    lock: StackLock,
+    result: Result<T, CliError>,
+) -> Result<T, CliError> {
+    let released = runtime.block_on(lock.release());
+    match (result, released) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(lost @ LockError::Lost { .. })) => Err(lost.into()),
+        (Ok(value), Err(release)) => {
+            eprintln!("[pluto] warning: {release}");
+            Ok(value)
+        }
+        (Err(error), Ok(())) => Err(error),
+        (Err(error), Err(release)) => {
+            eprintln!("[pluto] warning: {release}");
+            Err(error)
+        }
+    }
+}
+
+/// Prints the plan: as one line of JSON on stdout, or as text on stderr.
 fn show(prepared: &PreparedChange, json: bool) {
     if json {
-        let plan = serde_json::to_string_pretty(&prepared.plan).unwrap_or_default();
+        let plan = serde_json::to_string(&prepared.plan).unwrap_or_default();
         println!("{plan}");
     } else {
         eprintln!("\n{}\n", prepared.plan);
@@ -196,21 +260,22 @@ fn confirm(prepared: &PreparedChange, args: &ApplyArgs, verb: &str) -> Result<bo
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-/// A deploy planned against AWS, ready to apply.
-struct Planned {
+/// A deploy ready to plan: the app deduced and built, connected to AWS.
+struct Prepared {
     runtime: tokio::runtime::Runtime,
     engine: Engine,
-    prepared: PreparedChange,
+    desired: DesiredStack,
     stack_dir: std::path::PathBuf,
+    names: StackNames,
 }
 
-/// Deduces, connects, builds and plans: everything `plan` and `deploy` share.
-fn plan_deploy(
+/// Deduces, connects and builds: everything `plan` and `deploy` share.
+fn prepare(
     project: &ProjectArgs,
     aws: &AwsArgs,
     build: &BuildArgs,
     concurrency: usize,
-) -> Result<Planned, CliError> {
+) -> Result<Prepared, CliError> {
     let deduction = project.deduce()?;
     let architecture = &deduction.architecture;
     let stack_dir = project.stack_dir(&deduction.package_root);
@@ -256,58 +321,85 @@ fn plan_deploy(
     };
     let desired = DesiredStack::new(
         architecture,
-        names,
+        names.clone(),
         engine.aws.target.clone(),
         &code,
         &|var| std::env::var(var).ok(),
     )?;
-
-    let prepared = runtime.block_on(engine.plan_deploy(desired))?;
-    Ok(Planned {
+    Ok(Prepared {
         runtime,
         engine,
-        prepared,
+        desired,
         stack_dir,
+        names,
     })
 }
 
 pub(crate) fn plan(args: &PlanArgs) -> Result<(), CliError> {
-    let planned = plan_deploy(&args.project, &args.aws, &args.build, 1)?;
-    show(&planned.prepared, args.json);
+    let Prepared {
+        runtime,
+        engine,
+        desired,
+        names,
+        ..
+    } = prepare(&args.project, &args.aws, &args.build, 1)?;
+    if let Some(holder) = runtime.block_on(pluto_aws_engine::lock::holder(&engine.aws, &names)) {
+        eprintln!("[pluto] note: the stack is locked ({holder}); it may change meanwhile");
+    }
+    let prepared = runtime.block_on(engine.plan_deploy(desired))?;
+    show(&prepared, args.json);
     Ok(())
 }
 
 pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
-    let Planned {
-        runtime,
-        engine,
-        prepared,
-        stack_dir,
-    } = plan_deploy(
+    let prepared = prepare(
         &args.project,
         &args.aws,
         &args.build,
         args.apply.concurrency,
     )?;
-    if !confirm(&prepared, &args.apply, "Deploy")? {
+    let runtime = &prepared.runtime;
+    let lock = runtime.block_on(lock(
+        &prepared.engine,
+        &prepared.names,
+        &args.apply.lock_options("deploy"),
+    ))?;
+    let result = plan_and_apply(&prepared, &lock, &args.apply);
+    unlock(runtime, lock, result)
+}
+
+/// Plans against AWS, asks, applies, and shows and writes the outputs: the work done under the
+/// lock.
+fn plan_and_apply(prepared: &Prepared, lock: &StackLock, args: &ApplyArgs) -> Result<(), CliError> {
+    let Prepared {
+        runtime,
+        engine,
+        desired,
+        stack_dir,
+        names,
+    } = prepared;
+    let planned = runtime.block_on(engine.plan_deploy(desired.clone()))?;
+    if !confirm(&planned, args, "Deploy")? {
         eprintln!("[pluto] nothing deployed");
         return Ok(());
     }
+    // The prompt may have waited long enough for someone to break the lock.
+    lock.check()?;
     let started = Instant::now();
-    let outputs = runtime.block_on(engine.apply(prepared, &ProgressLines::new()))?;
+    let outputs = runtime.block_on(engine.apply(planned, &ProgressLines::new()))?;
     let outputs_json = serde_json::to_string_pretty(&outputs).unwrap_or_default();
     let outputs_path = stack_dir.join("outputs.json");
     write_atomically(&outputs_path, &format!("{outputs_json}\n"))?;
     let calls = engine.aws.calls.calls();
     eprintln!(
         "\n[pluto] deployed stack `{}` in {:.1} s ({} AWS calls, {} changing)",
-        args.project.stack,
+        names.stack(),
         started.elapsed().as_secs_f64(),
         calls.len(),
         calls.iter().filter(|call| call.is_mutating()).count()
     );
-    if args.apply.json {
-        println!("{outputs_json}");
+    if args.json {
+        println!("{}", serde_json::to_string(&outputs).unwrap_or_default());
     } else {
         println!("{}", render_outputs(&outputs));
     }
@@ -315,12 +407,16 @@ pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-pub(crate) fn destroy(args: &DestroyArgs) -> Result<(), CliError> {
-    let (project, package_root) = args.project.package_name()?;
-    let names = StackNames::new(&project, &args.project.stack).map_err(CliError::BadStack)?;
-    let runtime = runtime()?;
-    let engine = runtime.block_on(engine(&args.aws, args.apply.concurrency))?;
-    let prepared = runtime.block_on(engine.plan_destroy(&names))?;
+/// Plans the destroy, asks, applies and forgets the outputs: the work done under the lock.
+fn plan_and_destroy(
+    runtime: &tokio::runtime::Runtime,
+    engine: &Engine,
+    names: &StackNames,
+    lock: &StackLock,
+    args: &DestroyArgs,
+    outputs: &std::path::Path,
+) -> Result<(), CliError> {
+    let prepared = runtime.block_on(engine.plan_destroy(names))?;
     if prepared.plan.changes.is_empty() {
         eprintln!(
             "[pluto] nothing of stack `{}` of `{}` exists",
@@ -332,17 +428,28 @@ pub(crate) fn destroy(args: &DestroyArgs) -> Result<(), CliError> {
             eprintln!("[pluto] nothing destroyed");
             return Ok(());
         }
+        lock.check()?;
         runtime.block_on(engine.apply(prepared, &ProgressLines::new()))?;
         eprintln!("[pluto] destroyed stack `{}`", names.stack());
     }
-    let outputs = args.project.stack_dir(&package_root).join("outputs.json");
     if outputs.exists() {
-        std::fs::remove_file(&outputs).map_err(|source| CliError::Write {
-            path: outputs.clone(),
+        std::fs::remove_file(outputs).map_err(|source| CliError::Write {
+            path: outputs.to_owned(),
             source,
         })?;
     }
     Ok(())
+}
+
+pub(crate) fn destroy(args: &DestroyArgs) -> Result<(), CliError> {
+    let (project, package_root) = args.project.package_name()?;
+    let names = StackNames::new(&project, &args.project.stack).map_err(CliError::BadStack)?;
+    let outputs = args.project.stack_dir(&package_root).join("outputs.json");
+    let runtime = runtime()?;
+    let engine = runtime.block_on(engine(&args.aws, args.apply.concurrency))?;
+    let lock = runtime.block_on(lock(&engine, &names, &args.apply.lock_options("destroy")))?;
+    let result = plan_and_destroy(&runtime, &engine, &names, &lock, args, &outputs);
+    unlock(&runtime, lock, result)
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -74,6 +74,10 @@ pub(crate) enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Engine(#[from] pluto_aws_engine::EngineError),
+    /// The stack's lock could not be taken or kept.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] pluto_aws_engine::LockError),
     /// Building for Lambda failed.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -2,14 +2,16 @@
 //! configuration and role; two public functions with roles, URLs and permissions) to moto through
 //! the AWS engine. Prints wall time and API calls (all, and those that change something) for a
 //! fresh deploy done serially (one resource at a time) and concurrently, a redeploy with nothing
-//! to change, and a stateless destroy. Run with `cargo bench -p pluto-tests --bench deploy`.
+//! to change, and a stateless destroy, each under the stack's lock as `cargo pluto` runs them (the
+//! first deploy after moto's reset also creates the lock table). Run with
+//! `cargo bench -p pluto-tests --bench deploy`.
 //!
 //! The code zip is 4.8 MB of incompressible bytes, the size of the example's release zip, so
 //! uploads cost what they would; moto stores code without running it. Waits poll every 50 ms
 //! (`WaitPolicy::fast`, set by `pluto_tests::fixtures::engine`): moto reports objects ready at
 //! once, so the figures are API time.
 
-use pluto_aws_engine::{DesiredStack, Engine, Silent};
+use pluto_aws_engine::{DesiredStack, Engine, LockOptions, Silent, StackLock};
 use pluto_deducer::naming::StackNames;
 use pluto_deducer::source::PackageSelector;
 use std::time::{Duration, Instant};
@@ -22,18 +24,20 @@ struct Figures {
     times: Vec<Duration>,
     calls: usize,
     mutating: usize,
+    lock_writes: usize,
 }
 
 fn report(label: &str, figures: &Figures) {
     let mut times = figures.times.clone();
     times.sort();
     println!(
-        "{label:<34} median {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms  {:>3} API calls ({} changing)",
+        "{label:<34} median {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms  {:>3} API calls ({} changing, {} of them the lock record)",
         times[times.len() / 2].as_secs_f64() * 1000.0,
         times[0].as_secs_f64() * 1000.0,
         times[times.len() - 1].as_secs_f64() * 1000.0,
         figures.calls,
         figures.mutating,
+        figures.lock_writes,
     );
 }
 
@@ -64,21 +68,28 @@ async fn engine(endpoint: &str, concurrency: usize) -> Engine {
     engine
 }
 
-/// Runs `step` and returns its time and the calls it made.
+/// Runs `step` under the stack's lock, as `cargo pluto` does, and records its time and calls.
 async fn measured<F: std::future::Future<Output = ()>>(
     engine: &Engine,
+    names: &StackNames,
+    figures: &mut Figures,
     step: F,
-) -> (Duration, usize, usize) {
+) {
     let before = engine.aws.calls.calls().len();
     let started = Instant::now();
+    let lock = StackLock::acquire(&engine.aws, names, &LockOptions::new("bench"), &|_, _| {})
+        .await
+        .expect("the lock is free");
     step.await;
-    let elapsed = started.elapsed();
+    lock.release().await.expect("the lock is released");
+    figures.times.push(started.elapsed());
     let calls = &engine.aws.calls.calls()[before..];
-    (
-        elapsed,
-        calls.len(),
-        calls.iter().filter(|c| c.is_mutating()).count(),
-    )
+    figures.calls = calls.len();
+    figures.mutating = calls.iter().filter(|c| c.is_mutating()).count();
+    figures.lock_writes = calls
+        .iter()
+        .filter(|c| ["PutItem", "UpdateItem", "DeleteItem"].contains(&c.operation.as_str()))
+        .count();
 }
 
 #[tokio::main]
@@ -121,28 +132,22 @@ async fn main() {
                 )
                 .expect("desired")
             };
-            let (time, calls, mutating) = measured(&engine, async {
+            measured(&engine, &names, &mut figures, async {
                 let prepared = engine.plan_deploy(desired()).await.expect("plan");
                 engine.apply(prepared, &Silent).await.expect("deploy");
             })
             .await;
-            figures.times.push(time);
-            (figures.calls, figures.mutating) = (calls, mutating);
-            let (time, calls, mutating) = measured(&engine, async {
+            measured(&engine, &names, &mut noop, async {
                 let prepared = engine.plan_deploy(desired()).await.expect("plan");
                 assert!(prepared.plan.is_empty(), "{}", prepared.plan);
                 engine.apply(prepared, &Silent).await.expect("redeploy");
             })
             .await;
-            noop.times.push(time);
-            (noop.calls, noop.mutating) = (calls, mutating);
-            let (time, calls, mutating) = measured(&engine, async {
+            measured(&engine, &names, &mut destroy, async {
                 let prepared = engine.plan_destroy(&names).await.expect("plan");
                 engine.apply(prepared, &Silent).await.expect("destroy");
             })
             .await;
-            destroy.times.push(time);
-            (destroy.calls, destroy.mutating) = (calls, mutating);
         }
         report(label, &figures);
         report(&format!("  then no-op redeploy ({concurrency})"), &noop);

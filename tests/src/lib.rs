@@ -1,7 +1,8 @@
 //! Integration-test harness of Pluto.
 //!
 //! - [`moto`]: one moto server (the AWS API emulator) per test binary, on a free loopback port,
-//!   stopped when the test process exits.
+//!   stopped when the test process exits; or a dedicated one for a test.
+//! - [`recorder`]: moto's request recorder, read as AWS API calls (what the server received).
 //! - [`app`]: runs the `fixture-app` binary (or any Pluto app) as a Lambda function process,
 //!   through the simulator's Lambda Runtime API.
 //! - [`events`]: realistic Function URL (payload 2.0) events.
@@ -15,6 +16,7 @@ pub mod fixtures;
 pub mod moto;
 pub mod parliament;
 pub mod proxy;
+pub mod recorder;
 
 use std::path::PathBuf;
 

@@ -1,12 +1,20 @@
-//! A moto server for the tests: started once per test binary on a free loopback port.
+//! A moto server (the AWS API emulator) for the tests, on a free loopback port.
 //!
-//! moto runs behind `sh -c '... & read; kill'` whose stdin is a pipe held by this process: when
-//! the test process exits, for whatever reason, the pipe closes and the shell stops moto. Tests
-//! share the server, so each uses its own resource names.
+//! [`moto()`] is one server shared by every test of a binary, started on first use; tests sharing
+//! it use their own resource names. [`Moto::dedicated`] starts a private one for a test that needs
+//! the whole server to itself: moto's request recorder ([`crate::recorder`]) and its reset are
+//! global to a server, and the tests of a binary run concurrently.
+//!
+//! The server is `tests/moto/server.py` (moto's own server plus SageMaker `UpdateEndpoint`),
+//! run by the Python next to `moto_server`. A shell runs it and kills it on EOF on its stdin, a
+//! pipe held by this process: when the [`Moto`] is dropped or the test process exits, for
+//! whatever reason, the pipe closes and the shell stops moto.
 
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -16,17 +24,59 @@ pub const INSTALL_HINT: &str = "moto (the AWS API emulator) is needed by this te
      (it installs moto into .cache/venv), or `python3 -m venv .cache/venv && .cache/venv/bin/pip \
      install 'moto[server]'`, or point PLUTO_MOTO_SERVER at a moto_server executable.";
 
-/// A running moto server.
+/// A running moto server; stopped when dropped (the shared one when the test process exits).
 #[derive(Debug)]
 pub struct Moto {
     endpoint: String,
-    _guard: Mutex<(Child, ChildStdin)>,
+    recording: PathBuf,
+    log: PathBuf,
+    process: Mutex<Option<(Child, ChildStdin)>>,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let process = match self.process.get_mut() {
+            Ok(process) => process.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        // EOF on the pipe: the shell kills moto (the shell is reaped when the tests exit).
+        drop(process);
+        let _ = std::fs::remove_file(&self.recording);
+    }
 }
 
 impl Moto {
+    /// Starts a private moto server for one test (stopped when the returned value is dropped),
+    /// for tests that use server-wide state: the request recorder or `/moto-api/reset`.
+    ///
+    /// # Panics
+    /// When moto is not installed or does not start, with instructions.
+    pub fn dedicated() -> Moto {
+        start().unwrap_or_else(|message| panic!("{message}"))
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The file moto's request recorder writes to (`MOTO_RECORDER_FILEPATH`), one per server.
+    pub fn recording_path(&self) -> &Path {
+        &self.recording
+    }
+
+    /// moto's exit status, if it has exited.
+    fn exited(&self) -> Option<std::process::ExitStatus> {
+        let mut process = self.process.lock().ok()?;
+        let (shell, _) = process.as_mut()?;
+        shell.try_wait().ok().flatten()
+    }
+
+    /// The end of moto's output, for failure messages.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     /// Queues results for SageMaker `InvokeEndpoint` (moto returns them in order; an identical
@@ -141,9 +191,17 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(|| start().unwrap_or_else(|message| panic!("{message}")))
 }
 
+/// The `moto_server` executable: `PLUTO_MOTO_SERVER`, `.cache/venv/bin/moto_server`, or on `PATH`.
 fn moto_executable() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("PLUTO_MOTO_SERVER") {
-        return Ok(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            return Err(format!(
+                "PLUTO_MOTO_SERVER={} is not a file. {INSTALL_HINT}",
+                path.display()
+            ));
+        }
+        return Ok(path);
     }
     let venv = crate::workspace_root().join(".cache/venv/bin/moto_server");
     if venv.is_file() {
@@ -159,51 +217,141 @@ fn moto_executable() -> Result<PathBuf, String> {
         .ok_or_else(|| format!("moto_server was not found. {INSTALL_HINT}"))
 }
 
+/// The command running the Python that has moto: the interpreter on `moto_server`'s `#!` line
+/// when it names one by path, else `python3` (or `python`) next to `moto_server`, else the `#!`
+/// line as it is (e.g. `/usr/bin/env python3`).
+fn moto_python(moto_server: &Path) -> Result<Vec<OsString>, String> {
+    let script = std::fs::read(moto_server).unwrap_or_default();
+    let first_line = script
+        .split(|byte| *byte == b'\n')
+        .next()
+        .unwrap_or_default();
+    let shebang: Vec<OsString> = String::from_utf8_lossy(first_line)
+        .strip_prefix("#!")
+        .map(|line| line.split_whitespace().map(OsString::from).collect())
+        .unwrap_or_default();
+    let is_python = |part: &OsString| {
+        Path::new(part)
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("python"))
+    };
+    if let [python] = shebang.as_slice()
+        && is_python(python)
+        && Path::new(python).is_file()
+    {
+        return Ok(shebang);
+    }
+    if let Some(dir) = moto_server.parent() {
+        for name in ["python3", "python"] {
+            let python = dir.join(name);
+            if python.is_file() {
+                return Ok(vec![python.into_os_string()]);
+            }
+        }
+    }
+    if shebang.last().is_some_and(is_python) {
+        return Ok(shebang);
+    }
+    Err(format!(
+        "found no Python to run moto with: {} has no python3 next to it and no #! line naming \
+         one. {INSTALL_HINT}",
+        moto_server.display()
+    ))
+}
+
+/// `tests/moto/server.py`: moto's server with the operations Pluto needs and moto lacks.
+fn launcher() -> Result<PathBuf, String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto/server.py");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("the moto launcher {} is missing", path.display()))
+    }
+}
+
+/// A free loopback port, never one handed out before in this process (two servers starting at
+/// once must not race for one port).
 fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|addr| addr.port())
-        .map_err(|e| e.to_string())
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    for _ in 0..64 {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(|e| format!("no free port: {e}"))?;
+        let port = listener
+            .local_addr()
+            .map(|addr| addr.port())
+            .map_err(|e| e.to_string())?;
+        let mut given = GIVEN.lock().map_err(|_| "the port registry is poisoned")?;
+        if given.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err("no free port that was not handed out already".to_owned())
 }
 
 fn start() -> Result<Moto, String> {
     let executable = moto_executable()?;
+    let python = moto_python(&executable)?;
+    let launcher = launcher()?;
     let port = free_port()?;
+    let file = |what: &str| {
+        std::env::temp_dir().join(format!("pluto-moto-{}-{port}.{what}", std::process::id()))
+    };
+    let (recording, log) = (file("recording.jsonl"), file("log"));
+    let shown = format!(
+        "{} {}",
+        python
+            .iter()
+            .map(|part| part.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+        launcher.display()
+    );
+    // The shell waits for moto (so moto exiting shows as the shell exiting) while a subshell
+    // waits for EOF on the pipe to kill it. An asynchronous list's stdin is /dev/null, so the
+    // pipe is passed as fd 3.
+    let script = r#"exec 3<&0; port=$1; log=$2; shift 2
+"$@" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+pid=$!
+(read _ <&3; kill $pid 2>/dev/null) &
+wait $pid"#;
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; read _; kill $pid"#)
-        .arg(&executable)
+        .arg(script)
+        .arg("moto")
         .arg(port.to_string())
+        .arg(&log)
+        .args(&python)
+        .arg(&launcher)
+        .env("MOTO_RECORDER_FILEPATH", &recording)
         .stdin(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            format!(
-                "could not start {}: {e}. {INSTALL_HINT}",
-                executable.display()
-            )
-        })?;
+        .map_err(|e| format!("could not start {shown}: {e}. {INSTALL_HINT}"))?;
     let stdin = child.stdin.take().ok_or("no stdin pipe to moto's shell")?;
+    let moto = Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        recording,
+        log,
+        process: Mutex::new(Some((child, stdin))),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(status) = moto.exited() {
             return Err(format!(
-                "{} exited at start ({status}). {INSTALL_HINT}",
-                executable.display()
+                "{shown} (moto, found from {}) exited at start ({status}):\n{}\n{INSTALL_HINT}",
+                executable.display(),
+                moto.log_tail()
             ));
         }
         if responds(port) {
-            return Ok(Moto {
-                endpoint: format!("http://127.0.0.1:{port}"),
-                _guard: Mutex::new((child, stdin)),
-            });
+            // Only needed to explain a failed start; moto writes on to the unlinked file.
+            let _ = std::fs::remove_file(&moto.log);
+            return Ok(moto);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(format!(
-        "{} did not answer on port {port} within 60 s. {INSTALL_HINT}",
-        executable.display()
+        "{shown} (moto) did not answer on port {port} within 60 s:\n{}\n{INSTALL_HINT}",
+        moto.log_tail()
     ))
 }
 

@@ -3,11 +3,16 @@
 //! through the AWS SDK — roles and their exact policy documents, function configuration and the
 //! environment contract, URLs and both public-URL permission statements, the table, the SageMaker
 //! model, configuration and endpoint. Every policy is linted by parliament. A redeploy changes
-//! nothing; `destroy` without any local state leaves nothing in any service.
+//! nothing; drift shows in `plan` and is repaired; deploys of one stack from several machines take
+//! turns through the stack's lock; `destroy` without any local state leaves nothing in any
+//! service but the engine's (empty) lock table.
 //!
 //! This test binary is the only user of its moto server, so "nothing left" is checked by listing
 //! every service, not only the stack's names.
 
+use pluto_aws_engine::lock::LOCK_TABLE;
+use pluto_aws_engine::{LockOptions, StackLock};
+use pluto_deducer::naming::StackNames;
 use pluto_tests::moto::{Moto, moto};
 use pluto_tests::workspace_root;
 use serde_json::{Value, json};
@@ -20,24 +25,37 @@ const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 const TGI_IMAGE: &str = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.1-tgi1.4.0-gpu-py310-cu121-ubuntu20.04";
 
-/// Runs `cargo pluto <args>` against moto; returns (success, stdout, stderr).
-fn cargo_pluto(moto: &Moto, args: &[&str]) -> (bool, String, String) {
+/// `cargo pluto <args>` against moto, on the machine `host` (its `HOSTNAME`).
+fn cargo_pluto_on(host: &str, moto: &Moto, args: &[&str]) -> Command {
     let binary = pluto_tests::app::build_workspace_binary("cargo-pluto");
-    let output = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .arg("pluto")
         .args(args)
         .args(["--endpoint-url", moto.endpoint(), "--region", REGION])
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("HOSTNAME", host)
         .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("cargo-pluto runs");
+        .env_remove("AWS_PROFILE");
+    command
+}
+
+/// (success, stdout, stderr) of a finished command.
+fn finished(output: &std::process::Output) -> (bool, String, String) {
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Runs `cargo pluto <args>` against moto; returns (success, stdout, stderr).
+fn cargo_pluto(moto: &Moto, args: &[&str]) -> (bool, String, String) {
+    let output = cargo_pluto_on("test-machine", moto, args)
+        .output()
+        .expect("cargo-pluto runs");
+    finished(&output)
 }
 
 fn manifest(example: &str) -> PathBuf {
@@ -47,7 +65,8 @@ fn manifest(example: &str) -> PathBuf {
         .join("Cargo.toml")
 }
 
-/// Deploys an example with `--yes --json`; returns the plan and the outputs it printed.
+/// Deploys an example with `--yes --json`; returns the plan and the outputs it printed (JSON
+/// lines).
 fn deploy(moto: &Moto, example: &str) -> (Value, Value) {
     let manifest = manifest(example);
     let manifest = manifest.to_str().expect("a UTF-8 path");
@@ -74,6 +93,11 @@ fn deploy(moto: &Moto, example: &str) -> (Value, Value) {
         .collect::<Result<_, _>>()
         .unwrap_or_else(|error| panic!("deploy printed no JSON ({error}):\n{stdout}"));
     assert_eq!(documents.len(), 2, "plan and outputs:\n{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "one JSON document per line:\n{stdout}"
+    );
     (documents[0].clone(), documents[1].clone())
 }
 
@@ -822,6 +846,8 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
         "deploy repairs the drift"
     );
 
+    locked_deploys_never_interleave(moto, &clients).await;
+
     // --- destroy, without any local state, leaves nothing --------------------------------------
     for example in ["langchain-llama", "chatbot-history"] {
         let dir = workspace_root()
@@ -851,7 +877,179 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
             "destroy is idempotent:\n{stderr}"
         );
     }
-    assert_eq!(everything(&clients).await, BTreeSet::new());
+    // The engine's lock table stays (every stack of the account and region shares it), with no
+    // record left.
+    assert_eq!(
+        everything(&clients).await,
+        BTreeSet::from([format!("table {LOCK_TABLE}")])
+    );
+    let records = clients
+        .dynamodb
+        .scan()
+        .table_name(LOCK_TABLE)
+        .send()
+        .await
+        .expect("the lock table scans");
+    assert_eq!(records.count(), 0, "{:?}", records.items());
+}
+
+/// The memory of the `forget` function, changed behind Pluto's back when `Some`.
+async fn forget_memory(clients: &Clients, set: Option<i32>) -> Option<i32> {
+    let name = "chatbot-history-it-forget";
+    if let Some(memory) = set {
+        clients
+            .lambda
+            .update_function_configuration()
+            .function_name(name)
+            .memory_size(memory)
+            .send()
+            .await
+            .expect("moto changes the memory");
+    }
+    clients
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .expect("the function exists")
+        .memory_size()
+}
+
+/// Locking through the CLI, with the test process as "machine A" holding the lock through the
+/// library and `cargo pluto` processes as other machines (`HOSTNAME`): refused naming the holder,
+/// `plan` notes it, `--lock-wait` waits for the release, a dead holder's lock is broken with
+/// `--break-lock`, and two deploys started together run one after the other — the second plans
+/// after the first applied, so only one of them repairs a drift.
+async fn locked_deploys_never_interleave(moto: &Moto, clients: &Clients) {
+    let manifest = manifest("chatbot-history");
+    let manifest = manifest.to_str().expect("a UTF-8 path");
+    let base = [
+        "deploy",
+        "--manifest-path",
+        manifest,
+        "--stack",
+        STACK,
+        "--yes",
+    ];
+    let deploy_args = |extra: &[&'static str]| [&base[..], extra].concat();
+    let run = |host: &str, args: &[&str]| {
+        finished(
+            &cargo_pluto_on(host, moto, args)
+                .output()
+                .expect("cargo-pluto runs"),
+        )
+    };
+    let aws = pluto_aws_engine::from_config(&moto.sdk_config().await)
+        .await
+        .expect("the test connects");
+    let names = StackNames::new("chatbot-history", STACK).expect("valid names");
+    let take = || async {
+        StackLock::acquire(&aws, &names, &LockOptions::new("deploy"), &|_, _| {})
+            .await
+            .expect("machine A takes the lock")
+    };
+    let holder_pid = format!("(pid {})", std::process::id());
+
+    // Held: refused at once, naming the holder; nothing changes.
+    let held = take().await;
+    forget_memory(clients, Some(1024)).await;
+    let (ok, _, stderr) = run("machine-b", &deploy_args(&[]));
+    assert!(!ok, "a locked stack refuses a second deploy:\n{stderr}");
+    assert!(
+        stderr.contains("stack `chatbot-history/it` is locked: deploy by")
+            && stderr.contains(&holder_pid)
+            && stderr.contains("--break-lock"),
+        "{stderr}"
+    );
+    assert_eq!(forget_memory(clients, None).await, Some(1024), "untouched");
+    let (ok, _, stderr) = cargo_pluto(
+        moto,
+        &["plan", "--manifest-path", manifest, "--stack", STACK],
+    );
+    assert!(
+        ok && stderr.contains("note: the stack is locked"),
+        "{stderr}"
+    );
+
+    // --lock-wait: waits while held, goes ahead once released.
+    let waiter = cargo_pluto_on("machine-b", moto, &deploy_args(&["--lock-wait", "120"]))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cargo-pluto starts");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(
+        forget_memory(clients, None).await,
+        Some(1024),
+        "the waiting deploy has not touched the stack"
+    );
+    held.release().await.expect("machine A releases");
+    let output = tokio::task::spawn_blocking(move || waiter.wait_with_output())
+        .await
+        .expect("the wait joins")
+        .expect("cargo-pluto finishes");
+    let (ok, _, stderr) = finished(&output);
+    assert!(ok, "the waiting deploy goes ahead:\n{stderr}");
+    assert!(stderr.contains("waiting up to 120 s"), "{stderr}");
+    assert_eq!(forget_memory(clients, None).await, Some(256), "repaired");
+
+    // A dead holder (no release, no renewals): refused, then broken explicitly.
+    drop(take().await);
+    forget_memory(clients, Some(1024)).await;
+    let (ok, _, stderr) = run("machine-b", &deploy_args(&[]));
+    assert!(!ok && stderr.contains(&holder_pid), "{stderr}");
+    let (ok, _, stderr) = run("machine-b", &deploy_args(&["--break-lock"]));
+    assert!(ok, "--break-lock goes ahead:\n{stderr}");
+    assert!(
+        stderr.contains("breaking the lock held: deploy by") && stderr.contains(&holder_pid),
+        "{stderr}"
+    );
+    assert_eq!(forget_memory(clients, None).await, Some(256), "repaired");
+
+    // Two deploys waiting at once: they take turns, so exactly one repairs the drift.
+    let held = take().await;
+    forget_memory(clients, Some(1024)).await;
+    let racers: Vec<_> = ["machine-c", "machine-d"]
+        .into_iter()
+        .map(|host| {
+            cargo_pluto_on(host, moto, &deploy_args(&["--lock-wait", "120", "--json"]))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("cargo-pluto starts")
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    held.release().await.expect("machine A releases");
+    let mut updates = Vec::new();
+    for racer in racers {
+        let output = tokio::task::spawn_blocking(move || racer.wait_with_output())
+            .await
+            .expect("the wait joins")
+            .expect("cargo-pluto finishes");
+        let (ok, stdout, stderr) = finished(&output);
+        assert!(ok, "both deploys succeed:\n{stderr}");
+        assert!(stderr.contains("waiting up to 120 s"), "{stderr}");
+        let plan: Value = serde_json::Deserializer::from_str(&stdout)
+            .into_iter::<Value>()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("a JSON plan:\n{stdout}"));
+        updates.push(
+            actions(&plan)
+                .into_iter()
+                .filter(|(_, _, action)| action != "unchanged")
+                .count(),
+        );
+    }
+    updates.sort_unstable();
+    assert_eq!(
+        updates,
+        [0, 1],
+        "one repaired, the other found nothing to do"
+    );
+    assert_eq!(forget_memory(clients, None).await, Some(256));
 }
 
 #[test]

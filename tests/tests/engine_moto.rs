@@ -1,16 +1,35 @@
 //! The AWS engine as a library against moto, with small hand-made architectures and a tiny code
 //! zip (moto stores code, it never runs it): Function URL auth types and CORS from the
 //! declaration, function-to-function grants, switching a URL from public to IAM, removing a
-//! function, and retrying while IAM propagates a new role (injected by a proxy).
+//! function, retrying while IAM propagates a new role (injected by a proxy), and SageMaker
+//! blue/green updates.
+//!
+//! Minimal change is proven from the server side: tests that count calls run on their own moto
+//! server with its request recorder on, and assert the exact mutating calls moto received, after
+//! checking that they are exactly the calls the engine's own log says it sent (every attempt).
 
-use pluto_aws_engine::{Action, Code, DesiredStack, Engine, Outputs, PreparedChange, Silent};
+use pluto_aws_engine::{
+    Action, Code, DesiredStack, Engine, LockOptions, Outputs, PreparedChange, Silent, StackLock,
+};
 use pluto_deducer::naming::StackNames;
-use pluto_deducer::{Architecture, Function, Grant, Operation, SourceLocation};
-use pluto_spec::{Cors, EnvValue, KvStoreSpec, ResourceKind, ResourceSpec, UrlAuth};
+use pluto_deducer::{Architecture, Function, Grant, Operation, Resource, SourceLocation};
+use pluto_spec::{
+    Cors, EnvValue, Hosting, KvStoreSpec, ResourceKind, ResourceSpec, SagemakerSpec, UrlAuth,
+};
 use pluto_tests::fixtures::{engine, function, grant};
-use pluto_tests::moto::moto;
+use pluto_tests::moto::{Moto, moto};
 use pluto_tests::proxy::{Fault, FaultProxy};
+use pluto_tests::recorder::{RecordedCall, Recorder};
 use std::collections::BTreeMap;
+use std::future::Future;
+
+// The table of the engine's own lock record. Its writes are the only ones a deploy may make
+// besides the stack's resources, and `mutating_calls_on_stack` is where they are told apart.
+use pluto_aws_engine::lock::LOCK_TABLE;
+
+/// The writes on the lock record one recorded run (a deploy or a destroy under the stack's lock,
+/// as `cargo pluto` runs them) makes, as `Service:Operation`: taking it and releasing it.
+const LOCK_RECORD_WRITES: &[&str] = &["DynamoDB:PutItem", "DynamoDB:DeleteItem"];
 
 /// A small stand-in `bootstrap`, different per `tag`.
 fn code(tag: &str) -> Code {
@@ -62,15 +81,186 @@ async fn deploy(engine: &Engine, architecture: &Architecture, stack: &str, code:
         .expect("the deploy succeeds")
 }
 
-/// Mutating calls recorded since `from` (an index into the engine's call log).
-fn mutating_since(engine: &Engine, from: usize) -> Vec<String> {
-    let mut calls: Vec<String> = engine.aws.calls.calls()[from..]
+/// Runs an async test on a thread with a large stack, in a multi-threaded runtime: the engine's
+/// futures nest deeply, and in debug builds every poll frame has room for all its temporaries,
+/// so a test doing several deploys can outgrow the 2 MiB of a test thread.
+fn run<F: Future<Output = ()>>(test: impl FnOnce() -> F + Send + 'static) {
+    let thread = std::thread::Builder::new()
+        .name(
+            std::thread::current()
+                .name()
+                .unwrap_or("engine test")
+                .to_owned(),
+        )
+        .stack_size(16 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime")
+                .block_on(test());
+        })
+        .expect("a test thread");
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A private moto server with its request recorder, and an engine on it.
+struct Recorded {
+    moto: Moto,
+    recorder: Recorder,
+    engine: Engine,
+}
+
+impl Recorded {
+    async fn start() -> Self {
+        let moto = Moto::dedicated();
+        let recorder = Recorder::new(moto.endpoint());
+        let engine = engine(moto.endpoint()).await;
+        // The first lock of an account and region creates the lock table; recorded runs then
+        // find it, as every deploy but the very first does.
+        StackLock::acquire(
+            &engine.aws,
+            &StackNames::new("engine-app", "setup").expect("names"),
+            &LockOptions::new("deploy"),
+            &|_, _| {},
+        )
+        .await
+        .expect("the lock table is created")
+        .release()
+        .await
+        .expect("released");
+        Self {
+            moto,
+            recorder,
+            engine,
+        }
+    }
+
+    /// Runs `work` on `stack` under its lock (engine calls only: nothing else may call this
+    /// server meanwhile) while moto records, checks that moto received exactly the calls the
+    /// engine's log says it sent (each attempt, mutating or not), and returns the mutating calls
+    /// on the stack's resources as `Service:Operation target`, in the order moto received them.
+    async fn mutating_calls<T>(
+        &self,
+        stack: &str,
+        work: impl Future<Output = T>,
+    ) -> (T, Vec<String>) {
+        let logged_before = self.engine.aws.calls.calls().len();
+        self.recorder
+            .restart()
+            .await
+            .expect("moto starts recording");
+        let names = StackNames::new("engine-app", stack).expect("names");
+        let lock = StackLock::acquire(
+            &self.engine.aws,
+            &names,
+            &LockOptions::new("deploy"),
+            &|_, _| {},
+        )
+        .await
+        .expect("the stack's lock is free");
+        let output = work.await;
+        lock.release().await.expect("the lock is released");
+        self.recorder.stop().await.expect("moto stops recording");
+        let recording = self
+            .recorder
+            .download()
+            .await
+            .expect("moto's recording, every request named");
+        let mut received: Vec<String> = recording.iter().map(RecordedCall::call).collect();
+        let mut sent: Vec<String> = self.engine.aws.calls.calls()[logged_before..]
+            .iter()
+            .map(|call| format!("{}:{}", call.service, call.operation))
+            .collect();
+        // Concurrent calls may reach moto in another order than they were sent.
+        received.sort();
+        sent.sort();
+        assert_eq!(
+            received, sent,
+            "moto received exactly the calls the engine logged"
+        );
+        (output, mutating_calls_on_stack(&recording))
+    }
+
+    /// A deploy (plan and apply), recorded: its outputs and its mutating calls on the stack.
+    async fn deploy(
+        &self,
+        architecture: &Architecture,
+        stack: &str,
+        code: &Code,
+    ) -> (Outputs, Vec<String>) {
+        self.mutating_calls(stack, deploy(&self.engine, architecture, stack, code))
+            .await
+    }
+
+    /// An apply of `prepared` to `stack`, recorded: its mutating calls on the stack.
+    async fn apply(&self, stack: &str, prepared: PreparedChange) -> Vec<String> {
+        let (_, calls) = self
+            .mutating_calls(stack, async {
+                self.engine
+                    .apply(prepared, &Silent)
+                    .await
+                    .expect("the change is applied")
+            })
+            .await;
+        calls
+    }
+
+    /// A destroy (plan and apply), recorded: its mutating calls on the stack.
+    async fn destroy(&self, stack: &str) -> Vec<String> {
+        let names = StackNames::new("engine-app", stack).expect("names");
+        let destroy = self
+            .engine
+            .plan_destroy(&names)
+            .await
+            .expect("a destroy plan");
+        let calls = self.apply(stack, destroy).await;
+        let left = self
+            .engine
+            .plan_destroy(&names)
+            .await
+            .expect("a destroy plan");
+        assert!(left.plan.changes.is_empty(), "{}", left.plan);
+        calls
+    }
+}
+
+/// The mutating calls of a recording that touch the stack's resources, as
+/// `Service:Operation target`: all of them but the writes on the engine's lock record, which
+/// are checked here to be exactly [`LOCK_RECORD_WRITES`].
+fn mutating_calls_on_stack(recording: &[RecordedCall]) -> Vec<String> {
+    let (lock, stack): (Vec<&RecordedCall>, Vec<&RecordedCall>) = recording
         .iter()
         .filter(|call| call.is_mutating())
-        .map(|call| format!("{}:{}", call.service, call.operation))
-        .collect();
+        .partition(|call| call.target.as_deref() == Some(LOCK_TABLE));
+    let lock: Vec<String> = lock.iter().map(|call| call.call()).collect();
+    assert_eq!(lock, LOCK_RECORD_WRITES, "writes on the lock record");
+    stack.iter().map(ToString::to_string).collect()
+}
+
+/// `calls` sorted, for steps whose resources are changed concurrently.
+fn sorted(mut calls: Vec<String>) -> Vec<String> {
     calls.sort();
     calls
+}
+
+/// `expected` as owned strings, sorted.
+fn sorted_owned(expected: &[&str]) -> Vec<String> {
+    sorted(expected.iter().map(|call| (*call).to_owned()).collect())
+}
+
+/// The calls on these objects (by name), in order.
+fn on(calls: &[String], objects: &[&str]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|call| {
+            call.split_once(' ')
+                .is_some_and(|(_, target)| objects.contains(&target))
+        })
+        .cloned()
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,185 +318,221 @@ async fn create_function_is_retried_while_lambda_cannot_assume_the_new_role() {
         .expect("the half-made stack is destroyed");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn urls_follow_the_declaration_and_changes_touch_only_what_changed() {
-    let moto = moto();
-    let engine = engine(moto.endpoint()).await;
-    let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config().await);
-    let cors = Cors {
-        allow_origins: vec!["https://example.com".to_owned()],
-        allow_methods: vec!["GET".to_owned(), "POST".to_owned()],
-        allow_headers: vec!["content-type".to_owned()],
-        expose_headers: vec!["x-request-id".to_owned()],
-        max_age_s: Some(300),
-        allow_credentials: true,
-    };
-    let first = architecture(vec![
-        with_cors(function("api", UrlAuth::Iam, Vec::new()), cors.clone()),
-        function("caller", UrlAuth::Public, vec![invoke("worker")]),
-        function("worker", UrlAuth::None, Vec::new()),
-    ]);
-    let code = code("urls");
-    let outputs = deploy(&engine, &first, "urls", &code).await;
-    let by_name: BTreeMap<&str, &pluto_aws_engine::engine::FunctionOutput> = outputs
-        .functions
-        .iter()
-        .map(|function| (function.name.as_str(), function))
-        .collect();
-    assert_eq!(by_name["api"].url_auth, "iam");
-    assert_eq!(by_name["worker"].url, None);
-    assert_eq!(by_name["worker"].url_auth, "none");
+#[test]
+fn urls_follow_the_declaration_and_changes_touch_only_what_changed() {
+    run(|| async {
+        let recorded = Recorded::start().await;
+        let (moto, engine) = (&recorded.moto, &recorded.engine);
+        let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config().await);
+        let cors = Cors {
+            allow_origins: vec!["https://example.com".to_owned()],
+            allow_methods: vec!["GET".to_owned(), "POST".to_owned()],
+            allow_headers: vec!["content-type".to_owned()],
+            expose_headers: vec!["x-request-id".to_owned()],
+            max_age_s: Some(300),
+            allow_credentials: true,
+        };
+        let first = architecture(vec![
+            with_cors(function("api", UrlAuth::Iam, Vec::new()), cors.clone()),
+            function("caller", UrlAuth::Public, vec![invoke("worker")]),
+            function("worker", UrlAuth::None, Vec::new()),
+        ]);
+        let code = code("urls");
+        let (outputs, _) = recorded.deploy(&first, "urls", &code).await;
+        let by_name: BTreeMap<&str, &pluto_aws_engine::engine::FunctionOutput> = outputs
+            .functions
+            .iter()
+            .map(|function| (function.name.as_str(), function))
+            .collect();
+        assert_eq!(by_name["api"].url_auth, "iam");
+        assert_eq!(by_name["worker"].url, None);
+        assert_eq!(by_name["worker"].url_auth, "none");
 
-    let api = lambda
-        .get_function_url_config()
-        .function_name("engine-app-urls-api")
-        .send()
-        .await
-        .expect("api has a URL");
-    assert_eq!(api.auth_type().as_str(), "AWS_IAM");
-    assert_eq!(Some(api.function_url()), by_name["api"].url.as_deref());
-    let live_cors = api.cors().expect("CORS is configured");
-    assert_eq!(live_cors.allow_origins(), ["https://example.com"]);
-    assert_eq!(live_cors.allow_methods(), ["GET", "POST"]);
-    assert_eq!(live_cors.allow_headers(), ["content-type"]);
-    assert_eq!(live_cors.expose_headers(), ["x-request-id"]);
-    assert_eq!(live_cors.max_age(), Some(300));
-    assert_eq!(live_cors.allow_credentials(), Some(true));
-    let api_policy = lambda
-        .get_policy()
-        .function_name("engine-app-urls-api")
-        .send()
-        .await;
-    assert!(
-        api_policy.is_err()
-            || !api_policy
-                .as_ref()
-                .is_ok_and(|p| p.policy().unwrap_or_default().contains("PlutoPublic")),
-        "an IAM URL has no public permission: {api_policy:?}"
-    );
-    let worker_url = lambda
-        .get_function_url_config()
-        .function_name("engine-app-urls-worker")
-        .send()
-        .await;
-    assert!(
-        worker_url.is_err(),
-        "url = \"none\" creates no URL: {worker_url:?}"
-    );
-    let caller = lambda
-        .get_function_configuration()
-        .function_name("engine-app-urls-caller")
-        .send()
-        .await
-        .expect("caller exists");
-    let caller_env = caller
-        .environment()
-        .and_then(|env| env.variables())
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(
-        caller_env.get("PLUTO_FUNCTION_WORKER").map(String::as_str),
-        Some("engine-app-urls-worker")
-    );
-
-    // Nothing changed: nothing is written.
-    let before = engine.aws.calls.calls().len();
-    let prepared = plan(&engine, &first, "urls", &code).await;
-    assert!(prepared.plan.is_empty(), "{}", prepared.plan);
-    deploy(&engine, &first, "urls", &code).await;
-    assert_eq!(mutating_since(&engine, before), Vec::<String>::new());
-
-    // caller: public -> iam, more memory, no longer invokes worker; worker: removed.
-    let mut caller_now = function("caller", UrlAuth::Iam, Vec::new());
-    caller_now.spec.memory_mb = 1024;
-    let second = architecture(vec![
-        with_cors(function("api", UrlAuth::Iam, Vec::new()), cors),
-        caller_now,
-    ]);
-    let before = engine.aws.calls.calls().len();
-    let prepared = plan(&engine, &second, "urls", &code).await;
-    let changed: Vec<(String, String)> = prepared
-        .plan
-        .changes
-        .iter()
-        .filter(|change| change.action != Action::Unchanged)
-        .map(|change| (change.object(), format!("{:?}", change.action)))
-        .collect();
-    assert_eq!(changed.len(), 5, "{}", prepared.plan);
-    let text = prepared.plan.to_string();
-    for expected in [
-        "memory_mb: 256 -> 1024",
-        "url auth: NONE -> AWS_IAM",
-        "permission PlutoPublicUrl: present -> absent",
-        "- delete    Lambda function engine-app-urls-worker",
-        "- delete    IAM role engine-app-urls-worker-fn",
-        "env.PLUTO_FUNCTION_WORKER: \"engine-app-urls-worker\" -> (unset)",
-    ] {
-        assert!(text.contains(expected), "`{expected}` in\n{text}");
-    }
-    engine
-        .apply(prepared, &Silent)
-        .await
-        .expect("the update succeeds");
-    assert_eq!(
-        mutating_since(&engine, before),
-        [
-            "IAM:DeleteRole",
-            "IAM:DeleteRolePolicy",
-            "IAM:PutRolePolicy",
-            "Lambda:DeleteFunction",
-            "Lambda:RemovePermission",
-            "Lambda:RemovePermission",
-            "Lambda:UpdateFunctionConfiguration",
-            "Lambda:UpdateFunctionUrlConfig",
-        ]
-    );
-    let caller_url = lambda
-        .get_function_url_config()
-        .function_name("engine-app-urls-caller")
-        .send()
-        .await
-        .expect("caller keeps its URL");
-    assert_eq!(caller_url.auth_type().as_str(), "AWS_IAM");
-    let caller_policy = lambda
-        .get_policy()
-        .function_name("engine-app-urls-caller")
-        .send()
-        .await;
-    assert!(
-        caller_policy.as_ref().map_or(true, |p| !p
-            .policy()
-            .unwrap_or_default()
-            .contains("PlutoPublic")),
-        "public permissions are removed: {caller_policy:?}"
-    );
-    assert!(
-        lambda
-            .get_function()
-            .function_name("engine-app-urls-worker")
+        let api = lambda
+            .get_function_url_config()
+            .function_name("engine-app-urls-api")
             .send()
             .await
-            .is_err()
-    );
+            .expect("api has a URL");
+        assert_eq!(api.auth_type().as_str(), "AWS_IAM");
+        assert_eq!(Some(api.function_url()), by_name["api"].url.as_deref());
+        let live_cors = api.cors().expect("CORS is configured");
+        assert_eq!(live_cors.allow_origins(), ["https://example.com"]);
+        assert_eq!(live_cors.allow_methods(), ["GET", "POST"]);
+        assert_eq!(live_cors.allow_headers(), ["content-type"]);
+        assert_eq!(live_cors.expose_headers(), ["x-request-id"]);
+        assert_eq!(live_cors.max_age(), Some(300));
+        assert_eq!(live_cors.allow_credentials(), Some(true));
+        let api_policy = lambda
+            .get_policy()
+            .function_name("engine-app-urls-api")
+            .send()
+            .await;
+        assert!(
+            api_policy.is_err()
+                || !api_policy
+                    .as_ref()
+                    .is_ok_and(|p| p.policy().unwrap_or_default().contains("PlutoPublic")),
+            "an IAM URL has no public permission: {api_policy:?}"
+        );
+        let worker_url = lambda
+            .get_function_url_config()
+            .function_name("engine-app-urls-worker")
+            .send()
+            .await;
+        assert!(
+            worker_url.is_err(),
+            "url = \"none\" creates no URL: {worker_url:?}"
+        );
+        let caller = lambda
+            .get_function_configuration()
+            .function_name("engine-app-urls-caller")
+            .send()
+            .await
+            .expect("caller exists");
+        let caller_env = caller
+            .environment()
+            .and_then(|env| env.variables())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            caller_env.get("PLUTO_FUNCTION_WORKER").map(String::as_str),
+            Some("engine-app-urls-worker")
+        );
 
-    let destroy = engine
-        .plan_destroy(&StackNames::new("engine-app", "urls").expect("names"))
-        .await
-        .expect("a destroy plan");
-    assert!(
-        destroy
+        // Nothing changed: nothing is written.
+        let prepared = plan(engine, &first, "urls", &code).await;
+        assert!(prepared.plan.is_empty(), "{}", prepared.plan);
+        let (_, calls) = recorded.deploy(&first, "urls", &code).await;
+        assert_eq!(calls, Vec::<String>::new(), "a redeploy without changes");
+
+        // caller: public -> iam, more memory, no longer invokes worker; worker: removed.
+        let mut caller_now = function("caller", UrlAuth::Iam, Vec::new());
+        caller_now.spec.memory_mb = 1024;
+        let second = architecture(vec![
+            with_cors(function("api", UrlAuth::Iam, Vec::new()), cors),
+            caller_now,
+        ]);
+        let prepared = plan(engine, &second, "urls", &code).await;
+        let changed: Vec<(String, String)> = prepared
             .plan
             .changes
             .iter()
-            .all(|change| change.action == Action::Delete)
-    );
-    assert_eq!(destroy.plan.changes.len(), 4, "{}", destroy.plan);
-    engine.apply(destroy, &Silent).await.expect("destroyed");
-    let left = engine
-        .plan_destroy(&StackNames::new("engine-app", "urls").expect("names"))
-        .await
-        .expect("a destroy plan");
-    assert!(left.plan.changes.is_empty(), "{}", left.plan);
+            .filter(|change| change.action != Action::Unchanged)
+            .map(|change| (change.object(), format!("{:?}", change.action)))
+            .collect();
+        assert_eq!(changed.len(), 5, "{}", prepared.plan);
+        let text = prepared.plan.to_string();
+        for expected in [
+            "memory_mb: 256 -> 1024",
+            "url auth: NONE -> AWS_IAM",
+            "permission PlutoPublicUrl: present -> absent",
+            "- delete    Lambda function engine-app-urls-worker",
+            "- delete    IAM role engine-app-urls-worker-fn",
+            "env.PLUTO_FUNCTION_WORKER: \"engine-app-urls-worker\" -> (unset)",
+        ] {
+            assert!(text.contains(expected), "`{expected}` in\n{text}");
+        }
+        let calls = recorded.apply("urls", prepared).await;
+        assert_eq!(
+            sorted(calls.clone()),
+            sorted_owned(&[
+                // caller: the new policy (no invoke of worker), the URL's auth type, the two
+                // statements that made the URL public, memory and env in one configuration update.
+                "IAM:PutRolePolicy engine-app-urls-caller-fn",
+                "Lambda:RemovePermission engine-app-urls-caller",
+                "Lambda:RemovePermission engine-app-urls-caller",
+                "Lambda:UpdateFunctionConfiguration engine-app-urls-caller",
+                "Lambda:UpdateFunctionUrlConfig engine-app-urls-caller",
+                // worker: the function, then its role.
+                "IAM:DeleteRole engine-app-urls-worker-fn",
+                "IAM:DeleteRolePolicy engine-app-urls-worker-fn",
+                "Lambda:DeleteFunction engine-app-urls-worker",
+            ]),
+            "{calls:#?}"
+        );
+        assert_eq!(
+            on(
+                &calls,
+                &["engine-app-urls-worker", "engine-app-urls-worker-fn"]
+            ),
+            [
+                "Lambda:DeleteFunction engine-app-urls-worker",
+                "IAM:DeleteRolePolicy engine-app-urls-worker-fn",
+                "IAM:DeleteRole engine-app-urls-worker-fn",
+            ],
+            "the function goes first, its URL and permissions with it, then its role"
+        );
+        let caller_url = lambda
+            .get_function_url_config()
+            .function_name("engine-app-urls-caller")
+            .send()
+            .await
+            .expect("caller keeps its URL");
+        assert_eq!(caller_url.auth_type().as_str(), "AWS_IAM");
+        let caller_policy = lambda
+            .get_policy()
+            .function_name("engine-app-urls-caller")
+            .send()
+            .await;
+        assert!(
+            caller_policy.as_ref().map_or(true, |p| !p
+                .policy()
+                .unwrap_or_default()
+                .contains("PlutoPublic")),
+            "public permissions are removed: {caller_policy:?}"
+        );
+        assert!(
+            lambda
+                .get_function()
+                .function_name("engine-app-urls-worker")
+                .send()
+                .await
+                .is_err()
+        );
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
+        let worker_role = iam
+            .get_role()
+            .role_name("engine-app-urls-worker-fn")
+            .send()
+            .await;
+        assert!(worker_role.is_err(), "the role is deleted: {worker_role:?}");
+
+        let destroy = engine
+            .plan_destroy(&StackNames::new("engine-app", "urls").expect("names"))
+            .await
+            .expect("a destroy plan");
+        assert!(
+            destroy
+                .plan
+                .changes
+                .iter()
+                .all(|change| change.action == Action::Delete)
+        );
+        assert_eq!(destroy.plan.changes.len(), 4, "{}", destroy.plan);
+        let calls = recorded.destroy("urls").await;
+        assert_eq!(
+            sorted(calls.clone()),
+            sorted_owned(&[
+                "Lambda:DeleteFunction engine-app-urls-api",
+                "IAM:DeleteRolePolicy engine-app-urls-api-fn",
+                "IAM:DeleteRole engine-app-urls-api-fn",
+                "Lambda:DeleteFunction engine-app-urls-caller",
+                "IAM:DeleteRolePolicy engine-app-urls-caller-fn",
+                "IAM:DeleteRole engine-app-urls-caller-fn",
+            ]),
+            "{calls:#?}"
+        );
+        let api_url = lambda
+            .get_function_url_config()
+            .function_name("engine-app-urls-api")
+            .send()
+            .await;
+        assert!(
+            api_url.is_err(),
+            "the URL went with the function: {api_url:?}"
+        );
+    });
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -392,69 +618,359 @@ async fn secrets_reach_the_function_but_never_the_plan() {
     engine.apply(destroy, &Silent).await.expect("destroyed");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_kind_of_change_makes_only_its_own_calls() {
-    let moto = moto();
-    let engine = engine(moto.endpoint()).await;
-    let store = pluto_deducer::Resource {
-        spec: ResourceSpec::KvStore(KvStoreSpec {
-            name: "store".to_owned(),
+#[test]
+fn each_kind_of_change_makes_only_its_own_calls() {
+    run(|| async {
+        let recorded = Recorded::start().await;
+        let config = recorded.moto.sdk_config().await;
+        let (lambda, iam) = (
+            aws_sdk_lambda::Client::new(&config),
+            aws_sdk_iam::Client::new(&config),
+        );
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let store = Resource {
+            spec: ResourceSpec::KvStore(KvStoreSpec {
+                name: "store".to_owned(),
+            }),
+            rust_path: "app::store".to_owned(),
+            source: SourceLocation {
+                file: "src/main.rs".to_owned(),
+                line: 1,
+                column: 1,
+            },
+        };
+        /// What changes from step to step.
+        #[derive(Clone)]
+        struct Shape<'a> {
+            worker_timeout: u32,
+            worker_memory: u32,
+            worker_mode: &'a str,
+            reader_operations: &'a [Operation],
+            with_store: bool,
+            with_public: bool,
+        }
+        let app = |shape: &Shape<'_>| {
+            let mut worker = function("worker", UrlAuth::None, Vec::new());
+            worker.spec.timeout_s = shape.worker_timeout;
+            worker.spec.memory_mb = shape.worker_memory;
+            worker.spec.env = BTreeMap::from([(
+                "MODE".to_owned(),
+                EnvValue::Literal(shape.worker_mode.to_owned()),
+            )]);
+            let reader = function(
+                "reader",
+                UrlAuth::Iam,
+                shape
+                    .reader_operations
+                    .iter()
+                    .map(|operation| grant(ResourceKind::KvStore, "store", *operation))
+                    .collect(),
+            );
+            let mut functions = vec![reader, worker];
+            if shape.with_public {
+                functions.push(function("public", UrlAuth::Public, Vec::new()));
+            }
+            let mut app = architecture(functions);
+            if shape.with_store {
+                app.resources.push(store.clone());
+            }
+            app
+        };
+        let first = Shape {
+            worker_timeout: 30,
+            worker_memory: 256,
+            worker_mode: "fast",
+            reader_operations: &[Operation::KvGet],
+            with_store: true,
+            with_public: true,
+        };
+        let v1 = code("changes-v1");
+        let v2 = code("changes-v2");
+        recorded.deploy(&app(&first), "changes", &v1).await;
+
+        let longer = Shape {
+            worker_timeout: 60,
+            ..first.clone()
+        };
+        let bigger = Shape {
+            worker_memory: 512,
+            ..longer.clone()
+        };
+        let slow = Shape {
+            worker_mode: "slow",
+            ..bigger.clone()
+        };
+        let granted = Shape {
+            reader_operations: &[Operation::KvGet, Operation::KvSet],
+            ..slow.clone()
+        };
+        let private = Shape {
+            with_public: false,
+            ..granted.clone()
+        };
+        let storeless = Shape {
+            reader_operations: &[],
+            with_store: false,
+            ..private.clone()
+        };
+        let steps: [(&str, &Shape<'_>, &Code, &[&str]); 8] = [
+            ("nothing", &first, &v1, &[]),
+            (
+                "new code",
+                &first,
+                &v2,
+                &[
+                    "Lambda:UpdateFunctionCode engine-app-changes-public",
+                    "Lambda:UpdateFunctionCode engine-app-changes-reader",
+                    "Lambda:UpdateFunctionCode engine-app-changes-worker",
+                ],
+            ),
+            (
+                "a longer timeout",
+                &longer,
+                &v2,
+                &["Lambda:UpdateFunctionConfiguration engine-app-changes-worker"],
+            ),
+            (
+                "more memory",
+                &bigger,
+                &v2,
+                &["Lambda:UpdateFunctionConfiguration engine-app-changes-worker"],
+            ),
+            (
+                "another env value",
+                &slow,
+                &v2,
+                &["Lambda:UpdateFunctionConfiguration engine-app-changes-worker"],
+            ),
+            (
+                "a new grant on a granted table",
+                &granted,
+                &v2,
+                &["IAM:PutRolePolicy engine-app-changes-reader-fn"],
+            ),
+            (
+                // In this order: Lambda deletes the URL and the permissions with the function.
+                "a function removed",
+                &private,
+                &v2,
+                &[
+                    "Lambda:DeleteFunction engine-app-changes-public",
+                    "IAM:DeleteRolePolicy engine-app-changes-public-fn",
+                    "IAM:DeleteRole engine-app-changes-public-fn",
+                ],
+            ),
+            (
+                // The reader loses its grants: its policy and the table's env var.
+                "a resource removed",
+                &storeless,
+                &v2,
+                &[
+                    "DynamoDB:DeleteTable engine-app-changes-store",
+                    "IAM:PutRolePolicy engine-app-changes-reader-fn",
+                    "Lambda:UpdateFunctionConfiguration engine-app-changes-reader",
+                ],
+            ),
+        ];
+        for (what, shape, code, expected) in steps {
+            let architecture = app(shape);
+            let (_, calls) = recorded.deploy(&architecture, "changes", code).await;
+            if what == "a function removed" {
+                assert_eq!(calls, expected, "{what}: exactly these, in this order");
+            } else {
+                assert_eq!(sorted(calls), sorted_owned(expected), "{what}");
+            }
+            let prepared = plan(&recorded.engine, &architecture, "changes", code).await;
+            assert!(prepared.plan.is_empty(), "after {what}: {}", prepared.plan);
+        }
+
+        // What was removed is gone, with the function's URL and permissions.
+        let gone = lambda
+            .get_function()
+            .function_name("engine-app-changes-public")
+            .send()
+            .await;
+        assert!(gone.is_err(), "{gone:?}");
+        let url = lambda
+            .get_function_url_config()
+            .function_name("engine-app-changes-public")
+            .send()
+            .await;
+        assert!(url.is_err(), "{url:?}");
+        let policy = lambda
+            .get_policy()
+            .function_name("engine-app-changes-public")
+            .send()
+            .await;
+        assert!(policy.is_err(), "{policy:?}");
+        let role = iam
+            .get_role()
+            .role_name("engine-app-changes-public-fn")
+            .send()
+            .await;
+        assert!(role.is_err(), "{role:?}");
+        let table = dynamodb
+            .describe_table()
+            .table_name("engine-app-changes-store")
+            .send()
+            .await;
+        assert!(table.is_err(), "{table:?}");
+
+        let calls = recorded.destroy("changes").await;
+        assert_eq!(
+            sorted(calls.clone()),
+            sorted_owned(&[
+                "Lambda:DeleteFunction engine-app-changes-reader",
+                "IAM:DeleteRolePolicy engine-app-changes-reader-fn",
+                "IAM:DeleteRole engine-app-changes-reader-fn",
+                "Lambda:DeleteFunction engine-app-changes-worker",
+                "IAM:DeleteRolePolicy engine-app-changes-worker-fn",
+                "IAM:DeleteRole engine-app-changes-worker-fn",
+            ]),
+            "{calls:#?}"
+        );
+    });
+}
+
+/// A SageMaker endpoint `llm` on `instance_type`, and nothing else.
+fn sagemaker_app(instance_type: &str) -> Architecture {
+    let mut app = architecture(Vec::new());
+    app.resources.push(Resource {
+        spec: ResourceSpec::Sagemaker(SagemakerSpec {
+            name: "llm".to_owned(),
+            image: "763104351884.dkr.ecr.us-east-1.amazonaws.com/\
+                    huggingface-pytorch-tgi-inference:2.1.1-tgi1.4.0-gpu-py310-cu121-ubuntu20.04"
+                .to_owned(),
+            hosting: Hosting::Instances {
+                instance_type: instance_type.to_owned(),
+                initial_instance_count: 1,
+            },
+            env: BTreeMap::from([(
+                "HF_MODEL_ID".to_owned(),
+                EnvValue::Literal("TinyLlama/TinyLlama-1.1B-Chat-v1.0".to_owned()),
+            )]),
         }),
-        rust_path: "app::store".to_owned(),
+        rust_path: "app::llm".to_owned(),
         source: SourceLocation {
             file: "src/main.rs".to_owned(),
             line: 1,
             column: 1,
         },
-    };
-    let app = |worker_timeout: u32, reader_operations: &[Operation]| {
-        let mut worker = function("worker", UrlAuth::None, Vec::new());
-        worker.spec.timeout_s = worker_timeout;
-        let reader = function(
-            "reader",
-            UrlAuth::Iam,
-            reader_operations
-                .iter()
-                .map(|operation| grant(ResourceKind::KvStore, "store", *operation))
-                .collect(),
-        );
-        let mut app = architecture(vec![reader, worker]);
-        app.resources.push(store.clone());
-        app
-    };
-    let v1 = code("changes-v1");
-    deploy(&engine, &app(30, &[Operation::KvGet]), "changes", &v1).await;
+    });
+    app
+}
 
-    let steps: [(&str, Architecture, &Code, &[&str]); 3] = [
-        (
-            "new code",
-            app(30, &[Operation::KvGet]),
-            &code("changes-v2"),
-            &["Lambda:UpdateFunctionCode", "Lambda:UpdateFunctionCode"],
-        ),
-        (
-            "a longer timeout",
-            app(60, &[Operation::KvGet]),
-            &code("changes-v2"),
-            &["Lambda:UpdateFunctionConfiguration"],
-        ),
-        (
-            "a new grant on a granted table",
-            app(60, &[Operation::KvGet, Operation::KvSet]),
-            &code("changes-v2"),
-            &["IAM:PutRolePolicy"],
-        ),
-    ];
-    for (what, architecture, code, expected) in steps {
-        let before = engine.aws.calls.calls().len();
-        deploy(&engine, &architecture, "changes", code).await;
-        assert_eq!(mutating_since(&engine, before), expected, "{what}");
-        let prepared = plan(&engine, &architecture, "changes", code).await;
-        assert!(prepared.plan.is_empty(), "after {what}: {}", prepared.plan);
-    }
-    let destroy = engine
-        .plan_destroy(&StackNames::new("engine-app", "changes").expect("names"))
-        .await
-        .expect("a destroy plan");
-    engine.apply(destroy, &Silent).await.expect("destroyed");
+#[test]
+fn a_new_instance_type_is_a_blue_green_update_of_the_endpoint() {
+    run(|| async {
+        let recorded = Recorded::start().await;
+        let sagemaker = aws_sdk_sagemaker::Client::new(&recorded.moto.sdk_config().await);
+        let code = code("bluegreen");
+        let (blue, _) = recorded
+            .deploy(&sagemaker_app("ml.m5.xlarge"), "bluegreen", &code)
+            .await;
+        let [blue] = blue.endpoints.as_slice() else {
+            panic!("one endpoint: {blue:#?}");
+        };
+        assert_eq!(blue.endpoint_name, "engine-app-bluegreen-llm");
+
+        let green_app = sagemaker_app("ml.m5.2xlarge");
+        let prepared = plan(&recorded.engine, &green_app, "bluegreen", &code).await;
+        let text = prepared.plan.to_string();
+        let created: Vec<&str> = prepared
+            .plan
+            .changes
+            .iter()
+            .filter(|change| change.action == Action::Create)
+            .map(|change| change.object_type)
+            .collect();
+        assert_eq!(created, ["SageMaker endpoint config"], "{text}");
+        let (green, calls) = recorded.deploy(&green_app, "bluegreen", &code).await;
+        let [green] = green.endpoints.as_slice() else {
+            panic!("one endpoint: {green:#?}");
+        };
+        for expected in [
+            format!(
+                "+ create    SageMaker endpoint config {}",
+                green.config_name
+            ),
+            format!("~ update    SageMaker endpoint {}", green.endpoint_name),
+            format!("config: {} -> {}", blue.config_name, green.config_name),
+            format!("- delete    SageMaker endpoint config {}", blue.config_name),
+            "1 to create, 1 to update, 1 to delete".to_owned(),
+        ] {
+            assert!(text.contains(&expected), "`{expected}` in\n{text}");
+        }
+        assert_eq!(green.model_name, blue.model_name, "the model is unchanged");
+        assert_ne!(green.config_name, blue.config_name, "a new configuration");
+        assert_eq!(
+            calls,
+            [
+                format!("SageMaker:CreateEndpointConfig {}", green.config_name),
+                format!("SageMaker:UpdateEndpoint {}", green.endpoint_name),
+                format!("SageMaker:DeleteEndpointConfig {}", blue.config_name),
+            ],
+            "new config, endpoint pointed at it, old config deleted: nothing else"
+        );
+
+        let endpoint = sagemaker
+            .describe_endpoint()
+            .endpoint_name(&green.endpoint_name)
+            .send()
+            .await
+            .expect("the endpoint exists");
+        assert_eq!(
+            endpoint.endpoint_config_name(),
+            Some(green.config_name.as_str())
+        );
+        assert_eq!(
+            endpoint.endpoint_status().map(|s| s.as_str()),
+            Some("InService")
+        );
+        let config = sagemaker
+            .describe_endpoint_config()
+            .endpoint_config_name(&green.config_name)
+            .send()
+            .await
+            .expect("the new configuration exists");
+        let variants = config.production_variants();
+        assert_eq!(variants.len(), 1, "{variants:?}");
+        assert_eq!(
+            variants[0].instance_type().map(|t| t.as_str()),
+            Some("ml.m5.2xlarge")
+        );
+        assert_eq!(variants[0].model_name(), Some(blue.model_name.as_str()));
+        let old = sagemaker
+            .describe_endpoint_config()
+            .endpoint_config_name(&blue.config_name)
+            .send()
+            .await;
+        assert!(
+            format!("{old:?}").contains("Could not find"),
+            "the old configuration is deleted: {old:?}"
+        );
+        sagemaker
+            .describe_model()
+            .model_name(&blue.model_name)
+            .send()
+            .await
+            .expect("the model is kept");
+
+        // Nothing changed since: nothing is written.
+        let (_, calls) = recorded.deploy(&green_app, "bluegreen", &code).await;
+        assert_eq!(calls, Vec::<String>::new(), "a redeploy without changes");
+
+        let calls = recorded.destroy("bluegreen").await;
+        assert_eq!(
+            calls,
+            [
+                "SageMaker:DeleteEndpoint engine-app-bluegreen-llm".to_owned(),
+                format!("SageMaker:DeleteEndpointConfig {}", green.config_name),
+                format!("SageMaker:DeleteModel {}", green.model_name),
+                "IAM:DeleteRolePolicy engine-app-bluegreen-llm-sm".to_owned(),
+                "IAM:DeleteRole engine-app-bluegreen-llm-sm".to_owned(),
+            ],
+            "{calls:#?}"
+        );
+    });
 }

@@ -1,11 +1,18 @@
 //! Connecting to AWS: the standard credential and region chain (plus `--region` and
 //! `--endpoint-url`), the caller's account from STS, one client per service, and a log of every
 //! API call the engine makes (for progress, tests and the benchmark).
+//!
+//! Every call is retried by the SDK's standard retry: throttling, 5xx answers and connections
+//! that fail or close without an answer, up to [`MAX_ATTEMPTS`] attempts with exponential backoff
+//! (what the configuration says, when [`from_config`] is given one). The retry quota (the token
+//! bucket that stops retries when most calls fail) is the connection's own, not shared by every
+//! client in the process.
 
 use crate::error::{EngineError, aws_error};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_iam::config::retry::RetryPartition;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -106,6 +113,8 @@ pub struct Aws {
     pub calls: CallLog,
     /// The principal deploying, e.g. `arn:aws:iam::123456789012:user/alice`.
     pub caller_arn: String,
+    /// The clients' retry settings, also used by the few calls the engine retries itself.
+    pub retry: RetryConfig,
 }
 
 /// Loads configuration from the standard chain, checks the credentials and asks STS who we are.
@@ -137,9 +146,16 @@ pub async fn from_config(config: &aws_config::SdkConfig) -> Result<Aws, EngineEr
     })?;
 
     let calls = CallLog::default();
+    let retry = config
+        .retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard);
+    // One token bucket for all of this connection's clients.
+    let retry_partition = RetryPartition::custom("pluto").build();
     let sts = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(config)
             .interceptor(calls.clone())
+            .retry_partition(retry_partition.clone())
             .build(),
     );
     let identity = sts
@@ -158,24 +174,29 @@ pub async fn from_config(config: &aws_config::SdkConfig) -> Result<Aws, EngineEr
         iam: aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(config)
                 .interceptor(calls.clone())
+                .retry_partition(retry_partition.clone())
                 .build(),
         ),
         lambda: aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::config::Builder::from(config)
                 .interceptor(calls.clone())
+                .retry_partition(retry_partition.clone())
                 .build(),
         ),
         dynamodb: aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(config)
                 .interceptor(calls.clone())
+                .retry_partition(retry_partition.clone())
                 .build(),
         ),
         sagemaker: aws_sdk_sagemaker::Client::from_conf(
             aws_sdk_sagemaker::config::Builder::from(config)
                 .interceptor(calls.clone())
+                .retry_partition(retry_partition.clone())
                 .build(),
         ),
         calls,
         caller_arn,
+        retry,
     })
 }

@@ -188,6 +188,30 @@ pub fn owned_by(tags: &BTreeMap<String, String>, names: &StackNames) -> bool {
         && tags.get(STACK_TAG).map(String::as_str) == Some(names.stack())
 }
 
+/// Refuses `object`, found to exist already when creating it, unless its `live` tags name the
+/// project and stack that the `desired` tags do: then it is the stack's own (typically created by
+/// an earlier attempt whose answer was lost) and may be brought to the desired state.
+pub(crate) fn check_same_stack(
+    object: String,
+    desired: &BTreeMap<String, String>,
+    live: &BTreeMap<String, String>,
+) -> Result<(), EngineError> {
+    let same = |key: &str| {
+        desired
+            .get(key)
+            .is_some_and(|value| live.get(key) == Some(value))
+    };
+    if same(PROJECT_TAG) && same(STACK_TAG) {
+        Ok(())
+    } else {
+        Err(EngineError::NotOwned {
+            object,
+            project: desired.get(PROJECT_TAG).cloned().unwrap_or_default(),
+            stack: desired.get(STACK_TAG).cloned().unwrap_or_default(),
+        })
+    }
+}
+
 /// Resolves `env`; `from_env` values are read through `secret` (normally `std::env::var`).
 fn resolve_env(
     env: &BTreeMap<String, EnvValue>,

@@ -2,7 +2,7 @@
 //! billing (PAY_PER_REQUEST), tags.
 
 use crate::connect::Aws;
-use crate::desired::DesiredTable;
+use crate::desired::{DesiredTable, check_same_stack};
 use crate::error::{EngineError, aws_error, found};
 use crate::plan::{FieldChange, tag_change};
 use crate::wait::WaitPolicy;
@@ -130,7 +130,9 @@ fn tags(table: &DesiredTable) -> Vec<Tag> {
         .collect()
 }
 
-/// Creates the table and waits until it is active.
+/// Creates the table and waits until it is active. If it exists already (an earlier attempt
+/// created it and its answer was lost, so the SDK's retry was refused) and is the stack's, it is
+/// brought to the desired state instead.
 pub(crate) async fn create(
     aws: &Aws,
     table: &DesiredTable,
@@ -141,7 +143,8 @@ pub(crate) async fn create(
         object: object(&table.name),
         message: error.to_string(),
     };
-    aws.dynamodb
+    let result = aws
+        .dynamodb
         .create_table()
         .table_name(&table.name)
         .attribute_definitions(
@@ -161,9 +164,32 @@ pub(crate) async fn create(
         .billing_mode(BillingMode::PayPerRequest)
         .set_tags(Some(tags(table)))
         .send()
-        .await
-        .map_err(|error| aws_error("dynamodb:CreateTable", object(&table.name), error))?;
-    wait_active(aws, &table.name, wait).await
+        .await;
+    match result {
+        Ok(_) => wait_active(aws, &table.name, wait).await,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|error| error.code() == Some("ResourceInUseException")) =>
+        {
+            let Some(live) = read(aws, &table.name).await? else {
+                return Err(aws_error(
+                    "dynamodb:CreateTable",
+                    object(&table.name),
+                    error,
+                ));
+            };
+            check_same_stack(object(&table.name), &table.tags, &live.tags)?;
+            diff(table, &live)?;
+            wait_active(aws, &table.name, wait).await?;
+            update(aws, table, &live, wait).await
+        }
+        Err(error) => Err(aws_error(
+            "dynamodb:CreateTable",
+            object(&table.name),
+            error,
+        )),
+    }
 }
 
 async fn wait_active(aws: &Aws, name: &str, wait: &WaitPolicy) -> Result<(), EngineError> {

@@ -3,12 +3,14 @@
 //! [`Engine::concurrency`] at a time), the objects of one resource in dependency order (role ->
 //! function -> URL -> permissions; role -> model -> config -> endpoint). Unchanged resources are
 //! not touched at all. A failure stops only its own resource; the others finish, and the error
-//! says what failed.
+//! reports per resource what was done, at which step it failed and what is left. Nothing is
+//! rolled back: since every run starts from the live state, running it again does only what is
+//! left (creates that find their object made by an attempt whose answer was lost adopt it).
 
 use crate::connect::Aws;
 use crate::desired::{DesiredEndpoint, DesiredFunction, DesiredStack, DesiredTable, owned_by};
 use crate::dynamodb::{self, LiveTable};
-use crate::error::EngineError;
+use crate::error::{EngineError, ResourceOutcome, ResourceReport};
 use crate::inventory::{self, ObjectKind, OwnedObject};
 use crate::lambda::{self, LiveFunction};
 use crate::plan::{Action, Change, FieldChange, Plan};
@@ -21,6 +23,7 @@ use pluto_deducer::naming::StackNames;
 use pluto_spec::ResourceKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// Deploys and destroys stacks through one AWS connection.
 #[derive(Debug, Clone)]
@@ -41,6 +44,8 @@ pub struct PreparedChange {
     units: Vec<Unit>,
     project: String,
     stack: String,
+    /// `deploy` or `destroy`, for the report of a failed apply.
+    operation: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -348,8 +353,13 @@ impl Engine {
     }
 
     /// Reads the live state and plans the deploy of `desired`: creates, updates, and deletes of
-    /// objects of the stack that are no longer declared.
+    /// objects of the stack that are no longer declared. A failed read is reported as
+    /// [`EngineError::ReadFailed`] (nothing was changed).
     pub async fn plan_deploy(&self, desired: DesiredStack) -> Result<PreparedChange, EngineError> {
+        self.read_deploy(desired).await.map_err(read_failed)
+    }
+
+    async fn read_deploy(&self, desired: DesiredStack) -> Result<PreparedChange, EngineError> {
         let names = desired.names.clone();
         let owned = inventory::discover(&self.aws, &names).await?;
         let mut units: Vec<Unit> = Vec::new();
@@ -402,22 +412,30 @@ impl Engine {
         units.extend(removals(owned.into_iter().filter(|object| {
             !kept.contains(&(object.kind, object.name.clone()))
         })));
-        Ok(self.prepared(units, &names))
+        Ok(self.prepared(units, &names, "deploy"))
     }
 
     /// Finds every object of the stack (by tags, without local state) and plans their deletion.
     pub async fn plan_destroy(&self, names: &StackNames) -> Result<PreparedChange, EngineError> {
-        let owned = inventory::discover(&self.aws, names).await?;
-        Ok(self.prepared(removals(owned.into_iter()), names))
+        let owned = inventory::discover(&self.aws, names)
+            .await
+            .map_err(read_failed)?;
+        Ok(self.prepared(removals(owned.into_iter()), names, "destroy"))
     }
 
-    fn prepared(&self, units: Vec<Unit>, names: &StackNames) -> PreparedChange {
+    fn prepared(
+        &self,
+        units: Vec<Unit>,
+        names: &StackNames,
+        operation: &'static str,
+    ) -> PreparedChange {
         let changes = units.iter().flat_map(Unit::changes).collect();
         PreparedChange {
             plan: Plan { changes },
             units,
             project: names.project().to_owned(),
             stack: names.stack().to_owned(),
+            operation,
         }
     }
 
@@ -499,31 +517,73 @@ impl Engine {
         })
     }
 
-    /// Applies a prepared change. Resources whose objects are all unchanged are not touched.
+    /// Applies a prepared change. Resources whose objects are all unchanged are not touched. When
+    /// some resources fail, the others are still done, and the error ([`EngineError::Partial`])
+    /// says per resource what was done, where it failed and what is left.
     pub async fn apply(
         &self,
         prepared: PreparedChange,
         progress: &dyn Progress,
     ) -> Result<Outputs, EngineError> {
         let total = prepared.units.len();
-        let results: Vec<Result<UnitOutput, EngineError>> = stream::iter(prepared.units)
-            .map(|unit| async move {
-                let resource = unit.resource();
-                let changed = unit
-                    .changes()
-                    .iter()
-                    .any(|change| change.action != Action::Unchanged);
-                let result = self.apply_unit(unit, &resource, changed, progress).await;
-                match &result {
-                    Ok(_) if !changed => {}
-                    Ok(_) => progress.report(&resource, Event::Done),
-                    Err(error) => progress.report(&resource, Event::Failed(error.to_string())),
-                }
-                result
-            })
-            .buffer_unordered(self.concurrency.max(1))
-            .collect()
-            .await;
+        let mut results: Vec<(usize, ResourceReport, Option<UnitOutput>)> =
+            stream::iter(prepared.units.into_iter().enumerate())
+                .map(|(index, unit)| async move {
+                    let resource = unit.resource();
+                    let changes = unit.changes();
+                    let changed = changes
+                        .iter()
+                        .any(|change| change.action != Action::Unchanged);
+                    let steps = Steps::new(&resource, progress, changed);
+                    let result = self.apply_unit(unit, &steps).await;
+                    let log = steps.finish(result.is_ok());
+                    let done: Vec<String> = log.done.iter().map(Step::done).collect();
+                    let (outcome, output) = match result {
+                        Ok(output) if !changed => (ResourceOutcome::Unchanged, Some(output)),
+                        Ok(output) => {
+                            progress.report(&resource, Event::Done);
+                            (ResourceOutcome::Done, Some(output))
+                        }
+                        Err(error) => {
+                            progress.report(&resource, Event::Failed(error.to_string()));
+                            let left = changes
+                                .iter()
+                                .filter(|change| {
+                                    change.action != Action::Unchanged
+                                        && !log
+                                            .done
+                                            .iter()
+                                            .any(|step| step.object == change.object())
+                                })
+                                .map(|change| {
+                                    let verb = match change.action {
+                                        Action::Create => "create",
+                                        Action::Update(_) => "update",
+                                        Action::Delete => "delete",
+                                        Action::Unchanged => "keep",
+                                    };
+                                    format!("{verb} {}", change.object())
+                                })
+                                .collect();
+                            let outcome = ResourceOutcome::Failed {
+                                step: log.current.as_ref().map(Step::doing),
+                                left,
+                                error: Box::new(error),
+                            };
+                            (outcome, None)
+                        }
+                    };
+                    let report = ResourceReport {
+                        resource,
+                        done,
+                        outcome,
+                    };
+                    (index, report, output)
+                })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
+        results.sort_by_key(|(index, _, _)| *index);
 
         let mut outputs = Outputs {
             project: prepared.project,
@@ -532,22 +592,25 @@ impl Engine {
             account: self.aws.target.account().to_owned(),
             ..Outputs::default()
         };
-        let mut errors = Vec::new();
-        for result in results {
-            match result {
-                Ok(UnitOutput::Function(function)) => outputs.functions.push(function),
-                Ok(UnitOutput::Endpoint(endpoint)) => outputs.endpoints.push(endpoint),
-                Ok(UnitOutput::Table(table)) => outputs.tables.push(table),
-                Ok(UnitOutput::Removed) => {}
-                Err(error) => errors.push(error),
-            }
-        }
-        if !errors.is_empty() {
+        let failed = results
+            .iter()
+            .filter(|(_, _, output)| output.is_none())
+            .count();
+        if failed > 0 {
             return Err(EngineError::Partial {
-                failed: errors.len(),
+                operation: prepared.operation,
+                failed,
                 total,
-                errors,
+                resources: results.into_iter().map(|(_, report, _)| report).collect(),
             });
+        }
+        for (_, _, output) in results {
+            match output {
+                Some(UnitOutput::Function(function)) => outputs.functions.push(function),
+                Some(UnitOutput::Endpoint(endpoint)) => outputs.endpoints.push(endpoint),
+                Some(UnitOutput::Table(table)) => outputs.tables.push(table),
+                Some(UnitOutput::Removed) | None => {}
+            }
         }
         outputs.functions.sort_by(|a, b| a.name.cmp(&b.name));
         outputs.endpoints.sort_by(|a, b| a.name.cmp(&b.name));
@@ -555,19 +618,8 @@ impl Engine {
         Ok(outputs)
     }
 
-    async fn apply_unit(
-        &self,
-        unit: Unit,
-        resource: &str,
-        changed: bool,
-        progress: &dyn Progress,
-    ) -> Result<UnitOutput, EngineError> {
+    async fn apply_unit(&self, unit: Unit, steps: &Steps<'_>) -> Result<UnitOutput, EngineError> {
         let aws = &self.aws;
-        let step = |text: String| {
-            if changed {
-                progress.report(resource, Event::Step(text));
-            }
-        };
         match unit {
             Unit::Function {
                 desired,
@@ -576,7 +628,7 @@ impl Engine {
             } => {
                 match &role {
                     None => {
-                        step(format!("creating {}", role::object(&desired.role.name)));
+                        steps.start(Verb::Create, role::object(&desired.role.name));
                         role::create(
                             aws,
                             &desired.role,
@@ -585,27 +637,29 @@ impl Engine {
                         .await?;
                     }
                     Some(live_role) if !role::diff(&desired.role, live_role).is_empty() => {
-                        step(format!("updating {}", role::object(&desired.role.name)));
+                        steps.start(Verb::Update, role::object(&desired.role.name));
                         role::update(aws, &desired.role, live_role).await?;
                     }
                     Some(_) => {}
                 }
                 let diff = live.as_ref().map(|live| lambda::diff(&desired, live));
+                // What a create found existing (its earlier attempt's answer was lost).
+                let mut found = None;
                 match (&live, &diff) {
                     (Some(live), Some(diff)) => {
                         if !diff.code.is_empty()
                             || !diff.configuration.is_empty()
                             || diff.tags.is_some()
                         {
-                            step(format!("updating {}", lambda::object(&desired.name)));
+                            steps.start(Verb::Update, lambda::object(&desired.name));
                             // An earlier, interrupted run may have left an update in progress.
                             lambda::wait_ready(aws, &desired.name, &self.wait).await?;
                             lambda::update(aws, &desired, diff, live, &self.wait).await?;
                         }
                     }
                     _ => {
-                        step(format!("creating {}", lambda::object(&desired.name)));
-                        lambda::create(aws, &desired, &self.wait).await?;
+                        steps.start(Verb::Create, lambda::object(&desired.name));
+                        found = lambda::create(aws, &desired, &self.wait).await?;
                     }
                 }
                 let url_unchanged = diff.as_ref().is_some_and(|diff| diff.url.is_empty());
@@ -613,8 +667,8 @@ impl Engine {
                     live.as_ref()
                         .and_then(|live| live.url.as_ref().map(|url| url.url.clone()))
                 } else {
-                    step(format!("configuring {}", lambda::url_object(&desired.name)));
-                    lambda::converge_url(aws, &desired, live.as_deref()).await?
+                    steps.start(Verb::Configure, lambda::url_object(&desired.name));
+                    lambda::converge_url(aws, &desired, found.as_ref().or(live.as_deref())).await?
                 };
                 Ok(UnitOutput::Function(FunctionOutput {
                     name: desired.logical.clone(),
@@ -632,11 +686,11 @@ impl Engine {
             Unit::Table { desired, live } => {
                 match &live {
                     None => {
-                        step(format!("creating {}", dynamodb::object(&desired.name)));
+                        steps.start(Verb::Create, dynamodb::object(&desired.name));
                         dynamodb::create(aws, &desired, &self.wait).await?;
                     }
                     Some(live) if !dynamodb::diff(&desired, live)?.is_empty() => {
-                        step(format!("updating {}", dynamodb::object(&desired.name)));
+                        steps.start(Verb::Update, dynamodb::object(&desired.name));
                         dynamodb::update(aws, &desired, live, &self.wait).await?;
                     }
                     Some(_) => {}
@@ -656,7 +710,7 @@ impl Engine {
             } => {
                 match &role {
                     None => {
-                        step(format!("creating {}", role::object(&desired.role.name)));
+                        steps.start(Verb::Create, role::object(&desired.role.name));
                         role::create(
                             aws,
                             &desired.role,
@@ -668,43 +722,47 @@ impl Engine {
                         .await?;
                     }
                     Some(live_role) if !role::diff(&desired.role, live_role).is_empty() => {
-                        step(format!("updating {}", role::object(&desired.role.name)));
+                        steps.start(Verb::Update, role::object(&desired.role.name));
                         role::update(aws, &desired.role, live_role).await?;
                     }
                     Some(_) => {}
                 }
                 if !model_exists {
-                    step(format!(
-                        "creating {}",
-                        SageMakerObject::Model.object(&desired.model_name)
-                    ));
+                    steps.start(
+                        Verb::Create,
+                        SageMakerObject::Model.object(&desired.model_name),
+                    );
                     sagemaker::create_model(aws, &desired, &self.wait).await?;
                 }
                 if !config_exists {
-                    step(format!(
-                        "creating {}",
-                        SageMakerObject::Config.object(&desired.config_name)
-                    ));
+                    steps.start(
+                        Verb::Create,
+                        SageMakerObject::Config.object(&desired.config_name),
+                    );
                     sagemaker::create_config(aws, &desired).await?;
                 }
                 let mut live = live;
                 if live.as_ref().is_some_and(|live| live.status == "Failed") {
-                    step(format!(
-                        "deleting failed {}",
-                        SageMakerObject::Endpoint.object(&desired.name)
-                    ));
+                    steps.start(
+                        Verb::Delete,
+                        format!("failed {}", SageMakerObject::Endpoint.object(&desired.name)),
+                    );
                     sagemaker::delete(aws, SageMakerObject::Endpoint, &desired.name, &self.wait)
                         .await?;
                     live = None;
                 }
                 let endpoint_object = SageMakerObject::Endpoint.object(&desired.name);
                 match &live {
-                    None => step(format!("creating {endpoint_object}")),
+                    None => steps.start(Verb::Create, endpoint_object),
                     Some(live) if live.config_name != desired.config_name => {
-                        step(format!(
-                            "updating {endpoint_object} to {}",
-                            desired.config_name
-                        ));
+                        steps.start_detail(
+                            Verb::Update,
+                            endpoint_object,
+                            format!(" to {}", desired.config_name),
+                        );
+                    }
+                    Some(live) if live.status != "InService" => {
+                        steps.start_detail(Verb::Wait, endpoint_object, " to be in service".into());
                     }
                     Some(_) => {}
                 }
@@ -719,18 +777,23 @@ impl Engine {
                 if live.as_ref().is_none_or(|live| {
                     live.status != "InService" || live.config_name != desired.config_name
                 }) {
-                    sagemaker::wait_in_service(aws, &desired, resource, progress, &self.wait)
-                        .await?;
+                    sagemaker::wait_in_service(
+                        aws,
+                        &desired,
+                        steps.resource,
+                        steps.progress,
+                        &self.wait,
+                    )
+                    .await?;
                 }
                 // Old revisions go once the endpoint serves the new one: configs, then models.
                 let mut stale = stale;
                 stale.sort_by_key(|object| object.kind);
                 for object in stale {
-                    step(format!(
-                        "deleting {} {}",
-                        object.kind.type_name(),
-                        object.name
-                    ));
+                    steps.start(
+                        Verb::Delete,
+                        format!("{} {}", object.kind.type_name(), object.name),
+                    );
                     delete_object(aws, &object, &self.wait).await?;
                 }
                 Ok(UnitOutput::Endpoint(EndpointOutput {
@@ -742,16 +805,129 @@ impl Engine {
             }
             Unit::Remove { objects, .. } => {
                 for object in objects {
-                    step(format!(
-                        "deleting {} {}",
-                        object.kind.type_name(),
-                        object.name
-                    ));
+                    steps.start(
+                        Verb::Delete,
+                        format!("{} {}", object.kind.type_name(), object.name),
+                    );
                     delete_object(aws, &object, &self.wait).await?;
                 }
                 Ok(UnitOutput::Removed)
             }
         }
+    }
+}
+
+/// A failed read while planning: nothing was changed.
+fn read_failed(error: EngineError) -> EngineError {
+    match error {
+        EngineError::Aws { .. } => EngineError::ReadFailed {
+            error: Box::new(error),
+        },
+        other => other,
+    }
+}
+
+/// What a step does to its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Create,
+    Update,
+    Configure,
+    Delete,
+    Wait,
+}
+
+/// One step of applying a resource, e.g. creating IAM role `app-dev-chat-fn`.
+#[derive(Debug, Clone)]
+struct Step {
+    verb: Verb,
+    /// The object, as plans name it: `IAM role app-dev-chat-fn`.
+    object: String,
+    /// Said after the object, e.g. ` to app-dev-llama-config-1234abcd`.
+    detail: String,
+}
+
+impl Step {
+    /// `creating IAM role app-dev-chat-fn`.
+    fn doing(&self) -> String {
+        let verb = match self.verb {
+            Verb::Create => "creating",
+            Verb::Update => "updating",
+            Verb::Configure => "configuring",
+            Verb::Delete => "deleting",
+            Verb::Wait => "waiting for",
+        };
+        format!("{verb} {}{}", self.object, self.detail)
+    }
+
+    /// `created IAM role app-dev-chat-fn`.
+    fn done(&self) -> String {
+        let verb = match self.verb {
+            Verb::Create => "created",
+            Verb::Update => "updated",
+            Verb::Configure => "configured",
+            Verb::Delete => "deleted",
+            Verb::Wait => "waited for",
+        };
+        format!("{verb} {}{}", self.object, self.detail)
+    }
+}
+
+/// The steps of one resource's apply: reported as progress when they start (if the resource
+/// changes at all), and remembered for the report of a failed apply.
+struct Steps<'a> {
+    resource: &'a str,
+    progress: &'a dyn Progress,
+    changed: bool,
+    log: Mutex<StepLog>,
+}
+
+/// Steps finished, and the one under way.
+#[derive(Debug, Default)]
+struct StepLog {
+    done: Vec<Step>,
+    current: Option<Step>,
+}
+
+impl<'a> Steps<'a> {
+    fn new(resource: &'a str, progress: &'a dyn Progress, changed: bool) -> Self {
+        Self {
+            resource,
+            progress,
+            changed,
+            log: Mutex::default(),
+        }
+    }
+
+    /// The previous step is done; `verb` `object` starts.
+    fn start(&self, verb: Verb, object: String) {
+        self.start_detail(verb, object, String::new());
+    }
+
+    fn start_detail(&self, verb: Verb, object: String, detail: String) {
+        let step = Step {
+            verb,
+            object,
+            detail,
+        };
+        if self.changed {
+            self.progress
+                .report(self.resource, Event::Step(step.doing()));
+        }
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(previous) = log.current.replace(step) {
+            log.done.push(previous);
+        }
+    }
+
+    /// The log once the resource ended: on success the last step is done too; on failure it is
+    /// the one that failed.
+    fn finish(self, succeeded: bool) -> StepLog {
+        let mut log = self.log.into_inner().unwrap_or_else(|e| e.into_inner());
+        if succeeded && let Some(last) = log.current.take() {
+            log.done.push(last);
+        }
+        log
     }
 }
 
@@ -801,6 +977,35 @@ async fn delete_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::Silent;
+
+    #[test]
+    fn steps_remember_what_was_done_and_where_it_stopped() {
+        let steps = Steps::new("function chat", &Silent, true);
+        steps.start(Verb::Create, "IAM role a-dev-chat-fn".to_owned());
+        steps.start(Verb::Create, "Lambda function a-dev-chat".to_owned());
+        let log = steps.finish(false);
+        let done: Vec<String> = log.done.iter().map(Step::done).collect();
+        assert_eq!(done, ["created IAM role a-dev-chat-fn"]);
+        assert_eq!(
+            log.current.as_ref().map(Step::doing).as_deref(),
+            Some("creating Lambda function a-dev-chat")
+        );
+
+        let steps = Steps::new("SageMaker endpoint llama", &Silent, true);
+        steps.start_detail(
+            Verb::Update,
+            "SageMaker endpoint a-dev-llama".to_owned(),
+            " to a-dev-llama-config-2".to_owned(),
+        );
+        let log = steps.finish(true);
+        let done: Vec<String> = log.done.iter().map(Step::done).collect();
+        assert_eq!(
+            done,
+            ["updated SageMaker endpoint a-dev-llama to a-dev-llama-config-2"]
+        );
+        assert!(log.current.is_none());
+    }
 
     #[test]
     fn removals_are_grouped_per_resource_in_deletion_order() {

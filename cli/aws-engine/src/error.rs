@@ -1,5 +1,6 @@
 //! What can go wrong while deploying or destroying, each error saying what to do about it.
 
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use miette::Diagnostic;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -132,20 +133,110 @@ pub enum EngineError {
         source: std::io::Error,
     },
 
-    /// Some resources were not deployed or destroyed; the rest were.
-    #[error(
-        "{failed} of {total} resources failed; the others are done (run the command again to retry)"
+    /// Reading the live state (before planning) failed, so nothing was changed.
+    #[error("could not read the stack's live state from AWS, so nothing was changed: {error}")]
+    #[diagnostic(
+        code(pluto::aws::read_failed),
+        help(
+            "run the command again once AWS answers (after fixing the cause, if it is not a \
+             passing fault such as throttling or an outage)"
+        )
     )]
-    #[diagnostic(code(pluto::aws::partial))]
-    Partial {
-        /// How many failed.
-        failed: usize,
-        /// How many were attempted.
-        total: usize,
-        /// Each failure.
-        #[related]
-        errors: Vec<EngineError>,
+    ReadFailed {
+        /// The failed read.
+        error: Box<EngineError>,
     },
+
+    /// An apply stopped part-way: some resources failed, the others were done. Nothing is rolled
+    /// back; the report says, per declared resource, what was done and what was left.
+    #[error(
+        "{operation} incomplete: {failed} of {total} resources failed; nothing was rolled back{}",
+        render_report(.resources)
+    )]
+    #[diagnostic(
+        code(pluto::aws::partial),
+        help(
+            "run `cargo pluto {operation}` again (after fixing the cause, if it is not a passing \
+             fault such as throttling or an outage): it reads what exists in AWS and does only \
+             what is left"
+        )
+    )]
+    Partial {
+        /// `deploy` or `destroy`.
+        operation: &'static str,
+        /// How many resources failed.
+        failed: usize,
+        /// How many resources the plan had (including unchanged ones).
+        total: usize,
+        /// What happened to each resource, in plan order.
+        resources: Vec<ResourceReport>,
+    },
+}
+
+/// What an apply did to one declared resource.
+#[derive(Debug)]
+pub struct ResourceReport {
+    /// The declared resource, e.g. `function chatbot`.
+    pub resource: String,
+    /// The steps finished, in order, e.g. `created IAM role app-dev-chatbot-fn`.
+    pub done: Vec<String>,
+    /// How it ended.
+    pub outcome: ResourceOutcome,
+}
+
+/// How the apply of one declared resource ended.
+#[derive(Debug)]
+pub enum ResourceOutcome {
+    /// Nothing needed changing; it was not touched.
+    Unchanged,
+    /// Every planned change was made.
+    Done,
+    /// A step failed; the resource's later steps were not attempted.
+    Failed {
+        /// The step that failed, e.g. `creating Lambda function app-dev-chatbot`; `None` when it
+        /// failed before its first step.
+        step: Option<String>,
+        /// The planned changes not made (or not finished), e.g. `create Function URL of
+        /// app-dev-chatbot`.
+        left: Vec<String>,
+        /// Why.
+        error: Box<EngineError>,
+    },
+}
+
+/// One line per resource (failed ones with their error, what was done and what is left).
+fn render_report(resources: &[ResourceReport]) -> String {
+    let mut text = String::new();
+    for report in resources {
+        let resource = &report.resource;
+        match &report.outcome {
+            ResourceOutcome::Unchanged => text.push_str(&format!("\n  {resource}: unchanged")),
+            ResourceOutcome::Done => text.push_str(&format!(
+                "\n  {resource}: done ({})",
+                report.done.join(", ")
+            )),
+            ResourceOutcome::Failed { step, left, error } => {
+                match step {
+                    Some(step) => text.push_str(&format!("\n  {resource}: FAILED while {step}")),
+                    None => text.push_str(&format!("\n  {resource}: FAILED")),
+                }
+                text.push_str(&format!("\n      error: {error}"));
+                if let Some(help) = miette::Diagnostic::help(error.as_ref()) {
+                    text.push_str(&format!("\n      ({help})"));
+                }
+                if !report.done.is_empty() {
+                    text.push_str(&format!(
+                        "\n      done before the failure: {}",
+                        report.done.join(", ")
+                    ));
+                }
+                if !left.is_empty() {
+                    text.push_str(&format!("\n      left to do: {}", left.join(", ")));
+                }
+            }
+        }
+    }
+    text
 }
 
 impl EngineError {
@@ -161,6 +252,13 @@ impl EngineError {
                 for secret in secrets {
                     if !secret.is_empty() {
                         message = message.replace(secret, "(secret)");
+                        // AWS quotes values inside JSON, where quotes, backslashes and control
+                        // characters are escaped.
+                        let quoted = serde_json::to_string(secret).unwrap_or_default();
+                        let escaped = quoted.trim_start_matches('"').trim_end_matches('"');
+                        if !escaped.is_empty() && escaped != secret {
+                            message = message.replace(escaped, "(secret)");
+                        }
                     }
                 }
                 Self::Aws {
@@ -189,7 +287,7 @@ pub(crate) fn found<O, E>(
     not_found: impl Fn(&E) -> bool,
 ) -> Result<Option<O>, EngineError>
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match result {
         Ok(output) => Ok(Some(output)),
@@ -198,7 +296,8 @@ where
     }
 }
 
-/// Turns an SDK error into [`EngineError::Aws`], keeping AWS's code and message.
+/// Turns an SDK error into [`EngineError::Aws`]: AWS's code and message (with the HTTP status and
+/// request id), or what happened to a request AWS did not answer.
 pub(crate) fn aws_error<E>(
     operation: &'static str,
     object: impl Into<String>,
@@ -208,12 +307,126 @@ pub(crate) fn aws_error<E>(
     >,
 ) -> EngineError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     EngineError::Aws {
         operation,
         object: object.into(),
-        message: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
+        message: describe(&error),
+    }
+}
+
+/// What [`aws_error`] says about `error`.
+pub(crate) fn describe<E>(
+    error: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    let retried = if is_transient(error) {
+        "; still failing after retries"
+    } else {
+        ""
+    };
+    match error {
+        SdkError::ServiceError(context) => {
+            let err = context.err();
+            let mut text = err.code().unwrap_or("unknown error").to_owned();
+            if let Some(message) = err.message().filter(|message| !message.is_empty()) {
+                text.push_str(&format!(": {message}"));
+            }
+            text.push_str(&format!(" (HTTP {}", context.raw().status().as_u16()));
+            if let Some(id) = err.meta().extra("aws_request_id") {
+                text.push_str(&format!(", request id {id}"));
+            }
+            format!("{text}{retried})")
+        }
+        SdkError::DispatchFailure(_) => format!(
+            "no answer from AWS: {} (the call may or may not have taken effect{retried})",
+            error_chain(error)
+        ),
+        SdkError::TimeoutError(_) => format!(
+            "no answer from AWS in time (the call may or may not have taken effect{retried})"
+        ),
+        SdkError::ResponseError(_) => format!(
+            "AWS's answer could not be read: {} (the call may or may not have taken \
+             effect{retried})",
+            error_chain(error)
+        ),
+        _ => error_chain(error),
+    }
+}
+
+/// An error and its sources, as `a: b: c`, without repeats (the SDK's `Display`s often repeat
+/// their source's text).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(error) = next {
+        let text = error.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        next = error.source();
+    }
+    parts.join(": ")
+}
+
+/// AWS error codes meaning "throttled" (those the SDK's retry classifier knows).
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Whether a failed call may succeed when sent again — what the SDK's standard retry retries: no
+/// (complete) answer (connection failure or loss, timeout), throttling, or a 5xx answer. After
+/// such a failure the call may or may not have taken effect.
+pub(crate) fn is_transient<E>(
+    error: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_types::retry::ErrorKind;
+    match error {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(failure) => {
+            failure.is_io()
+                || failure.is_timeout()
+                || matches!(
+                    failure.as_other(),
+                    Some(ErrorKind::TransientError | ErrorKind::ThrottlingError)
+                )
+        }
+        SdkError::ServiceError(context) => {
+            matches!(context.raw().status().as_u16(), 429 | 500 | 502 | 503 | 504)
+                || context
+                    .err()
+                    .code()
+                    .is_some_and(|code| THROTTLING_CODES.contains(&code))
+        }
+        _ => false,
     }
 }
 
@@ -233,6 +446,145 @@ mod tests {
         assert_eq!(
             error.to_string(),
             r#"lambda:CreateFunction on Lambda function f failed: exceeded the 4KB limit. String measured: {"TOKEN":"(secret)","A":"b"}"#
+        );
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_even_when_aws_quotes_them_json_escaped() {
+        let error = EngineError::Aws {
+            operation: "lambda:CreateFunction",
+            object: "Lambda function f".to_owned(),
+            message: r#"String measured: {"TOKEN":"a\"b\\c\nd"}"#.to_owned(),
+        }
+        .without_secrets(["a\"b\\c\nd"]);
+        assert_eq!(
+            error.to_string(),
+            r#"lambda:CreateFunction on Lambda function f failed: String measured: {"TOKEN":"(secret)"}"#
+        );
+    }
+
+    type Error = aws_sdk_lambda::operation::add_permission::AddPermissionError;
+    type Sdk = aws_smithy_runtime_api::client::result::SdkError<
+        Error,
+        aws_smithy_runtime_api::http::Response,
+    >;
+
+    fn answer(status: u16, code: &str, message: &str) -> Sdk {
+        let meta = aws_smithy_types::error::ErrorMetadata::builder()
+            .code(code)
+            .message(message)
+            .custom("aws_request_id", "req-1")
+            .build();
+        let raw = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).expect("a status"),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        Sdk::service_error(Error::generic(meta), raw)
+    }
+
+    fn no_answer() -> Sdk {
+        Sdk::dispatch_failure(aws_smithy_runtime_api::client::result::ConnectorError::io(
+            std::io::Error::other("connection closed before message completed").into(),
+        ))
+    }
+
+    #[test]
+    fn throttling_5xx_and_lost_connections_are_transient() {
+        assert!(is_transient(&answer(400, "Throttling", "Rate exceeded")));
+        assert!(is_transient(&answer(429, "TooManyRequestsException", "x")));
+        assert!(is_transient(&answer(500, "ServiceException", "x")));
+        assert!(is_transient(&answer(503, "ServiceUnavailable", "x")));
+        assert!(is_transient(&no_answer()));
+        assert!(!is_transient(&answer(
+            409,
+            "ResourceConflictException",
+            "exists"
+        )));
+        assert!(!is_transient(&answer(400, "ValidationException", "bad")));
+    }
+
+    #[test]
+    fn aws_errors_are_short_code_message_status_and_request_id() {
+        let error = aws_error(
+            "lambda:AddPermission",
+            "Lambda function f",
+            answer(400, "ValidationException", "bad sid"),
+        );
+        assert_eq!(
+            error.to_string(),
+            "lambda:AddPermission on Lambda function f failed: ValidationException: bad sid (HTTP \
+             400, request id req-1)"
+        );
+        let error = aws_error(
+            "lambda:AddPermission",
+            "Lambda function f",
+            answer(503, "ServiceUnavailable", "down"),
+        );
+        assert!(
+            error.to_string().ends_with(
+                "ServiceUnavailable: down (HTTP 503, request id req-1; still failing after retries)"
+            ),
+            "{error}"
+        );
+        let error = aws_error("lambda:AddPermission", "Lambda function f", no_answer());
+        let text = error.to_string();
+        assert!(
+            text.contains("no answer from AWS")
+                && text.contains("connection closed before message completed")
+                && text.contains("may or may not have taken effect"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn partial_applies_report_each_resource() {
+        let error = EngineError::Partial {
+            operation: "deploy",
+            failed: 1,
+            total: 3,
+            resources: vec![
+                ResourceReport {
+                    resource: "function chat".to_owned(),
+                    done: vec!["created IAM role a-dev-chat-fn".to_owned()],
+                    outcome: ResourceOutcome::Failed {
+                        step: Some("creating Lambda function a-dev-chat".to_owned()),
+                        left: vec![
+                            "create Lambda function a-dev-chat".to_owned(),
+                            "create Function URL of a-dev-chat".to_owned(),
+                        ],
+                        error: Box::new(EngineError::Aws {
+                            operation: "lambda:CreateFunction",
+                            object: "Lambda function a-dev-chat".to_owned(),
+                            message: "Throttling: Rate exceeded (HTTP 400)".to_owned(),
+                        }),
+                    },
+                },
+                ResourceReport {
+                    resource: "KV store history".to_owned(),
+                    done: vec!["created DynamoDB table a-dev-history".to_owned()],
+                    outcome: ResourceOutcome::Done,
+                },
+                ResourceReport {
+                    resource: "function old".to_owned(),
+                    done: Vec::new(),
+                    outcome: ResourceOutcome::Unchanged,
+                },
+            ],
+        };
+        assert_eq!(
+            error.to_string(),
+            "deploy incomplete: 1 of 3 resources failed; nothing was rolled back
+  function chat: FAILED while creating Lambda function a-dev-chat
+      error: lambda:CreateFunction on Lambda function a-dev-chat failed: Throttling: Rate exceeded (HTTP 400)
+      done before the failure: created IAM role a-dev-chat-fn
+      left to do: create Lambda function a-dev-chat, create Function URL of a-dev-chat
+  KV store history: done (created DynamoDB table a-dev-history)
+  function old: unchanged"
+        );
+        let help = Diagnostic::help(&error).map(|help| help.to_string());
+        assert!(
+            help.is_some_and(|help| help.contains("run `cargo pluto deploy` again")),
+            "{error:?}"
         );
     }
 }

@@ -6,11 +6,13 @@
 use crate::connect::Aws;
 use crate::desired::{
     DesiredFunction, DesiredUrl, LAMBDA_HANDLER, LAMBDA_RUNTIME, PUBLIC_INVOKE_SID, PUBLIC_URL_SID,
+    check_same_stack,
 };
-use crate::error::{EngineError, aws_error, found};
+use crate::error::{EngineError, aws_error, found, is_transient};
 use crate::plan::{FieldChange, env_changes, tag_change};
 use crate::role::parse_policy;
 use crate::wait::{WaitPolicy, retry_while};
+use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
@@ -99,40 +101,8 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveFunction>, 
     let Some(config) = output.configuration() else {
         return Ok(None);
     };
-    let result = aws
-        .lambda
-        .get_function_url_config()
-        .function_name(name)
-        .send()
-        .await;
-    let url = found(
-        "lambda:GetFunctionUrlConfig",
-        url_object(name),
-        result,
-        not_found,
-    )?
-    .map(|url| LiveUrl {
-        url: url.function_url().to_owned(),
-        auth_type: url.auth_type().as_str().to_owned(),
-        cors: url.cors().map(|cors| DeclaredCors {
-            allow_origins: cors.allow_origins().to_vec(),
-            allow_methods: cors.allow_methods().to_vec(),
-            allow_headers: cors.allow_headers().to_vec(),
-            expose_headers: cors.expose_headers().to_vec(),
-            max_age_s: cors.max_age().and_then(|age| u32::try_from(age).ok()),
-            allow_credentials: cors.allow_credentials().unwrap_or(false),
-        }),
-    });
-    let result = aws.lambda.get_policy().function_name(name).send().await;
-    let policy = found("lambda:GetPolicy", object(name), result, not_found)?
-        .map(|policy| parse_policy(policy.policy().unwrap_or_default()))
-        .unwrap_or_default();
-    let statements = policy["Statement"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|statement| statement["Sid"].as_str().map(str::to_owned))
-        .collect();
+    let url = read_url(aws, name).await?;
+    let statements = read_statements(aws, name).await?;
     Ok(Some(LiveFunction {
         arn: config.function_arn().unwrap_or_default().to_owned(),
         role: config.role().unwrap_or_default().to_owned(),
@@ -167,6 +137,48 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveFunction>, 
         url,
         statements,
     }))
+}
+
+/// The function's URL, or `None`.
+async fn read_url(aws: &Aws, name: &str) -> Result<Option<LiveUrl>, EngineError> {
+    let result = aws
+        .lambda
+        .get_function_url_config()
+        .function_name(name)
+        .send()
+        .await;
+    Ok(found(
+        "lambda:GetFunctionUrlConfig",
+        url_object(name),
+        result,
+        not_found,
+    )?
+    .map(|url| LiveUrl {
+        url: url.function_url().to_owned(),
+        auth_type: url.auth_type().as_str().to_owned(),
+        cors: url.cors().map(|cors| DeclaredCors {
+            allow_origins: cors.allow_origins().to_vec(),
+            allow_methods: cors.allow_methods().to_vec(),
+            allow_headers: cors.allow_headers().to_vec(),
+            expose_headers: cors.expose_headers().to_vec(),
+            max_age_s: cors.max_age().and_then(|age| u32::try_from(age).ok()),
+            allow_credentials: cors.allow_credentials().unwrap_or(false),
+        }),
+    }))
+}
+
+/// Statement ids of the function's resource policy.
+async fn read_statements(aws: &Aws, name: &str) -> Result<BTreeSet<String>, EngineError> {
+    let result = aws.lambda.get_policy().function_name(name).send().await;
+    let policy = found("lambda:GetPolicy", object(name), result, not_found)?
+        .map(|policy| parse_policy(policy.policy().unwrap_or_default()))
+        .unwrap_or_default();
+    Ok(policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|statement| statement["Sid"].as_str().map(str::to_owned))
+        .collect())
 }
 
 /// Which parts of a function differ: configuration, code, URL, permissions, tags.
@@ -354,12 +366,14 @@ fn role_not_ready<E: ProvideErrorMetadata>(error: &E) -> bool {
 }
 
 /// Creates the function (retrying while its new role is not assumable yet) and waits until it is
-/// active.
+/// active. If it exists already (an earlier attempt created it and its answer was lost, so the
+/// SDK's retry was refused) and is the stack's, it is brought to the desired configuration, code
+/// and tags instead, and returned as it was found (its URL and permissions are still to converge).
 pub(crate) async fn create(
     aws: &Aws,
     function: &DesiredFunction,
     wait: &WaitPolicy,
-) -> Result<String, EngineError> {
+) -> Result<Option<LiveFunction>, EngineError> {
     let code = zip_bytes(function).await?;
     let created = retry_while(
         wait.role_propagation,
@@ -386,13 +400,46 @@ pub(crate) async fn create(
         },
         |error| error.as_service_error().is_some_and(role_not_ready),
     )
-    .await
-    .map_err(|error| {
-        aws_error("lambda:CreateFunction", object(&function.name), error)
-            .without_secrets(secrets(function))
-    })?;
+    .await;
+    let existing = match created {
+        Ok(_) => None,
+        Err(error) if error.as_service_error().is_some_and(conflict) => {
+            match read(aws, &function.name).await? {
+                Some(live) => Some(live),
+                None => {
+                    return Err(
+                        aws_error("lambda:CreateFunction", object(&function.name), error)
+                            .without_secrets(secrets(function)),
+                    );
+                }
+            }
+        }
+        Err(error) => {
+            return Err(
+                aws_error("lambda:CreateFunction", object(&function.name), error)
+                    .without_secrets(secrets(function)),
+            );
+        }
+    };
+    if let Some(live) = &existing {
+        check_same_stack(object(&function.name), &function.tags, &live.tags)?;
+    }
     wait_ready(aws, &function.name, wait).await?;
-    Ok(created.function_arn().unwrap_or_default().to_owned())
+    if let Some(live) = &existing {
+        let diff = diff(function, live);
+        if !diff.code.is_empty() || !diff.configuration.is_empty() || diff.tags.is_some() {
+            update(aws, function, &diff, live, wait).await?;
+        }
+    }
+    Ok(existing)
+}
+
+/// Lambda's answer to creating what exists (a function, a URL, a statement id).
+fn conflict<E: ProvideErrorMetadata>(error: &E) -> bool {
+    error.code() == Some("ResourceConflictException")
+        && error.message().is_some_and(|message| {
+            message.contains("already exist") || message.contains("exists for this")
+        })
 }
 
 /// Waits until the function is active and no update is in progress.
@@ -543,60 +590,85 @@ pub(crate) async fn converge_url(
     let url = match (&function.url, live_url) {
         (None, None) => None,
         (None, Some(_)) => {
-            aws.lambda
+            let result = aws
+                .lambda
                 .delete_function_url_config()
                 .function_name(name)
                 .send()
-                .await
-                .map_err(|error| {
-                    aws_error("lambda:DeleteFunctionUrlConfig", url_object(name), error)
-                })?;
+                .await;
+            found(
+                "lambda:DeleteFunctionUrlConfig",
+                url_object(name),
+                result,
+                not_found,
+            )?;
             None
         }
-        (Some(desired), None) => Some(
-            aws.lambda
+        (Some(desired), None) => {
+            let result = aws
+                .lambda
                 .create_function_url_config()
                 .function_name(name)
                 .auth_type(FunctionUrlAuthType::from(desired.auth_type()))
                 .set_cors(cors(desired.cors.as_ref()))
                 .send()
-                .await
-                .map_err(|error| {
-                    aws_error("lambda:CreateFunctionUrlConfig", url_object(name), error)
-                })?
-                .function_url()
-                .to_owned(),
-        ),
-        (Some(desired), Some(current)) => {
-            let same_auth = current.auth_type == desired.auth_type();
-            let same_cors =
-                normalised_cors(current.cors.as_ref()) == normalised_cors(desired.cors.as_ref());
-            if same_auth && same_cors {
-                Some(current.url.clone())
-            } else {
-                Some(
-                    aws.lambda
-                        .update_function_url_config()
-                        .function_name(name)
-                        .auth_type(FunctionUrlAuthType::from(desired.auth_type()))
-                        .cors(
-                            cors(desired.cors.as_ref()).unwrap_or_else(|| Cors::builder().build()),
-                        )
-                        .send()
-                        .await
-                        .map_err(|error| {
-                            aws_error("lambda:UpdateFunctionUrlConfig", url_object(name), error)
-                        })?
-                        .function_url()
-                        .to_owned(),
-                )
+                .await;
+            match result {
+                Ok(created) => Some(created.function_url().to_owned()),
+                // Created by an earlier attempt whose answer was lost: make it right.
+                Err(error) if error.as_service_error().is_some_and(conflict) => {
+                    match read_url(aws, name).await? {
+                        Some(current) => Some(update_url(aws, name, desired, &current).await?),
+                        None => {
+                            return Err(aws_error(
+                                "lambda:CreateFunctionUrlConfig",
+                                url_object(name),
+                                error,
+                            ));
+                        }
+                    }
+                }
+                Err(error) => {
+                    return Err(aws_error(
+                        "lambda:CreateFunctionUrlConfig",
+                        url_object(name),
+                        error,
+                    ));
+                }
             }
         }
+        (Some(desired), Some(current)) => Some(update_url(aws, name, desired, current).await?),
     };
     if public {
         add_public_permissions(aws, name, &statements).await?;
     }
     Ok(url)
+}
+
+/// Updates the URL if its auth type or CORS differ from the declaration; returns the URL.
+async fn update_url(
+    aws: &Aws,
+    name: &str,
+    desired: &DesiredUrl,
+    current: &LiveUrl,
+) -> Result<String, EngineError> {
+    let same_auth = current.auth_type == desired.auth_type();
+    let same_cors =
+        normalised_cors(current.cors.as_ref()) == normalised_cors(desired.cors.as_ref());
+    if same_auth && same_cors {
+        return Ok(current.url.clone());
+    }
+    Ok(aws
+        .lambda
+        .update_function_url_config()
+        .function_name(name)
+        .auth_type(FunctionUrlAuthType::from(desired.auth_type()))
+        .cors(cors(desired.cors.as_ref()).unwrap_or_else(|| Cors::builder().build()))
+        .send()
+        .await
+        .map_err(|error| aws_error("lambda:UpdateFunctionUrlConfig", url_object(name), error))?
+        .function_url()
+        .to_owned())
 }
 
 async fn add_public_permissions(
@@ -605,30 +677,70 @@ async fn add_public_permissions(
     present: &BTreeSet<String>,
 ) -> Result<(), EngineError> {
     if !present.contains(PUBLIC_URL_SID) {
-        aws.lambda
-            .add_permission()
-            .function_name(name)
-            .statement_id(PUBLIC_URL_SID)
-            .action("lambda:InvokeFunctionUrl")
-            .principal("*")
-            .function_url_auth_type(FunctionUrlAuthType::None)
-            .send()
-            .await
-            .map_err(|error| aws_error("lambda:AddPermission", object(name), error))?;
+        add_permission(aws, name, PUBLIC_URL_SID, || {
+            aws.lambda
+                .add_permission()
+                .function_name(name)
+                .statement_id(PUBLIC_URL_SID)
+                .action("lambda:InvokeFunctionUrl")
+                .principal("*")
+                .function_url_auth_type(FunctionUrlAuthType::None)
+        })
+        .await?;
     }
     if !present.contains(PUBLIC_INVOKE_SID) {
-        aws.lambda
-            .add_permission()
-            .function_name(name)
-            .statement_id(PUBLIC_INVOKE_SID)
-            .action("lambda:InvokeFunction")
-            .principal("*")
-            .invoked_via_function_url(true)
-            .send()
-            .await
-            .map_err(|error| aws_error("lambda:AddPermission", object(name), error))?;
+        add_permission(aws, name, PUBLIC_INVOKE_SID, || {
+            aws.lambda
+                .add_permission()
+                .function_name(name)
+                .statement_id(PUBLIC_INVOKE_SID)
+                .action("lambda:InvokeFunction")
+                .principal("*")
+                .invoked_via_function_url(true)
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// Adds the statement `sid` to the function's resource policy. AWS refuses a statement id that
+/// exists, but some emulators add a second statement with the same id, so this call is not left
+/// to the SDK's blind retry: after a transient failure (which may have come after the statement
+/// was added, e.g. a lost answer), the policy is read, and the statement is added again only if it
+/// is not there. Attempts and backoff follow the connection's retry settings.
+async fn add_permission(
+    aws: &Aws,
+    name: &str,
+    sid: &str,
+    request: impl Fn()
+        -> aws_sdk_lambda::operation::add_permission::builders::AddPermissionFluentBuilder,
+) -> Result<(), EngineError> {
+    let attempts = aws.retry.max_attempts().max(1);
+    let mut pause = aws.retry.initial_backoff();
+    let mut attempt = 1;
+    loop {
+        let result = request()
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            // An earlier attempt added it.
+            Err(error) if error.as_service_error().is_some_and(conflict) => return Ok(()),
+            Err(error) if attempt < attempts && is_transient(&error) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(aws.retry.max_backoff());
+                attempt += 1;
+                if read_statements(aws, name).await?.contains(sid) {
+                    return Ok(());
+                }
+            }
+            Err(error) => return Err(aws_error("lambda:AddPermission", object(name), error)),
+        }
+    }
 }
 
 async fn remove_public_permissions(
@@ -717,6 +829,36 @@ pub(crate) async fn read_tags(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflicts_are_recognised_by_code_and_message() {
+        let error = |code: &str, message: &str| {
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code(code)
+                .message(message)
+                .build()
+        };
+        assert!(conflict(&error(
+            "ResourceConflictException",
+            "Function already exist: app-dev-chat"
+        )));
+        assert!(conflict(&error(
+            "ResourceConflictException",
+            "The statement id (PlutoPublicUrl) provided already exists. Please provide a new \
+             statement id, or remove the existing statement."
+        )));
+        assert!(conflict(&error(
+            "ResourceConflictException",
+            "Failed to create function url config for [functionArn = x]. Error message: \
+             FunctionUrlConfig exists for this Lambda function"
+        )));
+        // An update in progress is a conflict too, but not "it exists".
+        assert!(!conflict(&error(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time. An update is in progress for \
+             resource: x"
+        )));
+    }
 
     #[test]
     fn cors_headers_compare_in_lower_case_as_lambda_stores_them() {

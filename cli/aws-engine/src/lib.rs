@@ -7,6 +7,9 @@
 //! converges, and `destroy` finds the stack by names and tags without any local state
 //! ([`inventory`]).
 //!
+//! Deploys and destroys of one stack never interleave: the CLI holds the stack's [`lock`] (a
+//! conditional write to a DynamoDB table the engine owns) around planning and applying.
+//!
 //! ```text
 //! DesiredStack::new(arch, names, target, code) --plan_deploy--> PreparedChange (Plan) --apply--> Outputs
 //! ```
@@ -18,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod inventory;
 mod lambda;
+pub mod lock;
 pub mod plan;
 pub mod progress;
 mod role;
@@ -28,6 +32,7 @@ pub use connect::{ApiCall, Aws, CallLog, ConnectOptions, connect, from_config};
 pub use desired::{Code, DesiredStack};
 pub use engine::{Engine, Outputs, PreparedChange};
 pub use error::EngineError;
+pub use lock::{LockError, LockEvent, LockHolder, LockOptions, StackLock};
 pub use plan::{Action, Change, FieldChange, Plan};
 pub use progress::{Event, Progress, Silent};
 pub use wait::WaitPolicy;

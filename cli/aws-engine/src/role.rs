@@ -4,9 +4,10 @@
 //! just initial).
 
 use crate::connect::Aws;
-use crate::desired::{DesiredRole, ROLE_POLICY_NAME};
+use crate::desired::{DesiredRole, ROLE_POLICY_NAME, check_same_stack};
 use crate::error::{EngineError, aws_error, found};
 use crate::plan::{FieldChange, tag_change};
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -72,7 +73,7 @@ pub(crate) fn summarise_policy(policy: &Value) -> String {
     }
 }
 
-fn is_no_such_entity<E: aws_sdk_iam::error::ProvideErrorMetadata>(error: &E) -> bool {
+fn is_no_such_entity<E: ProvideErrorMetadata>(error: &E) -> bool {
     error.code() == Some("NoSuchEntity")
 }
 
@@ -220,22 +221,38 @@ fn json(policy: &pluto_deducer::iam::PolicyDocument) -> String {
     serde_json::to_string(policy).unwrap_or_default()
 }
 
-/// Creates the role with its policy and tags.
+/// Creates the role with its policy and tags. If it exists already (an earlier attempt created it
+/// and its answer was lost, so the SDK's retry was refused) and is the stack's, it is brought to
+/// the desired state instead.
 pub(crate) async fn create(
     aws: &Aws,
     role: &DesiredRole,
     description: &str,
 ) -> Result<(), EngineError> {
-    aws.iam
+    let result = aws
+        .iam
         .create_role()
         .role_name(&role.name)
         .assume_role_policy_document(json(&role.trust))
         .description(description)
         .set_tags(Some(iam_tags(&role.tags)))
         .send()
-        .await
-        .map_err(|error| aws_error("iam:CreateRole", object(&role.name), error))?;
-    put_policy(aws, role).await
+        .await;
+    match result {
+        Ok(_) => put_policy(aws, role).await,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|error| error.code() == Some("EntityAlreadyExists")) =>
+        {
+            let Some(live) = read(aws, &role.name).await? else {
+                return Err(aws_error("iam:CreateRole", object(&role.name), error));
+            };
+            check_same_stack(object(&role.name), &role.tags, &live.tags)?;
+            update(aws, role, &live).await
+        }
+        Err(error) => Err(aws_error("iam:CreateRole", object(&role.name), error)),
+    }
 }
 
 async fn put_policy(aws: &Aws, role: &DesiredRole) -> Result<(), EngineError> {

@@ -4,7 +4,7 @@
 //! at them, and the old ones are deleted once it is in service again.
 
 use crate::connect::Aws;
-use crate::desired::{DesiredEndpoint, VARIANT_NAME};
+use crate::desired::{DesiredEndpoint, VARIANT_NAME, check_same_stack};
 use crate::error::{EngineError, aws_error, found};
 use crate::progress::{Event, Progress};
 use crate::wait::{WaitPolicy, retry_while};
@@ -214,6 +214,32 @@ fn secrets(endpoint: &DesiredEndpoint) -> impl Iterator<Item = &str> {
         .map(|entry| entry.value.as_str())
 }
 
+/// SageMaker's answer to creating what exists: `Cannot create already existing model "ARN".`
+fn already_exists<E: ProvideErrorMetadata>(error: &E) -> bool {
+    error.code() == Some("ValidationException")
+        && error
+            .message()
+            .is_some_and(|message| message.contains("already existing"))
+}
+
+/// Accepts a model or configuration `name` that SageMaker says exists already when creating it,
+/// if it is the stack's: its name carries a hash of its content, so it is the desired one
+/// (typically created by an earlier attempt whose answer was lost).
+async fn adopt(
+    aws: &Aws,
+    kind: SageMakerObject,
+    name: &str,
+    endpoint: &DesiredEndpoint,
+) -> Result<bool, EngineError> {
+    match read_object_tags(aws, kind, name).await? {
+        Some(tags) => {
+            check_same_stack(kind.object(name), &endpoint.tags, &tags)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// Creates the model (retrying while its new role propagates).
 pub(crate) async fn create_model(
     aws: &Aws,
@@ -231,7 +257,7 @@ pub(crate) async fn create_model(
                 .collect(),
         ))
         .build();
-    retry_while(
+    let result = retry_while(
         wait.role_propagation,
         wait.role_retry_interval,
         || {
@@ -245,11 +271,20 @@ pub(crate) async fn create_model(
         },
         |error| error.as_service_error().is_some_and(role_not_ready),
     )
-    .await
-    .map(drop)
-    .map_err(|error| {
-        aws_error("sagemaker:CreateModel", object, error).without_secrets(secrets(endpoint))
-    })
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error.as_service_error().is_some_and(already_exists)
+                && adopt(aws, SageMakerObject::Model, &endpoint.model_name, endpoint).await? =>
+        {
+            Ok(())
+        }
+        Err(error) => {
+            Err(aws_error("sagemaker:CreateModel", object, error)
+                .without_secrets(secrets(endpoint)))
+        }
+    }
 }
 
 /// Creates the endpoint configuration.
@@ -280,15 +315,30 @@ pub(crate) async fn create_config(
         ),
     };
     let variant = variant.build();
-    aws.sagemaker
+    let result = aws
+        .sagemaker
         .create_endpoint_config()
         .endpoint_config_name(&endpoint.config_name)
         .production_variants(variant)
         .set_tags(Some(tags(endpoint)))
         .send()
-        .await
-        .map_err(|error| aws_error("sagemaker:CreateEndpointConfig", object, error))?;
-    Ok(())
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error.as_service_error().is_some_and(already_exists)
+                && adopt(
+                    aws,
+                    SageMakerObject::Config,
+                    &endpoint.config_name,
+                    endpoint,
+                )
+                .await? =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(aws_error("sagemaker:CreateEndpointConfig", object, error)),
+    }
 }
 
 /// Creates the endpoint, or points an existing one at the desired configuration.
@@ -300,14 +350,29 @@ pub(crate) async fn create_or_update_endpoint(
     let object = SageMakerObject::Endpoint.object(&endpoint.name);
     match live {
         None => {
-            aws.sagemaker
+            let result = aws
+                .sagemaker
                 .create_endpoint()
                 .endpoint_name(&endpoint.name)
                 .endpoint_config_name(&endpoint.config_name)
                 .set_tags(Some(tags(endpoint)))
                 .send()
-                .await
-                .map_err(|error| aws_error("sagemaker:CreateEndpoint", object, error))?;
+                .await;
+            match result {
+                Ok(_) => {}
+                // Created by an earlier attempt whose answer was lost: make it right.
+                Err(error) if error.as_service_error().is_some_and(already_exists) => {
+                    let Some(live) = read_endpoint(aws, &endpoint.name).await? else {
+                        return Err(aws_error("sagemaker:CreateEndpoint", object, error));
+                    };
+                    check_same_stack(object, &endpoint.tags, &live.tags)?;
+                    Box::pin(create_or_update_endpoint(aws, endpoint, Some(&live))).await?;
+                    if live.tags != endpoint.tags {
+                        retag_endpoint(aws, endpoint, &live.arn).await?;
+                    }
+                }
+                Err(error) => return Err(aws_error("sagemaker:CreateEndpoint", object, error)),
+            }
         }
         Some(live) if live.config_name != endpoint.config_name => {
             aws.sagemaker
@@ -561,5 +626,27 @@ pub(crate) async fn list_candidates(
             Some(token) => next = Some(token),
             None => return Ok(found),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creating_what_exists_is_recognised() {
+        let error = |message: &str| {
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("ValidationException")
+                .message(message)
+                .build()
+        };
+        assert!(already_exists(&error(
+            "Cannot create already existing model \"arn:aws:sagemaker:us-east-1:1:model/m\"."
+        )));
+        assert!(already_exists(&error(
+            "Cannot create already existing endpoint configuration \"arn:x\"."
+        )));
+        assert!(!already_exists(&error("Could not find model \"arn:x\".")));
     }
 }
