@@ -919,7 +919,8 @@ async fn forget_memory(clients: &Clients, set: Option<i32>) -> Option<i32> {
 /// Locking through the CLI, with the test process as "machine A" holding the lock through the
 /// library and `cargo pluto` processes as other machines (`HOSTNAME`): refused naming the holder,
 /// `plan` notes it, `--lock-wait` waits for the release, a dead holder's lock is broken with
-/// `--break-lock`, and two deploys started together run one after the other — the second plans
+/// `--break-lock` (or taken over without it when the holder was a gone process of this machine),
+/// and two deploys started together run one after the other — the second plans
 /// after the first applied, so only one of them repairs a drift.
 async fn locked_deploys_never_interleave(moto: &Moto, clients: &Clients) {
     let manifest = manifest("chatbot-history");
@@ -1003,6 +1004,48 @@ async fn locked_deploys_never_interleave(moto: &Moto, clients: &Clients) {
     assert!(ok, "--break-lock goes ahead:\n{stderr}");
     assert!(
         stderr.contains("breaking the lock held: deploy by") && stderr.contains(&holder_pid),
+        "{stderr}"
+    );
+    assert_eq!(forget_memory(clients, None).await, Some(256), "repaired");
+
+    // A run on this machine that was killed (its record names a gone process of the same host,
+    // boot and pid namespace): the next run takes its lock over without any flag.
+    let mut gone = Command::new("true").spawn().expect("`true` runs");
+    let gone_pid = gone.id();
+    gone.wait().expect("`true` ends");
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("a boot id");
+    let namespace = std::fs::read_link("/proc/self/ns/pid").expect("a pid namespace");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let text = |value: &str| aws_sdk_dynamodb::types::AttributeValue::S(value.to_owned());
+    let number = |value: u64| aws_sdk_dynamodb::types::AttributeValue::N(value.to_string());
+    clients
+        .dynamodb
+        .put_item()
+        .table_name(LOCK_TABLE)
+        .item("lock_id", text("chatbot-history/it"))
+        .item("principal", text("arn:aws:iam::123456789012:user/killed"))
+        .item("host", text("machine-e"))
+        .item("pid", number(u64::from(gone_pid)))
+        .item("operation", text("deploy"))
+        .item("acquired_at", number(now))
+        .item("expires_at", number(now + 600))
+        .item("run_id", text("killed-run"))
+        .item(
+            "process_space",
+            text(&format!("{}/{}", boot.trim(), namespace.display())),
+        )
+        .send()
+        .await
+        .expect("the killed run's record is written");
+    forget_memory(clients, Some(1024)).await;
+    let (ok, _, stderr) = run("machine-e", &deploy_args(&[]));
+    assert!(ok, "a dead local holder's lock is taken over:\n{stderr}");
+    assert!(
+        stderr.contains("taking over the lock of a run that is gone")
+            && stderr.contains(&format!("(pid {gone_pid})")),
         "{stderr}"
     );
     assert_eq!(forget_memory(clients, None).await, Some(256), "repaired");

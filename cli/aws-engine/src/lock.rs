@@ -77,6 +77,9 @@ pub struct LockHolder {
     pub expires_at: u64,
     /// Unique id of the run holding it.
     pub run_id: String,
+    /// The kernel boot and pid namespace the process ran in (Linux; empty elsewhere): pids are
+    /// only comparable within one.
+    pub process_space: String,
 }
 
 impl std::fmt::Display for LockHolder {
@@ -261,6 +264,7 @@ impl StackLock {
                 acquired_at: now,
                 expires_at: now + options.lease.as_secs().max(1),
                 run_id: run_id.clone(),
+                process_space: process_space(),
             };
             let attempt = try_put(&client, &key, &record).await;
             match attempt.map_err(|failure| failure.acquiring(&key))? {
@@ -637,6 +641,10 @@ fn item(key: &str, record: &LockHolder) -> HashMap<String, AttributeValue> {
             "run_id".to_owned(),
             AttributeValue::S(record.run_id.clone()),
         ),
+        (
+            "process_space".to_owned(),
+            AttributeValue::S(record.process_space.clone()),
+        ),
     ])
 }
 
@@ -661,6 +669,11 @@ fn holder_of(item: &HashMap<String, AttributeValue>) -> LockHolder {
         acquired_at: count("acquired_at"),
         expires_at: count("expires_at"),
         run_id: text("run_id"),
+        process_space: item
+            .get("process_space")
+            .and_then(|value| value.as_s().ok())
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -674,14 +687,30 @@ fn unix_now() -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
-/// Whether `holder` was a process of this machine that no longer runs. Only where `/proc` tells
-/// (Linux); elsewhere a holder is taken to be alive.
+/// Whether `holder` was a process of this machine (same host name, same kernel boot, same pid
+/// namespace) that no longer runs. Only where `/proc` tells (Linux); elsewhere, or for a holder
+/// from another container or machine that happens to share the host name, it is taken to be
+/// alive.
 fn died_here(holder: &LockHolder) -> bool {
-    let proc = std::path::Path::new("/proc");
-    holder.host == host_name()
+    let here = process_space();
+    !here.is_empty()
+        && holder.process_space == here
+        && holder.host == host_name()
         && holder.pid != std::process::id()
-        && proc.join("self").exists()
-        && !proc.join(holder.pid.to_string()).exists()
+        && !std::path::Path::new("/proc")
+            .join(holder.pid.to_string())
+            .exists()
+}
+
+/// `BOOT_ID/pid:[INODE]`: this kernel boot and this process's pid namespace, or empty where
+/// `/proc` does not tell.
+fn process_space() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id");
+    let namespace = std::fs::read_link("/proc/self/ns/pid");
+    match (boot, namespace) {
+        (Ok(boot), Ok(namespace)) => format!("{}/{}", boot.trim(), namespace.display()),
+        _ => String::new(),
+    }
 }
 
 /// This machine's name: `HOSTNAME`, `/etc/hostname`, or `unknown`.
@@ -732,10 +761,17 @@ mod tests {
             acquired_at: 0,
             expires_at: 0,
             run_id: "r".to_owned(),
+            process_space: process_space(),
         };
         assert!(died_here(&holder(host_name(), gone)));
         assert!(!died_here(&holder(host_name(), std::process::id())));
         assert!(!died_here(&holder(format!("{}-other", host_name()), gone)));
+        let mut elsewhere = holder(host_name(), gone);
+        elsewhere.process_space = "another-boot/pid:[1]".to_owned();
+        assert!(!died_here(&elsewhere), "another container or boot");
+        if cfg!(target_os = "linux") {
+            assert!(!process_space().is_empty(), "/proc tells on Linux");
+        }
     }
 
     #[test]
@@ -748,6 +784,7 @@ mod tests {
             acquired_at: 1_000,
             expires_at: 1_600,
             run_id: "laptop-42-1".to_owned(),
+            process_space: "boot/pid:[1]".to_owned(),
         };
         assert_eq!(holder_of(&item("app/dev", &holder)), holder);
         assert_eq!(
