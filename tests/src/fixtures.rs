@@ -178,8 +178,9 @@ pub fn json_diff(expected: &Value, actual: &Value) -> Vec<String> {
     out
 }
 
-/// A policy document as IAM or Lambda returns it: JSON, URL-encoded in real IAM.
-fn policy_document(text: &str) -> Value {
+/// A policy document as IAM or Lambda returns it: JSON, URL-encoded in real IAM (moto returns
+/// it as it was sent). Text that is neither stays a JSON string, so comparisons show it.
+pub fn policy_document(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| {
         let decoded: String =
             form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())

@@ -13,6 +13,7 @@
 use pluto_aws_engine::lock::LOCK_TABLE;
 use pluto_aws_engine::{LockOptions, StackLock};
 use pluto_deducer::naming::StackNames;
+use pluto_tests::fixtures::policy_document;
 use pluto_tests::moto::{Moto, moto};
 use pluto_tests::workspace_root;
 use serde_json::{Value, json};
@@ -149,7 +150,7 @@ impl Clients {
             .unwrap_or_else(|error| panic!("role {name}: {error:?}"))
             .role
             .expect("a role");
-        let trust = policy_json(role.assume_role_policy_document().unwrap_or_default());
+        let trust = policy_document(role.assume_role_policy_document().unwrap_or_default());
         let mut inline = BTreeMap::new();
         let names = self
             .iam
@@ -167,7 +168,7 @@ impl Clients {
                 .send()
                 .await
                 .expect("an inline policy");
-            inline.insert(policy.clone(), policy_json(document.policy_document()));
+            inline.insert(policy.clone(), policy_document(document.policy_document()));
         }
         let attached = self
             .iam
@@ -195,18 +196,6 @@ impl Clients {
             .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
             .collect()
     }
-}
-
-/// IAM returns policy documents URL-encoded; moto returns them as they were sent.
-fn policy_json(text: &str) -> Value {
-    serde_json::from_str(text)
-        .or_else(|_| {
-            let decoded: String = form_urlencoded::parse(format!("x={text}").as_bytes())
-                .map(|(_, value)| value.into_owned())
-                .collect();
-            serde_json::from_str(&decoded)
-        })
-        .unwrap_or_else(|error| panic!("not a policy document ({error}): {text}"))
 }
 
 fn tags(project: &str, resource: &str) -> BTreeMap<String, String> {
@@ -358,7 +347,7 @@ async fn assert_public_function(clients: &Clients, expected: &Expected<'_>) -> S
         .send()
         .await
         .unwrap_or_else(|error| panic!("policy of {name}: {error:?}"));
-    let policy = policy_json(policy.policy().unwrap_or_default());
+    let policy = policy_document(policy.policy().unwrap_or_default());
     let statements = policy["Statement"].as_array().expect("statements");
     assert_eq!(
         statements.len(),
