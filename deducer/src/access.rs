@@ -1,18 +1,26 @@
 //! Access analysis: which client operations on which resources each handler can reach, and by
 //! which chain of calls.
 //!
-//! Every function of the crate is indexed (free functions, inherent and trait-impl methods,
-//! associated functions, functions nested in bodies). From each handler the analysis walks the
-//! body, following calls into crate functions with the handles bound to their parameters
-//! (through `let` bindings, arguments, return values and struct fields), closures, async blocks
-//! and the bodies of macros whose tokens parse as expressions. A method call whose receiver's
-//! type is unknown is followed into every crate method of that name. A handle that escapes into
-//! code the deducer cannot see (a call into another crate, a value it cannot track) is granted
-//! every operation of that one resource, and the grant records where it escaped.
+//! Every function of the crate is indexed under its full path (free functions, methods of
+//! inherent and trait impls keyed by the type they are for, trait default methods, functions
+//! nested in bodies), and so are constants and statics. From each handler the analysis walks the
+//! body, resolving every path with [`crate::resolve`] and following calls into crate functions
+//! with what is known of their arguments: which handles a value is, which it holds (containers),
+//! its fields, its type, and the functions it may be (function items passed as values). Method
+//! calls dispatch on the receiver's type into the crate's impls, trait default methods and
+//! blanket impls; on an unknown type, into every crate method of that name. The crate's own
+//! `macro_rules!` macros are expanded ([`crate::expand`]).
+//!
+//! The rule is never to under-grant: a handle that reaches code the analysis cannot see (another
+//! crate, an unknown method, a macro it cannot expand) is granted every operation of its
+//! resource, and the grant records where it escaped. A handle made from a run-time string is an
+//! error ([`AccessAnalysis::errors`]).
 
 use crate::architecture::{CallChain, CallStep, Escape, Operation, ResourceRef, SourceLocation};
+use crate::diagnostics::Diagnostic;
 use crate::discover::Declaration;
-use crate::imports::{Imports, segments};
+use crate::expand;
+use crate::resolve::{BlockScope, Def, DefKind, DefMap, Namespace, segments};
 use crate::source::{Package, SourceFiles, is_cfg_test};
 use pluto_spec::ResourceKind;
 use pluto_spec::parse::rust_name;
@@ -28,13 +36,27 @@ use syn::{Expr, Pat, Stmt, Token};
 /// A set of resources an expression may evaluate to a handle of.
 type Handles = BTreeSet<ResourceRef>;
 
-/// What the analysis knows of a value: the handles it may be, the handles in each of its fields
-/// (for struct values built in the crate), and its type when known.
+/// How deeply containers nest before a value is widened to "any shape holding these handles".
+const MAX_VALUE_DEPTH: usize = 4;
+
+/// What the analysis knows of a value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Value {
+    /// The handles the value may be (through `&`, `Box`, `Arc`: they call like the handle).
     handles: Handles,
-    fields: BTreeMap<String, Handles>,
-    ty: Option<String>,
+    /// What an element may be, when the value is a container (`Vec`, `Option`, tuple, array,
+    /// `HashMap`, a tuple struct or enum variant of the crate).
+    element: Option<Box<Value>>,
+    /// The fields of a struct value built in the crate.
+    fields: BTreeMap<String, Value>,
+    /// Its type, when known: a full path (`["pluto", "KvStore"]`, `["app", "store", "Repo"]`).
+    ty: Option<Vec<String>>,
+    /// Functions (or declarations) the value may be: `let make = sessions;`.
+    callables: BTreeSet<Vec<String>>,
+    /// What calling the value returns, when it is a closure of the crate.
+    returns: Option<Box<Value>>,
+    /// Any shape holding these handles: containers nested too deeply to follow one by one.
+    widened: bool,
 }
 
 impl Value {
@@ -45,31 +67,121 @@ impl Value {
         }
     }
 
+    fn handle(resource: ResourceRef) -> Self {
+        let ty = Some(vec![
+            "pluto".to_owned(),
+            handle_type(resource.kind).to_owned(),
+        ]);
+        Self {
+            handles: Handles::from([resource]),
+            ty,
+            ..Self::default()
+        }
+    }
+
+    /// A container whose elements are `element`.
+    fn container(element: Value) -> Self {
+        Self {
+            element: (!element.is_empty()).then(|| Box::new(element)),
+            ..Self::default()
+        }
+        .bounded()
+    }
+
     fn is_empty(&self) -> bool {
-        self.handles.is_empty() && self.fields.is_empty()
+        self.handles.is_empty()
+            && self.element.is_none()
+            && self.fields.is_empty()
+            && self.callables.is_empty()
+            && self.returns.is_none()
     }
 
     /// Every handle the value is or holds.
     fn all_handles(&self) -> Handles {
-        self.handles
-            .iter()
-            .chain(self.fields.values().flatten())
-            .cloned()
-            .collect()
+        let mut out = self.handles.clone();
+        if let Some(element) = &self.element {
+            out.extend(element.all_handles());
+        }
+        for field in self.fields.values() {
+            out.extend(field.all_handles());
+        }
+        if let Some(returns) = &self.returns {
+            out.extend(returns.all_handles());
+        }
+        out
+    }
+
+    /// What an element may be: the element of a container, or, for a value of unknown shape,
+    /// any handle it holds.
+    fn element(&self) -> Value {
+        if self.widened {
+            return self.clone();
+        }
+        match &self.element {
+            Some(element) => (**element).clone(),
+            None => Value::of(self.all_handles()),
+        }
     }
 
     /// The value of either of two branches.
     fn merge(&mut self, other: Value) {
         let was_unknown = *self == Value::default();
         self.handles.extend(other.handles);
-        for (field, handles) in other.fields {
-            self.fields.entry(field).or_default().extend(handles);
+        self.element = match (self.element.take(), other.element) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(*theirs);
+                Some(mine)
+            }
+            (mine, theirs) => mine.or(theirs),
+        };
+        for (field, value) in other.fields {
+            self.fields.entry(field).or_default().merge(value);
         }
+        self.callables.extend(other.callables);
+        self.returns = match (self.returns.take(), other.returns) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(*theirs);
+                Some(mine)
+            }
+            (mine, theirs) => mine.or(theirs),
+        };
+        self.widened |= other.widened;
         if was_unknown {
             self.ty = other.ty;
         } else if self.ty != other.ty {
             self.ty = None;
         }
+        *self = std::mem::take(self).bounded();
+    }
+
+    fn depth(&self) -> usize {
+        let element = self.element.as_ref().map_or(0, |element| element.depth());
+        let fields = self.fields.values().map(Value::depth).max().unwrap_or(0);
+        let returns = self.returns.as_ref().map_or(0, |returns| returns.depth());
+        1 + element.max(fields).max(returns)
+    }
+
+    /// The value, widened when it nests deeper than [`MAX_VALUE_DEPTH`] (so recursion through
+    /// containers ends).
+    fn bounded(self) -> Value {
+        if self.widened || self.depth() <= MAX_VALUE_DEPTH {
+            return self;
+        }
+        Value {
+            handles: self.all_handles(),
+            callables: self.callables,
+            widened: true,
+            ..Value::default()
+        }
+    }
+}
+
+/// The runtime's type of a handle of this kind.
+fn handle_type(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::KvStore => "KvStore",
+        ResourceKind::Sagemaker => "SageMaker",
+        ResourceKind::Function => "Function",
     }
 }
 
@@ -86,21 +198,42 @@ pub struct Reach {
     pub escaped: Option<Escape>,
 }
 
-/// A function of the crate.
+/// The code of an analysed definition.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    /// A function's block.
+    Block(&'a syn::Block),
+    /// A constant's or static's initializer.
+    Expr(&'a Expr),
+}
+
+/// A function (or constant) of the crate.
 struct FnDef<'a> {
-    /// Its signature and body, borrowed from the parsed crate.
-    sig: &'a syn::Signature,
-    body: &'a syn::Block,
-    /// Target and module where it is defined.
+    /// Its parameters (none for constants).
+    inputs: Vec<&'a syn::FnArg>,
+    body: Body<'a>,
+    /// Target and module where it is defined (for locations).
     module: (usize, usize),
-    /// Module path (crate first) used to resolve names in its body.
-    scope: Vec<String>,
-    /// `Self` type, for methods.
-    self_type: Option<String>,
-    /// Functions nested in its body, by name.
-    nested: HashMap<String, Vec<String>>,
+    /// Full path of that module (for name resolution).
+    module_path: Vec<String>,
+    /// The type of `Self`, for methods.
+    self_type: Option<Vec<String>>,
+    /// The trait it belongs to: the trait of its impl, or its own trait for default methods.
+    trait_path: Option<Vec<String>>,
+    /// How a call to it is shown in provenance: `Repo::load`, `helpers::save`.
+    display: String,
     /// Whether its body has a struct literal.
     builds_structs: bool,
+    /// The type its return type names, when that is `Self` or a crate type.
+    returns_type: Option<Vec<String>>,
+}
+
+/// An `impl` block: the type it is for (`None` for a blanket impl over a type parameter), and
+/// the trait it implements.
+struct ImplDef {
+    self_type: Option<Vec<String>>,
+    trait_path: Option<Vec<String>>,
+    methods: BTreeSet<String>,
 }
 
 /// What analysing one function with given parameter bindings found.
@@ -117,18 +250,20 @@ type AnalysisKey = (Vec<String>, Vec<Value>, Value);
 pub struct AccessAnalysis<'a> {
     package: &'a Package,
     files: &'a SourceFiles,
+    defs: &'a DefMap,
     functions: BTreeMap<Vec<String>, Rc<FnDef<'a>>>,
+    /// Method keys by method name (impl methods and trait default methods).
     methods: HashMap<String, Vec<Vec<String>>>,
+    impls: Vec<ImplDef>,
     declarations: HashMap<Vec<String>, ResourceRef>,
-    imports: HashMap<(usize, usize), Rc<Imports>>,
-    module_paths: BTreeSet<Vec<String>>,
     /// Handles stored in fields of struct literals, by (struct, field) and by field name: for
     /// field reads on values whose origin the analysis lost.
-    typed_fields: HashMap<(String, String), Handles>,
-    named_fields: HashMap<String, Handles>,
+    typed_fields: HashMap<(Vec<String>, String), Value>,
+    named_fields: HashMap<String, Value>,
     fields_collected: bool,
     memo: HashMap<AnalysisKey, Summary>,
     in_progress: BTreeSet<AnalysisKey>,
+    errors: BTreeSet<Diagnostic>,
 }
 
 impl std::fmt::Debug for AccessAnalysis<'_> {
@@ -139,7 +274,8 @@ impl std::fmt::Debug for AccessAnalysis<'_> {
     }
 }
 
-const CLIENT_OPERATIONS: &[(ResourceKind, &str, Operation)] = &[
+/// The handle methods that perform an operation: the runtime's handle types and their methods.
+pub const CLIENT_OPERATIONS: &[(ResourceKind, &str, Operation)] = &[
     (ResourceKind::KvStore, "get", Operation::KvGet),
     (ResourceKind::KvStore, "get_json", Operation::KvGet),
     (ResourceKind::KvStore, "set", Operation::KvSet),
@@ -169,30 +305,206 @@ const CLIENT_OPERATIONS: &[(ResourceKind, &str, Operation)] = &[
 ];
 
 /// Methods of handles that need no permission (they read the environment only).
-const HARMLESS_METHODS: &[&str] = &[
-    "name",
-    "endpoint_name",
-    "table_name",
-    "url",
+const HARMLESS_METHODS: &[&str] = &["name", "endpoint_name", "table_name", "url"];
+
+/// Methods every type has that return the value itself (handles are `Copy`).
+const SAME_VALUE_METHODS: &[&str] = &[
     "clone",
     "to_owned",
     "as_ref",
+    "as_mut",
     "borrow",
+    "borrow_mut",
+    "deref",
+    "into",
 ];
 
-/// Calls that wrap a value without using it: a handle passed through them is still tracked.
-const WRAPPERS: &[&str] = &[
-    "Some",
-    "Ok",
-    "Err",
-    "Box::new",
-    "Arc::new",
-    "Rc::new",
-    "std::sync::Arc::new",
-    "std::rc::Rc::new",
-    "std::boxed::Box::new",
-    "drop",
-    "std::mem::drop",
+/// Methods of std's containers, iterators, `Option`, `Result`, `Arc`, locks and futures that
+/// only move elements around: their result may be the container or any of its elements, and
+/// closures given to them are called with elements.
+const CONTAINER_METHODS: &[&str] = &[
+    "all",
+    "and_then",
+    "any",
+    "as_deref",
+    "as_deref_mut",
+    "as_mut",
+    "as_ref",
+    "as_slice",
+    "borrow",
+    "borrow_mut",
+    "chain",
+    "clone",
+    "cloned",
+    "collect",
+    "copied",
+    "cycle",
+    "drain",
+    "entry",
+    "enumerate",
+    "expect",
+    "extend",
+    "filter",
+    "filter_map",
+    "find",
+    "find_map",
+    "first",
+    "first_mut",
+    "flat_map",
+    "flatten",
+    "fold",
+    "for_each",
+    "get",
+    "get_mut",
+    "get_or_insert",
+    "get_or_insert_with",
+    "insert",
+    "into_iter",
+    "into_values",
+    "iter",
+    "iter_mut",
+    "last",
+    "last_mut",
+    "lock",
+    "map",
+    "map_err",
+    "max_by_key",
+    "min_by_key",
+    "next",
+    "ok",
+    "ok_or",
+    "ok_or_else",
+    "or",
+    "or_default",
+    "or_else",
+    "or_insert",
+    "or_insert_with",
+    "partition",
+    "peekable",
+    "pop",
+    "pop_back",
+    "pop_front",
+    "push",
+    "push_back",
+    "push_front",
+    "read",
+    "remove",
+    "rev",
+    "skip",
+    "skip_while",
+    "split_first",
+    "split_last",
+    "step_by",
+    "swap_remove",
+    "take",
+    "take_while",
+    "to_owned",
+    "to_vec",
+    "try_for_each",
+    "unwrap",
+    "unwrap_or",
+    "unwrap_or_default",
+    "unwrap_or_else",
+    "values",
+    "values_mut",
+    "write",
+    "zip",
+    "inspect",
+    "sort_by_key",
+    "retain",
+    "dedup_by_key",
+    "unzip",
+    "as_slice_mut",
+    "get_key_value",
+];
+
+/// Methods of std's containers that store their arguments in the container.
+const INSERTING_METHODS: &[&str] = &[
+    "insert",
+    "push",
+    "push_back",
+    "push_front",
+    "extend",
+    "append",
+    "get_or_insert",
+    "get_or_insert_with",
+    "or_insert",
+    "or_insert_with",
+    "replace",
+];
+
+/// Methods of containers and handles that read no element and perform nothing.
+const INERT_METHODS: &[&str] = &[
+    "len",
+    "is_empty",
+    "is_some",
+    "is_none",
+    "is_ok",
+    "is_err",
+    "capacity",
+    "count",
+    "contains_key",
+    "keys",
+    "clear",
+    "fmt",
+    "hash",
+    "eq",
+    "ne",
+    "cmp",
+    "partial_cmp",
+];
+
+/// Paths (their last segments) of calls that return their argument: `Box::new(h)` calls like `h`.
+const TRANSPARENT_CALLS: &[&[&str]] = &[
+    &["Box", "new"],
+    &["Arc", "new"],
+    &["Rc", "new"],
+    &["Arc", "clone"],
+    &["Rc", "clone"],
+    &["Clone", "clone"],
+    &["Box", "pin"],
+    &["identity"],
+    &["Mutex", "new"],
+    &["RwLock", "new"],
+    &["RefCell", "new"],
+    &["Cell", "new"],
+    &["Cow", "Borrowed"],
+    &["Cow", "Owned"],
+    &["From", "from"],
+    &["Into", "into"],
+];
+
+/// Paths (their last segments) of calls that put their arguments in a container.
+const CONTAINER_CALLS: &[&[&str]] = &[
+    &["Some"],
+    &["Ok"],
+    &["Err"],
+    &["Vec", "from"],
+    &["HashMap", "from"],
+    &["BTreeMap", "from"],
+    &["VecDeque", "from"],
+    &["HashMap", "from_iter"],
+    &["Vec", "from_iter"],
+    &["iter", "once"],
+    &["iter", "repeat"],
+    &["std", "iter", "once"],
+];
+
+/// Calls that run a future or closure they are given (its handles are used by the code the
+/// walker already followed when it read the argument).
+const SPAWNING_CALLS: &[&[&str]] = &[
+    &["spawn"],
+    &["spawn_blocking"],
+    &["block_on"],
+    &["timeout"],
+    &["drop"],
+    &["mem", "drop"],
+    &["join_all"],
+    &["try_join_all"],
+    &["pin"],
+    &["LazyLock", "new"],
+    &["LazyCell", "new"],
+    &["Lazy", "new"],
 ];
 
 /// Constructors of the runtime's own types that take a handle, and the one operation they
@@ -201,6 +513,9 @@ const PLUTO_CONSUMERS: &[(&[&str], Operation)] = &[(
     &["pluto", "chain", "SageMakerLlm", "new"],
     Operation::SagemakerInvoke,
 )];
+
+/// The runtime's constructor of a handle from a name, which the macro alone may call.
+const HANDLE_FROM_NAME: &str = "__declared";
 
 /// Macros that only format or assert their arguments: a handle named in them does not escape.
 const FORMATTING_MACROS: &[&str] = &[
@@ -227,16 +542,27 @@ const FORMATTING_MACROS: &[&str] = &[
     "todo",
     "unimplemented",
     "unreachable",
+    "format_args",
 ];
 
+/// Macros that evaluate their expressions and give them back (as a tuple, a list or a value).
+const COLLECTING_MACROS: &[&str] = &["vec", "join", "try_join", "select", "matches"];
+
 impl<'a> AccessAnalysis<'a> {
-    /// Indexes the crate's functions and the declarations.
-    pub fn new(package: &'a Package, files: &'a SourceFiles, declarations: &[Declaration]) -> Self {
+    /// Indexes the crate's functions, impls and the declarations.
+    pub fn new(
+        package: &'a Package,
+        files: &'a SourceFiles,
+        defs: &'a DefMap,
+        declarations: &[Declaration],
+    ) -> Self {
         let mut analysis = Self {
             package,
             files,
+            defs,
             functions: BTreeMap::new(),
             methods: HashMap::new(),
+            impls: Vec::new(),
             declarations: declarations
                 .iter()
                 .map(|d| {
@@ -249,23 +575,17 @@ impl<'a> AccessAnalysis<'a> {
                     )
                 })
                 .collect(),
-            imports: HashMap::new(),
-            module_paths: BTreeSet::new(),
             typed_fields: HashMap::new(),
             named_fields: HashMap::new(),
             fields_collected: false,
             memo: HashMap::new(),
             in_progress: BTreeSet::new(),
+            errors: BTreeSet::new(),
         };
         for (target_index, target) in package.targets.iter().enumerate() {
             for (module_index, module) in target.modules.iter().enumerate() {
                 let mut scope = vec![target.crate_name.clone()];
                 scope.extend(module.path.iter().cloned());
-                analysis.module_paths.insert(scope.clone());
-                analysis.imports.insert(
-                    (target_index, module_index),
-                    Rc::new(Imports::of(&module.items)),
-                );
                 for item in &module.items {
                     analysis.index_item(item, (target_index, module_index), &scope);
                 }
@@ -274,97 +594,233 @@ impl<'a> AccessAnalysis<'a> {
         analysis
     }
 
+    /// Errors found while analysing: handles the analysis cannot attribute to a declaration.
+    pub fn errors(&self) -> Vec<Diagnostic> {
+        self.errors.iter().cloned().collect()
+    }
+
+    /// The full path of a type written in `module`.
+    fn resolve_type(&self, module: &[String], ty: &syn::Type) -> Option<Vec<String>> {
+        let path = type_path(ty)?;
+        let written = segments(path);
+        let def = self
+            .defs
+            .resolve(module, &[], &written, Namespace::Type)
+            .into_iter()
+            .next()?;
+        Some(canonical_type(def.path()))
+    }
+
     fn index_item(&mut self, item: &'a syn::Item, module: (usize, usize), scope: &[String]) {
         match item {
             syn::Item::Impl(item_impl) if !is_cfg_test(&item_impl.attrs) => {
-                let Some(self_type) = type_name(&item_impl.self_ty) else {
-                    return;
+                let generics: BTreeSet<String> = item_impl
+                    .generics
+                    .type_params()
+                    .map(|param| param.ident.to_string())
+                    .collect();
+                let blanket = type_path(&item_impl.self_ty)
+                    .and_then(|path| path.get_ident())
+                    .is_some_and(|ident| generics.contains(&ident.to_string()));
+                let self_type = if blanket {
+                    None
+                } else {
+                    self.resolve_type(scope, &item_impl.self_ty)
                 };
+                let trait_path = item_impl.trait_.as_ref().and_then(|(_, path, _)| {
+                    self.defs
+                        .resolve(scope, &[], &segments(path), Namespace::Type)
+                        .into_iter()
+                        .next()
+                        .map(|def| def.path().to_vec())
+                });
+                let type_label = self_type
+                    .as_ref()
+                    .and_then(|path| path.last().cloned())
+                    .unwrap_or_else(|| "_".to_owned());
+                let mut methods = BTreeSet::new();
                 for impl_item in &item_impl.items {
                     if let syn::ImplItem::Fn(method) = impl_item {
-                        let mut key = scope.to_vec();
-                        key.push(self_type.clone());
-                        key.push(method.sig.ident.to_string());
+                        let name = rust_name(&method.sig.ident);
+                        methods.insert(name.clone());
+                        let mut key = match &self_type {
+                            Some(path) => path.clone(),
+                            None => scope.to_vec(),
+                        };
+                        if let Some(trait_path) = &trait_path {
+                            key.push(format!("<impl {} for {type_label}>", trait_path.join("::")));
+                        }
+                        key.push(name.clone());
                         self.methods
-                            .entry(method.sig.ident.to_string())
+                            .entry(name.clone())
                             .or_default()
                             .push(key.clone());
+                        let returns_type =
+                            self.returns_type(scope, &method.sig, self_type.as_ref());
                         self.add_function(
                             key,
-                            (&method.sig, &method.block),
-                            module,
-                            scope,
-                            Some(self_type.clone()),
+                            FnDef {
+                                inputs: method.sig.inputs.iter().collect(),
+                                body: Body::Block(&method.block),
+                                module,
+                                module_path: scope.to_vec(),
+                                self_type: self_type.clone(),
+                                trait_path: trait_path.clone(),
+                                display: format!("{type_label}::{name}"),
+                                builds_structs: false,
+                                returns_type,
+                            },
                         );
                     }
                 }
+                self.impls.push(ImplDef {
+                    self_type,
+                    trait_path,
+                    methods,
+                });
             }
             syn::Item::Trait(item_trait) => {
+                let trait_name = rust_name(&item_trait.ident);
+                let mut trait_path = scope.to_vec();
+                trait_path.push(trait_name.clone());
                 for trait_item in &item_trait.items {
                     if let syn::TraitItem::Fn(method) = trait_item
                         && let Some(block) = &method.default
                     {
-                        let mut key = scope.to_vec();
-                        key.push(item_trait.ident.to_string());
-                        key.push(method.sig.ident.to_string());
+                        let name = rust_name(&method.sig.ident);
+                        let mut key = trait_path.clone();
+                        key.push(name.clone());
                         self.methods
-                            .entry(method.sig.ident.to_string())
+                            .entry(name.clone())
                             .or_default()
                             .push(key.clone());
-                        self.add_function(key, (&method.sig, block), module, scope, None);
+                        self.add_function(
+                            key,
+                            FnDef {
+                                inputs: method.sig.inputs.iter().collect(),
+                                body: Body::Block(block),
+                                module,
+                                module_path: scope.to_vec(),
+                                self_type: None,
+                                trait_path: Some(trait_path.clone()),
+                                display: format!("{trait_name}::{name}"),
+                                builds_structs: false,
+                                returns_type: None,
+                            },
+                        );
                     }
                 }
             }
             // Bodiless `fn x() -> KvStore;` declarations (kept verbatim by syn) have nothing to
             // analyse; calls to them are resolved as declarations.
             syn::Item::Fn(function) if !function.attrs.iter().any(is_cfg_test_attr) => {
+                let name = rust_name(&function.sig.ident);
                 let mut key = scope.to_vec();
-                key.push(rust_name(&function.sig.ident));
-                self.add_function(key, (&function.sig, &function.block), module, scope, None);
+                key.push(name.clone());
+                let returns_type = self.returns_type(scope, &function.sig, None);
+                self.add_function(
+                    key,
+                    FnDef {
+                        inputs: function.sig.inputs.iter().collect(),
+                        body: Body::Block(&function.block),
+                        module,
+                        module_path: scope.to_vec(),
+                        self_type: None,
+                        trait_path: None,
+                        display: display_path(scope, &name),
+                        builds_structs: false,
+                        returns_type,
+                    },
+                );
+            }
+            syn::Item::Const(constant) => {
+                self.add_static(scope, module, &constant.ident, &constant.expr);
+            }
+            syn::Item::Static(static_item) => {
+                self.add_static(scope, module, &static_item.ident, &static_item.expr);
             }
             _ => {}
         }
     }
 
-    fn add_function(
+    fn add_static(
         &mut self,
-        key: Vec<String>,
-        (sig, body): (&'a syn::Signature, &'a syn::Block),
-        module: (usize, usize),
         scope: &[String],
-        self_type: Option<String>,
+        module: (usize, usize),
+        ident: &syn::Ident,
+        expr: &'a Expr,
     ) {
-        let mut nested = HashMap::new();
+        let name = rust_name(ident);
+        let mut key = scope.to_vec();
+        key.push(name.clone());
+        self.add_function(
+            key,
+            FnDef {
+                inputs: Vec::new(),
+                body: Body::Expr(expr),
+                module,
+                module_path: scope.to_vec(),
+                self_type: None,
+                trait_path: None,
+                display: display_path(scope, &name),
+                builds_structs: false,
+                returns_type: None,
+            },
+        );
+    }
+
+    /// The crate type a function returns, when it is `Self` or a type of the crate.
+    fn returns_type(
+        &self,
+        module: &[String],
+        sig: &syn::Signature,
+        self_type: Option<&Vec<String>>,
+    ) -> Option<Vec<String>> {
+        let syn::ReturnType::Type(_, ty) = &sig.output else {
+            return None;
+        };
+        let path = type_path(ty)?;
+        if path.is_ident("Self") {
+            return self_type.cloned();
+        }
+        let resolved = self.resolve_type(module, ty)?;
+        self.defs.is_module(&resolved[..1]).then_some(resolved)
+    }
+
+    fn add_function(&mut self, key: Vec<String>, mut definition: FnDef<'a>) {
         let mut finder = NestedFns { found: Vec::new() };
-        finder.visit_block(body);
+        let mut literals = StructLiterals { found: false };
+        match definition.body {
+            Body::Block(block) => {
+                finder.visit_block(block);
+                literals.visit_block(block);
+            }
+            Body::Expr(expr) => {
+                finder.visit_expr(expr);
+                literals.visit_expr(expr);
+            }
+        }
         for function in finder.found {
-            let name = function.sig.ident.to_string();
+            let name = rust_name(&function.sig.ident);
             let mut nested_key = key.clone();
             nested_key.push(name.clone());
-            nested.insert(name, nested_key.clone());
             self.add_function(
                 nested_key,
-                (&function.sig, &function.block),
-                module,
-                scope,
-                None,
+                FnDef {
+                    inputs: function.sig.inputs.iter().collect(),
+                    body: Body::Block(&function.block),
+                    module: definition.module,
+                    module_path: definition.module_path.clone(),
+                    self_type: None,
+                    trait_path: None,
+                    display: name,
+                    builds_structs: false,
+                    returns_type: None,
+                },
             );
         }
-        let mut literals = StructLiterals { found: false };
-        literals.visit_block(body);
-        let builds_structs = literals.found;
-        self.functions.insert(
-            key,
-            Rc::new(FnDef {
-                sig,
-                body,
-                module,
-                scope: scope.to_vec(),
-                self_type,
-                nested,
-                builds_structs,
-            }),
-        );
+        definition.builds_structs = literals.found;
+        self.functions.insert(key, Rc::new(definition));
     }
 
     /// Everything each handler can reach, in the order given.
@@ -397,7 +853,7 @@ impl<'a> AccessAnalysis<'a> {
         self.typed_fields
             .values()
             .chain(self.named_fields.values())
-            .map(BTreeSet::len)
+            .map(|value| value.all_handles().len() + value.depth())
             .sum()
     }
 
@@ -429,6 +885,8 @@ impl<'a> AccessAnalysis<'a> {
     }
 
     fn analyze(&mut self, key: &[String], params: Vec<Value>, receiver: Value) -> Summary {
+        let params: Vec<Value> = params.into_iter().map(Value::bounded).collect();
+        let receiver = receiver.bounded();
         let memo_key = (key.to_vec(), params.clone(), receiver.clone());
         if let Some(summary) = self.memo.get(&memo_key) {
             return summary.clone();
@@ -438,22 +896,22 @@ impl<'a> AccessAnalysis<'a> {
         }
         let summary = match self.functions.get(key).cloned() {
             Some(definition) => {
-                let body = definition.body;
-                let inputs = &definition.sig.inputs;
                 let context = Context {
                     module: definition.module,
-                    scope: definition.scope.clone(),
+                    module_path: definition.module_path.clone(),
+                    function: key.to_vec(),
                     self_type: definition.self_type.clone(),
-                    nested: definition.nested.clone(),
                 };
                 let mut walker = Walker {
                     analysis: self,
                     context,
                     locals: vec![HashMap::new()],
+                    blocks: Vec::new(),
+                    breaks: Vec::new(),
                     summary: Summary::default(),
                 };
                 let mut param_index = 0;
-                for input in inputs {
+                for input in &definition.inputs {
                     match input {
                         syn::FnArg::Receiver(_) => {
                             let mut receiver = receiver.clone();
@@ -463,15 +921,24 @@ impl<'a> AccessAnalysis<'a> {
                             walker.bind("self", receiver);
                         }
                         syn::FnArg::Typed(typed) => {
-                            if let Some(value) = params.get(param_index) {
-                                walker.bind_pattern(&typed.pat, value.clone());
-                            }
+                            let value = params.get(param_index).cloned().unwrap_or_default();
+                            walker.bind_pattern(&typed.pat, value);
                             param_index += 1;
                         }
                     }
                 }
-                let value = walker.block(body);
+                let value = match definition.body {
+                    Body::Block(block) => walker.block(block),
+                    Body::Expr(expr) => walker.expr(expr),
+                };
                 walker.summary.returns.merge(value);
+                if walker.summary.returns.ty.is_none() {
+                    walker
+                        .summary
+                        .returns
+                        .ty
+                        .clone_from(&definition.returns_type);
+                }
                 walker.summary
             }
             None => Summary::default(),
@@ -481,18 +948,72 @@ impl<'a> AccessAnalysis<'a> {
         summary
     }
 
-    /// The type a function returns when it is `Self` or its own type (constructors).
-    fn returned_type(&self, key: &[String]) -> Option<String> {
-        let definition = self.functions.get(key)?;
-        let self_type = definition.self_type.as_ref()?;
-        match &definition.sig.output {
-            syn::ReturnType::Type(_, ty) => match type_name(ty).as_deref() {
-                Some("Self") => Some(self_type.clone()),
-                Some(name) if name == self_type => Some(self_type.clone()),
-                _ => None,
-            },
-            syn::ReturnType::Default => None,
+    /// The methods a call `.method()` on a value of type `ty` may run.
+    fn dispatch(&self, ty: Option<&Vec<String>>, method: &str) -> Vec<Vec<String>> {
+        let named = self.methods.get(method).cloned().unwrap_or_default();
+        let Some(ty) = ty else {
+            return named;
+        };
+        let mut out: Vec<Vec<String>> = Vec::new();
+        for impl_def in &self.impls {
+            let applies = match &impl_def.self_type {
+                Some(self_type) => self_type == ty,
+                None => true,
+            };
+            if !applies {
+                continue;
+            }
+            if impl_def.methods.contains(method) {
+                out.extend(
+                    named
+                        .iter()
+                        .filter(|key| {
+                            self.functions.get(*key).is_some_and(|definition| {
+                                definition.self_type == impl_def.self_type
+                                    && definition.trait_path == impl_def.trait_path
+                            })
+                        })
+                        .cloned(),
+                );
+            } else if let Some(trait_path) = &impl_def.trait_path {
+                let mut default = trait_path.clone();
+                default.push(method.to_owned());
+                if self.functions.contains_key(&default) {
+                    out.push(default);
+                }
+            }
         }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The methods `Type::method` or `Trait::method` (written as a path) may run.
+    fn associated(&self, owner: &[String], owner_kind: DefKind, method: &str) -> Vec<Vec<String>> {
+        let mut exact = owner.to_vec();
+        exact.push(method.to_owned());
+        if owner_kind == DefKind::Trait {
+            let mut out: Vec<Vec<String>> = self
+                .methods
+                .get(method)
+                .into_iter()
+                .flatten()
+                .filter(|key| {
+                    self.functions
+                        .get(*key)
+                        .is_some_and(|definition| definition.trait_path.as_deref() == Some(owner))
+                })
+                .cloned()
+                .collect();
+            if self.functions.contains_key(&exact) && !out.contains(&exact) {
+                out.push(exact);
+            }
+            return out;
+        }
+        if self.functions.contains_key(&exact) {
+            return vec![exact];
+        }
+        self.dispatch(Some(&owner.to_vec()), method)
     }
 
     fn location(&self, module: (usize, usize), span: Span) -> SourceLocation {
@@ -501,23 +1022,53 @@ impl<'a> AccessAnalysis<'a> {
     }
 }
 
+/// `crate::a::b::f` shown as `a::b::f` (`f` for the root module).
+fn display_path(module: &[String], name: &str) -> String {
+    module
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .chain([name])
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// The runtime's handle types, wherever the app names them from (`pluto::KvStore`,
+/// `pluto::kv_store::KvStore`), as `["pluto", "KvStore"]`.
+fn canonical_type(path: &[String]) -> Vec<String> {
+    if path.first().is_some_and(|first| first == "pluto")
+        && let Some(last) = path.last()
+        && ["KvStore", "SageMaker", "Function"].contains(&last.as_str())
+    {
+        return vec!["pluto".to_owned(), last.clone()];
+    }
+    path.to_vec()
+}
+
 fn is_cfg_test_attr(attr: &syn::Attribute) -> bool {
     is_cfg_test(std::slice::from_ref(attr))
 }
 
-fn type_name(ty: &syn::Type) -> Option<String> {
+/// The path naming a type, through references, `Box<T>`-like wrappers are kept as written.
+fn type_path(ty: &syn::Type) -> Option<&syn::Path> {
     match ty {
-        syn::Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .map(|segment| segment.ident.to_string()),
-        syn::Type::Reference(reference) => type_name(&reference.elem),
+        syn::Type::Path(path) if path.qself.is_none() => Some(&path.path),
+        syn::Type::Reference(reference) => type_path(&reference.elem),
+        syn::Type::Paren(paren) => type_path(&paren.elem),
+        syn::Type::Group(group) => type_path(&group.elem),
         _ => None,
     }
 }
 
-/// Functions declared inside a body (not inside nested closures' own items: those too).
+/// Whether `written` ends with the segments `suffix`.
+fn ends_with(written: &[String], suffix: &[&str]) -> bool {
+    written.len() >= suffix.len()
+        && written[written.len() - suffix.len()..]
+            .iter()
+            .map(String::as_str)
+            .eq(suffix.iter().copied())
+}
+
 /// Whether a body has a struct literal.
 struct StructLiterals {
     found: bool,
@@ -537,6 +1088,7 @@ impl<'ast> Visit<'ast> for StructLiterals {
     }
 }
 
+/// Functions declared inside a body (not inside nested functions: those are indexed with them).
 struct NestedFns<'ast> {
     found: Vec<&'ast syn::ItemFn>,
 }
@@ -546,21 +1098,25 @@ impl<'ast> Visit<'ast> for NestedFns<'ast> {
         if let syn::Item::Fn(function) = item {
             self.found.push(function);
         }
-        // Items of nested functions are indexed when those are.
     }
 }
 
 struct Context {
     module: (usize, usize),
-    scope: Vec<String>,
-    self_type: Option<String>,
-    nested: HashMap<String, Vec<String>>,
+    module_path: Vec<String>,
+    /// The key of the function being walked (nested functions are keyed under it).
+    function: Vec<String>,
+    self_type: Option<Vec<String>>,
 }
 
 struct Walker<'w, 'a> {
     analysis: &'w mut AccessAnalysis<'a>,
     context: Context,
     locals: Vec<HashMap<String, Value>>,
+    /// The item scopes of the blocks being walked, outermost first.
+    blocks: Vec<BlockScope>,
+    /// The values `break` gave each loop being walked.
+    breaks: Vec<Value>,
     summary: Summary,
 }
 
@@ -573,79 +1129,149 @@ impl Walker<'_, '_> {
 
     fn bind_pattern(&mut self, pattern: &Pat, value: Value) {
         match pattern {
-            Pat::Ident(ident) => self.bind(&ident.ident.to_string(), value),
+            Pat::Ident(ident) => {
+                let bound = match &ident.subpat {
+                    Some((_, sub)) => {
+                        self.bind_pattern(sub, value.clone());
+                        value
+                    }
+                    None => value,
+                };
+                self.bind(&rust_name(&ident.ident), bound);
+            }
             Pat::Type(typed) => self.bind_pattern(&typed.pat, value),
             Pat::Reference(reference) => self.bind_pattern(&reference.pat, value),
+            Pat::Paren(paren) => self.bind_pattern(&paren.pat, value),
             Pat::TupleStruct(tuple) => {
-                let inner = Value::of(value.all_handles());
+                let inner = value.element();
                 for element in &tuple.elems {
                     self.bind_pattern(element, inner.clone());
                 }
             }
             Pat::Tuple(tuple) => {
-                let inner = Value::of(value.all_handles());
+                let inner = value.element();
                 for element in &tuple.elems {
                     self.bind_pattern(element, inner.clone());
+                }
+            }
+            Pat::Slice(slice) => {
+                for element in &slice.elems {
+                    // `[first, rest @ ..]`: an element, or the rest of the container.
+                    let mut inner = value.element();
+                    inner.merge(value.clone());
+                    self.bind_pattern(element, inner);
+                }
+            }
+            Pat::Or(or) => {
+                for case in &or.cases {
+                    self.bind_pattern(case, value.clone());
                 }
             }
             Pat::Struct(structure) => {
                 for field in &structure.fields {
                     let inner = match &field.member {
-                        syn::Member::Named(name) => value
-                            .fields
-                            .get(&name.to_string())
-                            .cloned()
-                            .unwrap_or_default(),
-                        syn::Member::Unnamed(_) => value.all_handles(),
+                        syn::Member::Named(name) => self.field(value.clone(), &rust_name(name)),
+                        syn::Member::Unnamed(_) => value.element(),
                     };
-                    self.bind_pattern(&field.pat, Value::of(inner));
+                    self.bind_pattern(&field.pat, inner);
                 }
             }
             _ => {}
         }
     }
 
-    fn lookup(&self, name: &str) -> Value {
+    /// The value of a local, or `None` when no local has that name.
+    fn local(&self, name: &str) -> Option<Value> {
         self.locals
             .iter()
             .rev()
             .find_map(|scope| scope.get(name))
             .cloned()
-            .unwrap_or_default()
+    }
+
+    fn lookup(&self, name: &str) -> Value {
+        self.local(name).unwrap_or_default()
     }
 
     fn location(&self, span: Span) -> SourceLocation {
         self.analysis.location(self.context.module, span)
     }
 
-    fn imports(&self) -> Rc<Imports> {
+    fn resolve(&self, written: &[String], namespace: Namespace) -> Vec<Def> {
         self.analysis
-            .imports
-            .get(&self.context.module)
-            .cloned()
-            .unwrap_or_default()
+            .defs
+            .resolve(&self.context.module_path, &self.blocks, written, namespace)
+    }
+
+    /// What a path written in the current function names, `Self` included.
+    fn resolve_path(&self, path: &syn::Path, namespace: Namespace) -> Vec<Def> {
+        let written = segments(path);
+        if written.first().is_some_and(|first| first == "Self")
+            && let Some(self_type) = &self.context.self_type
+        {
+            let mut full = self_type.clone();
+            full.extend(written[1..].iter().cloned());
+            let kind = if written.len() == 1 {
+                DefKind::Struct
+            } else {
+                DefKind::Associated
+            };
+            return vec![Def::Local(full, kind)];
+        }
+        if path.leading_colon.is_some() {
+            return self.analysis.defs.resolve_absolute(&written, namespace);
+        }
+        self.resolve(&written, namespace)
     }
 
     fn block(&mut self, block: &syn::Block) -> Value {
+        self.statements(&block.stmts)
+    }
+
+    fn statements(&mut self, statements: &[Stmt]) -> Value {
+        let items: Vec<&syn::Item> = statements
+            .iter()
+            .filter_map(|statement| match statement {
+                Stmt::Item(item) => Some(item),
+                _ => None,
+            })
+            .collect();
+        let scope = self.analysis.defs.block_scope(
+            &self.context.module_path,
+            &self.blocks,
+            &self.context.function,
+            &items,
+        );
+        let pushed_scope = !scope.is_empty();
+        if pushed_scope {
+            self.blocks.push(scope);
+        }
         self.locals.push(HashMap::new());
         let mut value = Value::default();
-        for statement in &block.stmts {
+        for statement in statements {
             value = self.statement(statement);
         }
         self.locals.pop();
+        if pushed_scope {
+            self.blocks.pop();
+        }
         value
     }
 
     fn statement(&mut self, statement: &Stmt) -> Value {
         match statement {
             Stmt::Local(local) => {
-                if let Some(init) = &local.init {
-                    let value = self.expr(&init.expr);
-                    if let Some((_, diverge)) = &init.diverge {
-                        self.expr(diverge);
+                let value = match &local.init {
+                    Some(init) => {
+                        let value = self.expr(&init.expr);
+                        if let Some((_, diverge)) = &init.diverge {
+                            self.expr(diverge);
+                        }
+                        value
                     }
-                    self.bind_pattern(&local.pat, value);
-                }
+                    None => Value::default(),
+                };
+                self.bind_pattern(&local.pat, value);
                 Value::default()
             }
             Stmt::Expr(expr, semicolon) => {
@@ -656,7 +1282,7 @@ impl Walker<'_, '_> {
                     value
                 }
             }
-            Stmt::Macro(statement_macro) => self.macro_tokens(&statement_macro.mac),
+            Stmt::Macro(statement_macro) => self.macro_call(&statement_macro.mac),
             Stmt::Item(_) => Value::default(),
         }
     }
@@ -665,41 +1291,58 @@ impl Walker<'_, '_> {
         match expr {
             Expr::Call(call) => self.call(call),
             Expr::MethodCall(call) => self.method_call(call),
-            Expr::Path(path) => {
-                if path.qself.is_none() && path.path.segments.len() == 1 {
-                    self.lookup(&path.path.segments[0].ident.to_string())
-                } else {
-                    Value::default()
+            Expr::Path(path) => self.path_value(path),
+            Expr::Reference(reference) => self.expr(&reference.expr),
+            Expr::RawAddr(raw) => self.expr(&raw.expr),
+            Expr::Unary(unary) => {
+                let value = self.expr(&unary.expr);
+                match unary.op {
+                    syn::UnOp::Deref(_) => value,
+                    _ => Value::default(),
                 }
             }
-            Expr::Reference(reference) => self.expr(&reference.expr),
             Expr::Paren(paren) => self.expr(&paren.expr),
             Expr::Group(group) => self.expr(&group.expr),
-            Expr::Try(try_expr) => self.expr(&try_expr.expr),
+            Expr::Try(try_expr) => {
+                let value = self.expr(&try_expr.expr);
+                // `x?` unwraps an `Option`/`Result`: the value or its element.
+                let mut unwrapped = value.element();
+                unwrapped.merge(value);
+                unwrapped
+            }
             Expr::Await(await_expr) => self.expr(&await_expr.base),
             Expr::Cast(cast) => self.expr(&cast.expr),
             Expr::Field(field) => {
                 let base = self.expr(&field.base);
-                self.field(base, &field.member)
+                match &field.member {
+                    syn::Member::Named(name) => self.field(base, &rust_name(name)),
+                    syn::Member::Unnamed(_) => base.element(),
+                }
+            }
+            Expr::Index(index) => {
+                let base = self.expr(&index.expr);
+                self.expr(&index.index);
+                base.element()
             }
             Expr::Struct(literal) => self.struct_literal(literal),
             Expr::Tuple(tuple) => self.elements(&tuple.elems),
             Expr::Array(array) => self.elements(&array.elems),
+            Expr::Repeat(repeat) => {
+                let element = self.expr(&repeat.expr);
+                self.expr(&repeat.len);
+                Value::container(element)
+            }
             Expr::Block(block) => self.block(&block.block),
-            Expr::Async(async_block) => {
-                self.block(&async_block.block);
-                Value::default()
-            }
+            Expr::Async(async_block) => self.block(&async_block.block),
             Expr::Unsafe(unsafe_block) => self.block(&unsafe_block.block),
-            Expr::Closure(closure) => {
-                self.locals.push(HashMap::new());
-                self.expr(&closure.body);
-                self.locals.pop();
-                Value::default()
-            }
+            Expr::TryBlock(try_block) => self.block(&try_block.block),
+            Expr::Const(const_block) => self.block(&const_block.block),
+            Expr::Closure(closure) => self.closure(closure, &Value::default()),
             Expr::If(if_expr) => {
+                self.locals.push(HashMap::new());
                 self.expr(&if_expr.cond);
                 let mut value = self.block(&if_expr.then_branch);
+                self.locals.pop();
                 if let Some((_, otherwise)) = &if_expr.else_branch {
                     let otherwise = self.expr(otherwise);
                     value.merge(otherwise);
@@ -729,39 +1372,39 @@ impl Walker<'_, '_> {
             Expr::ForLoop(for_loop) => {
                 let iterated = self.expr(&for_loop.expr);
                 self.locals.push(HashMap::new());
-                self.bind_pattern(&for_loop.pat, Value::of(iterated.all_handles()));
+                self.bind_pattern(&for_loop.pat, iterated.element());
+                self.breaks.push(Value::default());
                 self.block(&for_loop.body);
+                self.breaks.pop();
                 self.locals.pop();
                 Value::default()
             }
             Expr::While(while_loop) => {
+                self.locals.push(HashMap::new());
                 self.expr(&while_loop.cond);
+                self.breaks.push(Value::default());
                 self.block(&while_loop.body);
+                self.breaks.pop();
+                self.locals.pop();
                 Value::default()
             }
             Expr::Loop(loop_expr) => {
+                self.breaks.push(Value::default());
                 self.block(&loop_expr.body);
+                self.breaks.pop().unwrap_or_default()
+            }
+            Expr::Break(break_expr) => {
+                if let Some(value) = &break_expr.expr {
+                    let value = self.expr(value);
+                    if let Some(loop_value) = self.breaks.last_mut() {
+                        loop_value.merge(value);
+                    }
+                }
                 Value::default()
             }
             Expr::Assign(assign) => {
                 let value = self.expr(&assign.right);
-                match &*assign.left {
-                    Expr::Path(path) if path.path.get_ident().is_some() => {
-                        let name = path.path.segments[0].ident.to_string();
-                        let mut merged = self.lookup(&name);
-                        merged.merge(value);
-                        self.bind(&name, merged);
-                    }
-                    Expr::Field(field) => {
-                        self.expr(&field.base);
-                        if let syn::Member::Named(name) = &field.member {
-                            self.record_field(None, &name.to_string(), value.all_handles());
-                        }
-                    }
-                    other => {
-                        self.expr(other);
-                    }
-                }
+                self.assign(&assign.left, value);
                 Value::default()
             }
             Expr::Return(return_expr) => {
@@ -771,7 +1414,7 @@ impl Walker<'_, '_> {
                 }
                 Value::default()
             }
-            Expr::Macro(expr_macro) => self.macro_tokens(&expr_macro.mac),
+            Expr::Macro(expr_macro) => self.macro_call(&expr_macro.mac),
             other => {
                 let mut children = ChildExprs {
                     exprs: Vec::new(),
@@ -790,76 +1433,178 @@ impl Walker<'_, '_> {
         }
     }
 
-    /// A tuple or array: holds every handle its elements hold.
-    fn elements(&mut self, elements: &Punctuated<Expr, Token![,]>) -> Value {
+    /// `left = value`: the place may now hold `value` too.
+    fn assign(&mut self, left: &Expr, value: Value) {
+        match left {
+            Expr::Path(path) if path.path.get_ident().is_some() => {
+                let name = rust_name(&path.path.segments[0].ident);
+                let mut merged = self.lookup(&name);
+                merged.merge(value);
+                self.rebind(&name, merged);
+            }
+            Expr::Field(field) => {
+                let base = self.expr(&field.base);
+                if let syn::Member::Named(name) = &field.member {
+                    self.record_field(base.ty.as_ref(), &rust_name(name), value.clone());
+                }
+                // Writing into a field of a local: the local now holds the value.
+                if let Some(root) = root_local(&field.base) {
+                    let mut merged = self.lookup(&root);
+                    if let syn::Member::Named(name) = &field.member {
+                        merged
+                            .fields
+                            .entry(rust_name(name))
+                            .or_default()
+                            .merge(value);
+                    } else {
+                        merged.merge(Value::container(value));
+                    }
+                    self.rebind(&root, merged);
+                }
+            }
+            Expr::Index(index) => {
+                self.expr(&index.index);
+                if let Some(root) = root_local(&index.expr) {
+                    let mut merged = self.lookup(&root);
+                    merged.merge(Value::container(value));
+                    self.rebind(&root, merged);
+                }
+            }
+            Expr::Unary(unary) => self.assign(&unary.expr, value),
+            Expr::Paren(paren) => self.assign(&paren.expr, value),
+            other => {
+                self.expr(other);
+            }
+        }
+    }
+
+    /// Changes the value of the innermost local named `name` (or binds it here).
+    fn rebind(&mut self, name: &str, value: Value) {
+        for scope in self.locals.iter_mut().rev() {
+            if let Some(slot) = scope.get_mut(name) {
+                *slot = value;
+                return;
+            }
+        }
+        self.bind(name, value);
+    }
+
+    /// A closure: its body is walked with its parameters bound to `arguments` (each parameter
+    /// to that value), and the value is what calling it returns.
+    fn closure(&mut self, closure: &syn::ExprClosure, argument: &Value) -> Value {
+        self.locals.push(HashMap::new());
+        for input in &closure.inputs {
+            self.bind_pattern(input, argument.clone());
+        }
+        let returned = self.expr(&closure.body);
+        self.locals.pop();
+        Value {
+            returns: (!returned.is_empty()).then(|| Box::new(returned)),
+            ..Value::default()
+        }
+    }
+
+    fn path_value(&mut self, path: &syn::ExprPath) -> Value {
+        if path.qself.is_none()
+            && let Some(ident) = path.path.get_ident()
+            && let Some(value) = self.local(&rust_name(ident))
+        {
+            return value;
+        }
         let mut value = Value::default();
-        for element in elements {
-            let element = self.expr(element);
-            value.handles.extend(element.all_handles());
+        match self
+            .resolve_path(&path.path, Namespace::Value)
+            .into_iter()
+            .next()
+        {
+            Some(Def::Local(full, DefKind::Fn)) => {
+                value.callables.insert(full);
+            }
+            Some(Def::Local(full, DefKind::Static)) => {
+                let summary = self.analysis.analyze(&full, Vec::new(), Value::default());
+                let step = CallStep {
+                    call: compact(&path.to_token_stream()),
+                    location: self.location(path.span()),
+                };
+                self.absorb(summary.reaches, step);
+                value.merge(summary.returns);
+            }
+            Some(Def::Local(full, DefKind::Associated))
+                if self.analysis.functions.contains_key(&full) =>
+            {
+                value.callables.insert(full);
+            }
+            _ => {}
         }
         value
     }
 
-    /// `base.member`: the field's handles when the struct value is known, else what any struct
-    /// of that type (or with a field of that name) was built with.
-    fn field(&self, base: Value, member: &syn::Member) -> Value {
-        match member {
-            syn::Member::Named(name) => {
-                let name = name.to_string();
-                if let Some(handles) = base.fields.get(&name) {
-                    return Value::of(handles.clone());
-                }
-                if !base.fields.is_empty() {
-                    return Value::default();
-                }
-                if !base.handles.is_empty() {
-                    return Value::of(base.handles);
-                }
-                let typed = base
-                    .ty
-                    .as_ref()
-                    .and_then(|ty| self.analysis.typed_fields.get(&(ty.clone(), name.clone())));
-                match typed {
-                    Some(handles) => Value::of(handles.clone()),
-                    None if base.ty.is_some() => Value::default(),
-                    None => Value::of(
-                        self.analysis
-                            .named_fields
-                            .get(&name)
-                            .cloned()
-                            .unwrap_or_default(),
-                    ),
-                }
-            }
-            syn::Member::Unnamed(_) => Value::of(base.all_handles()),
+    /// A tuple or array: a container of its elements.
+    fn elements(&mut self, elements: &Punctuated<Expr, Token![,]>) -> Value {
+        let mut element = Value::default();
+        for expr in elements {
+            let value = self.expr(expr);
+            element.merge(value);
+        }
+        Value::container(element)
+    }
+
+    /// `base.name`: the field's value when the struct value is known, else what any struct of
+    /// that type (or with a field of that name) was built with.
+    fn field(&self, base: Value, name: &str) -> Value {
+        if base.widened {
+            return base;
+        }
+        if let Some(value) = base.fields.get(name) {
+            return value.clone();
+        }
+        if !base.fields.is_empty() {
+            return Value::default();
+        }
+        if !base.handles.is_empty() || base.element.is_some() {
+            return Value::of(base.all_handles());
+        }
+        let typed = base.ty.as_ref().and_then(|ty| {
+            self.analysis
+                .typed_fields
+                .get(&(ty.clone(), name.to_owned()))
+        });
+        match typed {
+            Some(value) => value.clone(),
+            None if base.ty.is_some() => Value::default(),
+            None => self
+                .analysis
+                .named_fields
+                .get(name)
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 
-    fn record_field(&mut self, ty: Option<&str>, field: &str, handles: Handles) {
-        if handles.is_empty() {
+    fn record_field(&mut self, ty: Option<&Vec<String>>, field: &str, value: Value) {
+        if value.all_handles().is_empty() && value.callables.is_empty() {
             return;
         }
         if let Some(ty) = ty {
             self.analysis
                 .typed_fields
-                .entry((ty.to_owned(), field.to_owned()))
+                .entry((ty.clone(), field.to_owned()))
                 .or_default()
-                .extend(handles.clone());
+                .merge(value.clone());
         }
         self.analysis
             .named_fields
             .entry(field.to_owned())
             .or_default()
-            .extend(handles);
+            .merge(value);
     }
 
     fn struct_literal(&mut self, literal: &syn::ExprStruct) -> Value {
-        let written = segments(&literal.path);
-        let ty = match written.last().map(String::as_str) {
-            Some("Self") => self.context.self_type.clone(),
-            Some(name) => Some(name.to_owned()),
-            None => None,
-        };
+        let ty = self
+            .resolve_path(&literal.path, Namespace::Type)
+            .into_iter()
+            .next()
+            .map(|def| canonical_type(def.path()));
         let mut value = match &literal.rest {
             Some(rest) => {
                 let rest = self.expr(rest);
@@ -871,18 +1616,18 @@ impl Walker<'_, '_> {
             None => Value::default(),
         };
         for field in &literal.fields {
-            let handles = self.expr(&field.expr).all_handles();
+            let field_value = self.expr(&field.expr);
             let name = match &field.member {
-                syn::Member::Named(name) => name.to_string(),
+                syn::Member::Named(name) => rust_name(name),
                 syn::Member::Unnamed(index) => index.index.to_string(),
             };
-            self.record_field(ty.as_deref(), &name, handles.clone());
-            if !handles.is_empty() {
-                value.fields.insert(name, handles);
+            self.record_field(ty.as_ref(), &name, field_value.clone());
+            if !field_value.is_empty() {
+                value.fields.insert(name, field_value);
             }
         }
         value.ty = ty;
-        value
+        value.bounded()
     }
 
     fn call(&mut self, call: &syn::ExprCall) -> Value {
@@ -891,40 +1636,271 @@ impl Walker<'_, '_> {
             .iter()
             .map(|argument| self.expr(argument))
             .collect();
+        let span = call.func.span();
         let Expr::Path(path) = &*call.func else {
-            self.expr(&call.func);
-            self.escape_all(&arguments, call.func.span(), "a call through a value");
+            let callee = self.expr(&call.func);
+            return self.call_value(callee, arguments, span, "a call through a value");
+        };
+        if path.qself.is_none()
+            && let Some(ident) = path.path.get_ident()
+            && let Some(callee) = self.local(&rust_name(ident))
+        {
+            return self.call_value(
+                callee,
+                arguments,
+                span,
+                &format!("a call to the local `{ident}`"),
+            );
+        }
+        let written = segments(&path.path);
+        let text = written.join("::");
+        // `<T as Trait>::method`: the trait's method.
+        let defs = match &path.qself {
+            Some(qself) if qself.position > 0 => self.resolve_path(&path.path, Namespace::Value),
+            Some(qself) => {
+                let owner = self
+                    .analysis
+                    .resolve_type(&self.context.module_path, &qself.ty);
+                match (owner, written.last()) {
+                    (Some(owner), Some(method)) => {
+                        let mut full = owner;
+                        full.push(method.clone());
+                        vec![Def::Local(full, DefKind::Associated)]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            None => self.resolve_path(&path.path, Namespace::Value),
+        };
+        let Some(def) = defs.first().cloned() else {
+            self.escape_all(&arguments, span, &format!("a call to `{text}`"));
             return Value::default();
         };
-        let written = segments(&path.path);
-        if let Some(resource) = self.resolve_declaration(&written) {
-            return Value::of(Handles::from([resource]));
+        match def {
+            Def::Local(full, DefKind::Fn) => self.call_function(&full, &text, arguments, span),
+            Def::Local(full, DefKind::Associated) => {
+                let (owner, method) = full.split_at(full.len() - 1);
+                let owner_kind = self.owner_kind(owner);
+                if owner_kind.is_none() {
+                    // A variant of an enum of the crate, or an unknown associated item.
+                    if self.is_enum_variant(owner) {
+                        return self.constructed(arguments, Some(owner.to_vec()));
+                    }
+                }
+                let candidates = self.analysis.associated(
+                    owner,
+                    owner_kind.unwrap_or(DefKind::Struct),
+                    &method[0],
+                );
+                if candidates.is_empty() {
+                    if owner_kind == Some(DefKind::Enum) {
+                        return self.constructed(arguments, Some(owner.to_vec()));
+                    }
+                    self.escape_all(&arguments, span, &format!("a call to `{text}`"));
+                    return Value::default();
+                }
+                self.call_path_candidates(candidates, arguments, span)
+            }
+            Def::Local(full, DefKind::Struct) => self.constructed(arguments, Some(full)),
+            Def::Local(full, DefKind::Static) => {
+                let callee = self.analysis.analyze(&full, Vec::new(), Value::default());
+                self.absorb(
+                    callee.reaches,
+                    CallStep {
+                        call: text.clone(),
+                        location: self.location(span),
+                    },
+                );
+                self.call_value(
+                    callee.returns,
+                    arguments,
+                    span,
+                    &format!("a call to `{text}`"),
+                )
+            }
+            Def::Extern(full) => self.call_extern(&full, &written, arguments, span),
+            _ => {
+                self.escape_all(&arguments, span, &format!("a call to `{text}`"));
+                Value::default()
+            }
         }
-        if let Some(key) = self.resolve_function(&written) {
-            let summary = self.analysis.analyze(&key, arguments, Value::default());
+    }
+
+    /// The kind of a local item named by `owner`, when it is a type or trait.
+    fn owner_kind(&self, owner: &[String]) -> Option<DefKind> {
+        let (module, name) = owner.split_at(owner.len().checked_sub(1)?);
+        self.analysis
+            .defs
+            .resolve(module, &[], &[name[0].clone()], Namespace::Type)
+            .into_iter()
+            .find_map(|def| match def {
+                Def::Local(path, kind) if path == owner => Some(kind),
+                _ => None,
+            })
+            .or_else(|| {
+                self.analysis
+                    .impls
+                    .iter()
+                    .any(|impl_def| impl_def.self_type.as_deref() == Some(owner))
+                    .then_some(DefKind::Struct)
+            })
+    }
+
+    fn is_enum_variant(&self, owner: &[String]) -> bool {
+        owner.len() >= 2 && self.owner_kind(owner).is_none() && {
+            let parent = &owner[..owner.len() - 1];
+            self.owner_kind(parent) == Some(DefKind::Enum)
+        }
+    }
+
+    /// A tuple struct or enum variant built from `arguments`.
+    fn constructed(&mut self, arguments: Vec<Value>, ty: Option<Vec<String>>) -> Value {
+        let mut element = Value::default();
+        for argument in arguments {
+            element.merge(argument);
+        }
+        let mut value = Value::container(element);
+        value.ty = ty;
+        value
+    }
+
+    fn call_function(
+        &mut self,
+        key: &[String],
+        text: &str,
+        arguments: Vec<Value>,
+        span: Span,
+    ) -> Value {
+        if let Some(resource) = self.analysis.declarations.get(key) {
+            return Value::handle(resource.clone());
+        }
+        if !self.analysis.functions.contains_key(key) {
+            self.escape_all(&arguments, span, &format!("a call to `{text}`"));
+            return Value::default();
+        }
+        let summary = self.analysis.analyze(key, arguments, Value::default());
+        if !summary.reaches.is_empty() {
+            let step = CallStep {
+                call: text.to_owned(),
+                location: self.location(span),
+            };
+            self.absorb(summary.reaches, step);
+        }
+        summary.returns
+    }
+
+    /// `Type::method(a, b)`: for a method taking `self`, `a` is the receiver.
+    fn call_path_candidates(
+        &mut self,
+        candidates: Vec<Vec<String>>,
+        arguments: Vec<Value>,
+        span: Span,
+    ) -> Value {
+        let mut returns = Value::default();
+        for key in candidates {
+            let takes_self = self.analysis.functions.get(&key).is_some_and(|definition| {
+                matches!(definition.inputs.first(), Some(syn::FnArg::Receiver(_)))
+            });
+            let value = match (takes_self, arguments.split_first()) {
+                (true, Some((receiver, rest))) => {
+                    self.call_candidates(vec![key], rest.to_vec(), receiver.clone(), span)
+                }
+                _ => self.call_candidates(vec![key], arguments.clone(), Value::default(), span),
+            };
+            returns.merge(value);
+        }
+        returns
+    }
+
+    fn call_candidates(
+        &mut self,
+        candidates: Vec<Vec<String>>,
+        arguments: Vec<Value>,
+        receiver: Value,
+        span: Span,
+    ) -> Value {
+        let mut returns = Value::default();
+        for key in candidates {
+            let summary = self
+                .analysis
+                .analyze(&key, arguments.clone(), receiver.clone());
             if !summary.reaches.is_empty() {
-                let step = CallStep {
-                    call: written.join("::"),
-                    location: self.location(path.span()),
-                };
-                self.absorb(summary.reaches, step);
+                let callee = self
+                    .analysis
+                    .functions
+                    .get(&key)
+                    .map(|definition| definition.display.clone())
+                    .unwrap_or_else(|| key.join("::"));
+                let location = self.location(span);
+                self.absorb(
+                    summary.reaches,
+                    CallStep {
+                        call: callee,
+                        location,
+                    },
+                );
             }
-            let mut returns = summary.returns;
-            if returns.ty.is_none() {
-                returns.ty = self.analysis.returned_type(&key);
-            }
-            return returns;
+            returns.merge(summary.returns);
         }
-        let imports = self.imports();
-        if let Some((_, operation)) = PLUTO_CONSUMERS
-            .iter()
-            .find(|(path, _)| imports.names(&written, path))
-        {
+        returns
+    }
+
+    /// Calling a value: the functions it may be, what a closure returns; its arguments escape
+    /// when the callee is not known.
+    fn call_value(
+        &mut self,
+        callee: Value,
+        arguments: Vec<Value>,
+        span: Span,
+        into: &str,
+    ) -> Value {
+        let mut returns = Value::default();
+        let known = !callee.callables.is_empty() || callee.returns.is_some();
+        for key in &callee.callables {
+            let text = key.last().cloned().unwrap_or_default();
+            let value = self.call_function(key, &text, arguments.clone(), span);
+            returns.merge(value);
+        }
+        if let Some(closure_returns) = callee.returns {
+            returns.merge(*closure_returns);
+        }
+        // A closure's parameters were not bound to these arguments: they escape into it.
+        if !known || callee.callables.is_empty() {
+            self.escape_all(&arguments, span, into);
+        }
+        returns
+    }
+
+    fn call_extern(
+        &mut self,
+        full: &[String],
+        written: &[String],
+        arguments: Vec<Value>,
+        span: Span,
+    ) -> Value {
+        let text = written.join("::");
+        if full.last().is_some_and(|last| last == HANDLE_FROM_NAME) {
+            let location = self.location(span);
+            self.analysis.errors.insert(Diagnostic::error(
+                location,
+                format!(
+                    "`{text}` makes a handle from a name, so Pluto cannot tell which resource it is"
+                ),
+                Some(
+                    "declare the resource with `#[resource(kind)] fn name() -> Handle;` and call \
+                     `name()` to get its handle"
+                        .to_owned(),
+                ),
+            ));
+            return Value::default();
+        }
+        let def = Def::Extern(full.to_vec());
+        if let Some((_, operation)) = PLUTO_CONSUMERS.iter().find(|(path, _)| def.is_extern(path)) {
             // A Pluto type known to perform exactly this operation on the handle it is given.
-            let location = self.location(path.span());
+            let location = self.location(span);
             for resource in arguments.iter().flat_map(Value::all_handles) {
                 if resource.kind == operation.resource_kind() {
-                    let call_text = format!("{}({})", written.join("::"), resource.name);
+                    let call_text = format!("{text}({})", resource.name);
                     self.summary.reaches.push(Reach {
                         resource,
                         operation: *operation,
@@ -938,28 +1914,76 @@ impl Walker<'_, '_> {
             }
             return Value::default();
         }
-        let text = written.join("::");
-        if WRAPPERS.contains(&text.as_str()) {
+        if TRANSPARENT_CALLS
+            .iter()
+            .any(|suffix| ends_with(full, suffix))
+        {
             let mut value = Value::default();
             for argument in arguments {
                 value.merge(argument);
             }
             return value;
         }
-        self.escape_all(&arguments, call.func.span(), &format!("a call to `{text}`"));
+        if CONTAINER_CALLS.iter().any(|suffix| ends_with(full, suffix)) {
+            let mut element = Value::default();
+            for argument in arguments {
+                // `Vec::from([a, b])`: the elements of the array.
+                let inner = if argument.element.is_some() {
+                    argument.element()
+                } else {
+                    argument
+                };
+                element.merge(inner);
+            }
+            return Value::container(element);
+        }
+        if SPAWNING_CALLS.iter().any(|suffix| ends_with(full, suffix)) {
+            // What the future or closure gives back, behind a `JoinHandle`/`Result`/lazy cell.
+            let mut output = Value::default();
+            for argument in arguments {
+                if !argument.callables.is_empty() {
+                    let called = self.call_value(argument.clone(), Vec::new(), span, "");
+                    output.merge(called);
+                }
+                match argument.returns {
+                    Some(returns) => output.merge(*returns),
+                    None => output.merge(argument),
+                }
+            }
+            let mut value = Value::container(output.clone());
+            value.merge(output);
+            return value;
+        }
+        // `T::make()` where `T` is a type parameter: any crate method of that name.
+        if full.len() == 2
+            && full[0].chars().next().is_some_and(char::is_uppercase)
+            && let Some(candidates) = self.analysis.methods.get(&full[1]).cloned()
+        {
+            return self.call_path_candidates(candidates, arguments, span);
+        }
+        self.escape_all(&arguments, span, &format!("a call to `{text}`"));
         Value::default()
     }
 
     fn method_call(&mut self, call: &syn::ExprMethodCall) -> Value {
         let receiver = self.expr(&call.receiver);
+        let method = rust_name(&call.method);
+        let span = call.method.span();
+        // Closures given to a container's methods are called with its elements.
+        let container = receiver.element.is_some() || receiver.widened;
         let arguments: Vec<Value> = call
             .args
             .iter()
-            .map(|argument| self.expr(argument))
+            .map(|argument| match argument {
+                Expr::Closure(closure) if container => {
+                    let mut element = receiver.element();
+                    element.merge(receiver.clone());
+                    self.closure(closure, &element)
+                }
+                other => self.expr(other),
+            })
             .collect();
-        let method = call.method.to_string();
-        let span = call.method.span();
-        let mut handled_receiver = false;
+        let mut performed = false;
         for resource in &receiver.handles {
             if let Some(operation) = CLIENT_OPERATIONS
                 .iter()
@@ -977,103 +2001,220 @@ impl Walker<'_, '_> {
                     }],
                     escaped: None,
                 });
-                handled_receiver = true;
+                performed = true;
             }
         }
-        if handled_receiver {
-            self.escape_all(
-                &arguments,
-                call.method.span(),
-                &format!("an argument of `.{method}`"),
-            );
-            return Value::default();
-        }
-        if !receiver.is_empty() && HARMLESS_METHODS.contains(&method.as_str()) {
-            return if matches!(method.as_str(), "clone" | "to_owned" | "as_ref" | "borrow") {
-                receiver
-            } else {
-                Value::default()
-            };
-        }
-        let all = self
-            .analysis
-            .methods
-            .get(&method)
-            .cloned()
-            .unwrap_or_default();
-        // With the receiver's type known, only that type's methods (if it has one of that name).
-        let typed: Vec<Vec<String>> = match &receiver.ty {
-            Some(ty) => all
-                .iter()
-                .filter(|key| key.len() >= 2 && &key[key.len() - 2] == ty)
-                .cloned()
-                .collect(),
-            None => Vec::new(),
+        // The crate's own methods first: a crate type's method named like a std one is its own.
+        let candidates = if receiver.widened {
+            self.analysis.dispatch(None, &method)
+        } else {
+            self.analysis.dispatch(receiver.ty.as_ref(), &method)
         };
-        let candidates = if typed.is_empty() { all } else { typed };
-        if candidates.is_empty() {
-            let receiver_handles = receiver.all_handles();
-            if !receiver_handles.is_empty() {
-                let receiver_text = compact(&call.receiver.to_token_stream());
-                let location = self.location(span);
-                self.escape_set(
-                    &receiver_handles,
-                    location,
-                    format!("a call to `{receiver_text}.{method}`"),
+        let crate_typed = receiver
+            .ty
+            .as_ref()
+            .is_some_and(|ty| self.analysis.defs.is_module(&ty[..1]));
+        let passes_through = (container || !receiver.handles.is_empty())
+            && CONTAINER_METHODS.contains(&method.as_str())
+            && (!crate_typed || candidates.is_empty());
+        let ran_crate_methods = !candidates.is_empty();
+        let mut value = Value::default();
+        if ran_crate_methods {
+            value = self.call_candidates(candidates, arguments.clone(), receiver.clone(), span);
+            if !passes_through {
+                return value;
+            }
+        }
+        if SAME_VALUE_METHODS.contains(&method.as_str()) && !receiver.is_empty() {
+            value.merge(receiver);
+            return value;
+        }
+        if !performed
+            && !ran_crate_methods
+            && INSERTING_METHODS.contains(&method.as_str())
+            && let Some(root) = root_local(&call.receiver)
+        {
+            // `map.insert(k, h)`: the local now holds the arguments as elements.
+            let mut element = Value::default();
+            for argument in &arguments {
+                let inserted = match &argument.returns {
+                    Some(returns) => (**returns).clone(),
+                    None => argument.clone(),
+                };
+                element.merge(inserted);
+            }
+            let mut merged = self.lookup(&root);
+            merged.merge(Value::container(element));
+            self.rebind(&root, merged);
+            if passes_through {
+                value.merge(receiver.element());
+                value.merge(receiver);
+            }
+            return value;
+        }
+        if passes_through && !performed {
+            // The container itself, or any element; or what a closure argument returned.
+            value.merge(receiver.element());
+            value.merge(receiver);
+            for argument in arguments {
+                match argument.returns {
+                    Some(returns) => value.merge(*returns),
+                    None => value.merge(argument),
+                }
+            }
+            return value;
+        }
+        if performed || ran_crate_methods {
+            if performed {
+                self.escape_all(
+                    &arguments,
+                    call.method.span(),
+                    &format!("an argument of `.{method}`"),
                 );
             }
-            self.escape_all(
-                &arguments,
-                call.method.span(),
-                &format!("a call to `.{method}`"),
+            return value;
+        }
+        if (HARMLESS_METHODS.contains(&method.as_str()) && !receiver.handles.is_empty())
+            || INERT_METHODS.contains(&method.as_str())
+        {
+            self.escape_all(&arguments, span, &format!("an argument of `.{method}`"));
+            return value;
+        }
+        if ran_crate_methods {
+            return value;
+        }
+        // No crate method ran: the receiver's handles and the arguments escape into it.
+        let receiver_handles = receiver.all_handles();
+        if !receiver_handles.is_empty() {
+            let receiver_text = compact(&call.receiver.to_token_stream());
+            let location = self.location(span);
+            self.escape_set(
+                &receiver_handles,
+                location,
+                format!("a call to `{receiver_text}.{method}`"),
             );
-            return Value::default();
         }
-        let mut returns = Value::default();
-        for key in candidates {
-            let summary = self
-                .analysis
-                .analyze(&key, arguments.clone(), receiver.clone());
-            if !summary.reaches.is_empty() {
-                let callee = key[key.len().saturating_sub(2)..].join("::");
-                let location = self.location(span);
-                self.absorb(
-                    summary.reaches,
-                    CallStep {
-                        call: callee,
-                        location,
-                    },
-                );
-            }
-            returns.merge(summary.returns);
-        }
-        returns
+        self.escape_all(
+            &arguments,
+            call.method.span(),
+            &format!("a call to `.{method}`"),
+        );
+        value
     }
 
-    fn macro_tokens(&mut self, mac: &syn::Macro) -> Value {
+    fn macro_call(&mut self, mac: &syn::Macro) -> Value {
         let name = macro_name(mac);
-        let written = segments(&mac.path);
-        if self.imports().names(&written, &["pluto", "function"]) {
+        let defs = self.resolve_path(&mac.path, Namespace::Macro);
+        if defs.iter().any(|def| def.is_extern(&["pluto", "function"])) {
             if let Ok(target) = syn::parse2::<syn::Path>(mac.tokens.clone())
-                && let Some(key) = self.resolve_function(&segments(&target))
+                && let Some(Def::Local(key, DefKind::Fn)) = self
+                    .resolve_path(&target, Namespace::Value)
+                    .into_iter()
+                    .next()
                 && let Some(resource) = self.analysis.declarations.get(&key)
             {
-                return Value::of(Handles::from([resource.clone()]));
+                return Value::handle(resource.clone());
             }
             return Value::default();
+        }
+        let local_macros: Vec<Vec<String>> = defs
+            .iter()
+            .filter_map(|def| match def {
+                Def::Local(path, DefKind::Macro) => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        if !local_macros.is_empty() {
+            return self.local_macro(mac, &name, &local_macros);
+        }
+        if name == "vec" {
+            return self.vec_macro(&mac.tokens);
         }
         if !self.may_involve_handles(&mac.tokens) {
             return Value::default();
         }
         let expressions = parse_macro_expressions(&mac.tokens);
         let formatting = FORMATTING_MACROS.contains(&name.as_str());
+        let collecting = COLLECTING_MACROS.contains(&name.as_str());
+        let mut collected = Value::default();
         for expression in &expressions {
-            let handles = self.expr(expression).all_handles();
-            if !formatting && !handles.is_empty() {
+            let value = self.expr(expression);
+            let handles = value.all_handles();
+            if collecting {
+                collected.merge(value);
+            } else if !formatting && !handles.is_empty() {
                 let location = self.location(expression.span());
                 self.escape_set(&handles, location, format!("the macro `{name}!`"));
             }
         }
+        if collecting {
+            return Value::container(collected);
+        }
+        Value::default()
+    }
+
+    /// `vec![a, b]` and `vec![a; n]`.
+    fn vec_macro(&mut self, tokens: &TokenStream) -> Value {
+        use syn::parse::Parser;
+        let repeat = |input: syn::parse::ParseStream<'_>| {
+            let element: Expr = input.parse()?;
+            input.parse::<Token![;]>()?;
+            let count: Expr = input.parse()?;
+            Ok((element, count))
+        };
+        if let Ok((element, count)) = repeat.parse2(tokens.clone()) {
+            let element = self.expr(&element);
+            self.expr(&count);
+            return Value::container(element);
+        }
+        let mut element = Value::default();
+        for expression in parse_macro_expressions(tokens) {
+            let value = self.expr(&expression);
+            element.merge(value);
+        }
+        Value::container(element)
+    }
+
+    /// A `macro_rules!` macro of the crate: its expansion is walked like code written in place.
+    /// When it cannot be expanded, every resource named in the invocation or the macro's rules is
+    /// granted every operation.
+    fn local_macro(&mut self, mac: &syn::Macro, name: &str, definitions: &[Vec<String>]) -> Value {
+        let location = self.location(mac.path.span());
+        let expansion = definitions.iter().find_map(|definition| {
+            let rules = self.analysis.macro_rules(definition)?;
+            expand::expand(&rules, &mac.tokens)
+        });
+        if let Some(tokens) = expansion
+            && let Some(statements) = expand::parse_statements(&tokens)
+        {
+            return self.statements(&statements);
+        }
+        // Not expanded: conservative over every resource the macro could name.
+        let mut named = Handles::new();
+        let mut texts: Vec<TokenStream> = vec![mac.tokens.clone()];
+        for definition in definitions {
+            if let Some(rules) = self.analysis.macro_rules(definition) {
+                texts.push(rules);
+            }
+        }
+        for tokens in &texts {
+            for path in expand::paths_in(tokens) {
+                if let Some(Def::Local(key, DefKind::Fn)) =
+                    self.resolve(&path, Namespace::Value).into_iter().next()
+                    && let Some(resource) = self.analysis.declarations.get(&key)
+                {
+                    named.insert(resource.clone());
+                }
+            }
+        }
+        for expression in parse_macro_expressions(&mac.tokens) {
+            named.extend(self.expr(&expression).all_handles());
+        }
+        self.escape_set(
+            &named,
+            location,
+            format!("the macro `{name}!`, which Pluto could not expand"),
+        );
         Value::default()
     }
 
@@ -1098,7 +2239,21 @@ impl Walker<'_, '_> {
 
     fn escape_all(&mut self, arguments: &[Value], at: Span, into: &str) {
         for argument in arguments {
-            let handles = argument.all_handles();
+            let mut handles = argument.all_handles();
+            // A function item passed on may be called there: what it returns escapes too.
+            for key in &argument.callables {
+                if let Some(resource) = self.analysis.declarations.get(key) {
+                    handles.insert(resource.clone());
+                } else {
+                    let summary = self.analysis.analyze(key, Vec::new(), Value::default());
+                    handles.extend(summary.returns.all_handles());
+                    let step = CallStep {
+                        call: key.last().cloned().unwrap_or_default(),
+                        location: self.location(at),
+                    };
+                    self.absorb(summary.reaches, step);
+                }
+            }
             if !handles.is_empty() {
                 let location = self.location(at);
                 self.escape_set(&handles, location, into.to_owned());
@@ -1124,111 +2279,45 @@ impl Walker<'_, '_> {
             }
         }
     }
+}
 
-    /// Full path candidates for a path written in the current function.
-    fn candidates(&self, written: &[String]) -> Vec<Vec<String>> {
-        let scope = &self.context.scope;
-        let crate_name = scope.first().cloned().unwrap_or_default();
-        let mut out = Vec::new();
-        let Some(first) = written.first() else {
-            return out;
-        };
-        if written.len() == 1
-            && let Some(nested) = self.context.nested.get(first)
-        {
-            out.push(nested.clone());
-        }
-        match first.as_str() {
-            "crate" => out.push(
-                std::iter::once(crate_name)
-                    .chain(written[1..].iter().cloned())
-                    .collect(),
-            ),
-            "self" => out.push(scope.iter().chain(&written[1..]).cloned().collect()),
-            "super" => {
-                let mut path = scope.clone();
-                let mut rest = written;
-                while rest.first().is_some_and(|segment| segment == "super") {
-                    path.pop();
-                    rest = &rest[1..];
+impl AccessAnalysis<'_> {
+    /// The rules of the `macro_rules!` macro with this full path.
+    fn macro_rules(&self, path: &[String]) -> Option<TokenStream> {
+        let (module, name) = path.split_at(path.len().checked_sub(1)?);
+        for target in &self.package.targets {
+            for candidate in &target.modules {
+                let mut full = vec![target.crate_name.clone()];
+                full.extend(candidate.path.iter().cloned());
+                if full != module {
+                    continue;
                 }
-                out.push(path.into_iter().chain(rest.iter().cloned()).collect());
-            }
-            "Self" => {
-                if let Some(self_type) = &self.context.self_type {
-                    out.push(
-                        scope
-                            .iter()
-                            .cloned()
-                            .chain([self_type.clone()])
-                            .chain(written[1..].iter().cloned())
-                            .collect(),
-                    );
-                }
-            }
-            _ => {
-                out.push(scope.iter().chain(written).cloned().collect());
-                let imports = self
-                    .analysis
-                    .imports
-                    .get(&self.context.module)
-                    .cloned()
-                    .unwrap_or_default();
-                let expanded = imports.expand(written);
-                if expanded.first().is_some_and(|segment| segment == "crate") {
-                    out.push(
-                        std::iter::once(crate_name.clone())
-                            .chain(expanded[1..].iter().cloned())
-                            .collect(),
-                    );
-                } else if expanded.first().is_some_and(|segment| segment == "self") {
-                    out.push(scope.iter().chain(&expanded[1..]).cloned().collect());
-                } else if expanded.first().is_some_and(|segment| segment == "super") {
-                    let mut path = scope.clone();
-                    path.pop();
-                    out.push(
-                        path.into_iter()
-                            .chain(expanded[1..].iter().cloned())
-                            .collect(),
-                    );
-                } else {
-                    out.push(expanded.clone());
-                }
-                for glob in imports.globs() {
-                    let glob_path: Vec<String> = match glob.first().map(String::as_str) {
-                        Some("crate") => std::iter::once(crate_name.clone())
-                            .chain(glob[1..].iter().cloned())
-                            .collect(),
-                        Some("self") => scope.iter().chain(&glob[1..]).cloned().collect(),
-                        Some("super") => {
-                            let mut path = scope.clone();
-                            path.pop();
-                            path.into_iter().chain(glob[1..].iter().cloned()).collect()
-                        }
-                        _ => glob.clone(),
-                    };
-                    out.push(
-                        glob_path
-                            .into_iter()
-                            .chain(written.iter().cloned())
-                            .collect(),
-                    );
+                for item in &candidate.items {
+                    if let syn::Item::Macro(item_macro) = item
+                        && item_macro.mac.path.is_ident("macro_rules")
+                        && item_macro
+                            .ident
+                            .as_ref()
+                            .is_some_and(|ident| rust_name(ident) == name[0])
+                    {
+                        return Some(item_macro.mac.tokens.clone());
+                    }
                 }
             }
         }
-        out
+        None
     }
+}
 
-    fn resolve_declaration(&self, written: &[String]) -> Option<ResourceRef> {
-        self.candidates(written)
-            .into_iter()
-            .find_map(|path| self.analysis.declarations.get(&path).cloned())
-    }
-
-    fn resolve_function(&self, written: &[String]) -> Option<Vec<String>> {
-        self.candidates(written)
-            .into_iter()
-            .find(|path| self.analysis.functions.contains_key(path))
+/// The local a place expression starts from: `state` in `state.stores[0].inner`.
+fn root_local(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Path(path) => path.path.get_ident().map(rust_name),
+        Expr::Field(field) => root_local(&field.base),
+        Expr::Index(index) => root_local(&index.expr),
+        Expr::Paren(paren) => root_local(&paren.expr),
+        Expr::Unary(unary) => root_local(&unary.expr),
+        _ => None,
     }
 }
 
@@ -1283,7 +2372,7 @@ fn parse_macro_expressions(tokens: &TokenStream) -> Vec<Expr> {
     };
     for tree in tokens.clone() {
         match &tree {
-            TokenTree::Punct(punct) if punct.as_char() == ',' => {
+            TokenTree::Punct(punct) if punct.as_char() == ',' || punct.as_char() == ';' => {
                 flush(&mut chunk, &mut expressions);
                 previous_was_eq = false;
             }
@@ -1309,7 +2398,7 @@ fn macro_name(mac: &syn::Macro) -> String {
     mac.path
         .segments
         .last()
-        .map(|segment| segment.ident.to_string())
+        .map(|segment| rust_name(&segment.ident))
         .unwrap_or_default()
 }
 

@@ -4,7 +4,7 @@
 
 use crate::architecture::{Param, SourceLocation};
 use crate::diagnostics::Diagnostic;
-use crate::imports::{Imports, segments};
+use crate::resolve::{DefMap, Namespace, segments};
 use crate::source::{Package, SourceFiles};
 use pluto_spec::parse::{
     FnItem, check_handle_declaration, check_handler, parse_resource_args, rust_name, type_text,
@@ -41,15 +41,21 @@ impl Declaration {
 }
 
 /// Finds every declaration; bad ones become diagnostics.
-pub fn discover(package: &Package, files: &SourceFiles) -> (Vec<Declaration>, Vec<Diagnostic>) {
+pub fn discover(
+    package: &Package,
+    files: &SourceFiles,
+    defs: &DefMap,
+) -> (Vec<Declaration>, Vec<Diagnostic>) {
     let mut declarations = Vec::new();
     let mut diagnostics = Vec::new();
     for (target_index, target) in package.targets.iter().enumerate() {
         for (module_index, module) in target.modules.iter().enumerate() {
-            let imports = Imports::of(&module.items);
+            let mut module_path = vec![target.crate_name.clone()];
+            module_path.extend(module.path.iter().cloned());
+            let is_resource = |attr: &Attribute| is_resource_attribute(attr, defs, &module_path);
             for item in &module.items {
                 let mut nested = NestedDeclarations {
-                    imports: &imports,
+                    is_resource: &is_resource,
                     files,
                     file: module.file,
                     found: &mut diagnostics,
@@ -57,11 +63,7 @@ pub fn discover(package: &Package, files: &SourceFiles) -> (Vec<Declaration>, Ve
                 match item {
                     Item::Fn(function) => {
                         nested.visit_block(&function.block);
-                        if !function
-                            .attrs
-                            .iter()
-                            .any(|attr| is_resource_attribute(attr, &imports))
-                        {
+                        if !function.attrs.iter().any(&is_resource) {
                             continue;
                         }
                     }
@@ -75,11 +77,7 @@ pub fn discover(package: &Package, files: &SourceFiles) -> (Vec<Declaration>, Ve
                 let Some(function) = as_fn_item(item) else {
                     continue;
                 };
-                let Some(attribute) = function
-                    .attrs
-                    .iter()
-                    .find(|attr| is_resource_attribute(attr, &imports))
-                else {
+                let Some(attribute) = function.attrs.iter().find(|attr| is_resource(attr)) else {
                     continue;
                 };
                 let location = files.location(module.file, function.sig.ident.span());
@@ -126,8 +124,16 @@ pub(crate) fn as_fn_item(item: &Item) -> Option<FnItem> {
     }
 }
 
-fn is_resource_attribute(attribute: &Attribute, imports: &Imports) -> bool {
-    imports.names(&segments(attribute.path()), RESOURCE_ATTRIBUTE)
+/// Whether the attribute, written in `module`, is Pluto's `#[resource]`, however it is imported.
+fn is_resource_attribute(attribute: &Attribute, defs: &DefMap, module: &[String]) -> bool {
+    let path = attribute.path();
+    let written = segments(path);
+    let defs = if path.leading_colon.is_some() {
+        defs.resolve_absolute(&written, Namespace::Macro)
+    } else {
+        defs.resolve(module, &[], &written, Namespace::Macro)
+    };
+    defs.iter().any(|def| def.is_extern(RESOURCE_ATTRIBUTE))
 }
 
 fn declaration(
@@ -184,7 +190,7 @@ fn duplicate_names(declarations: &[Declaration]) -> Vec<Diagnostic> {
 
 /// Finds `#[resource]` items that are not at module level (inside function bodies or blocks).
 struct NestedDeclarations<'a> {
-    imports: &'a Imports,
+    is_resource: &'a dyn Fn(&Attribute) -> bool,
     files: &'a SourceFiles,
     file: usize,
     found: &'a mut Vec<Diagnostic>,
@@ -195,10 +201,7 @@ impl<'ast> Visit<'ast> for NestedDeclarations<'_> {
         for statement in &block.stmts {
             if let syn::Stmt::Item(item) = statement
                 && let Some(function) = as_fn_item(item)
-                && let Some(attribute) = function
-                    .attrs
-                    .iter()
-                    .find(|a| is_resource_attribute(a, self.imports))
+                && let Some(attribute) = function.attrs.iter().find(|a| (self.is_resource)(a))
             {
                 self.found.push(Diagnostic::error(
                     self.files.location(self.file, attribute.span()),

@@ -8,9 +8,10 @@
 pub mod architecture;
 pub mod diagnostics;
 pub mod discover;
+pub mod expand;
 pub mod iam;
-pub mod imports;
 pub mod naming;
+pub mod resolve;
 pub mod source;
 
 pub use architecture::{
@@ -60,9 +61,10 @@ pub fn deduce(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
 
 fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
     let (package, files, mut diagnostics) = source::load(selector)?;
-    let (declarations, found) = discover::discover(&package, &files);
+    let defs = resolve::DefMap::new(&package);
+    let (declarations, found) = discover::discover(&package, &files, &defs);
     diagnostics.extend(found);
-    let mut analysis = AccessAnalysis::new(&package, &files, &declarations);
+    let mut analysis = AccessAnalysis::new(&package, &files, &defs, &declarations);
     let mut resources = Vec::new();
     let mut functions = Vec::new();
     let handlers: Vec<&Declaration> = declarations
@@ -70,6 +72,7 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
         .filter(|declaration| matches!(declaration.spec, ResourceSpec::Function(_)))
         .collect();
     let mut handler_reaches = analysis.handlers_reaches(&handlers).into_iter();
+    diagnostics.extend(analysis.errors());
     for declaration in &declarations {
         let rust_path = declaration.rust_path_text();
         match &declaration.spec {

@@ -172,17 +172,8 @@ fn trait_objects_select_vec_and_if_let() {
         grants(architecture, "race"),
         [grant("replica", Operation::KvGet)]
     );
-    assert_eq!(
-        grants(architecture, "fan-out"),
-        [
-            ("primary".to_owned(), Operation::KvGet, true),
-            ("primary".to_owned(), Operation::KvSet, true),
-            ("primary".to_owned(), Operation::KvDelete, true),
-            ("replica".to_owned(), Operation::KvGet, true),
-            ("replica".to_owned(), Operation::KvSet, true),
-            ("replica".to_owned(), Operation::KvDelete, true),
-        ]
-    );
+    // `vec![primary(), replica()].len()` performs nothing on either store.
+    assert_eq!(grants(architecture, "fan-out"), []);
     assert_eq!(
         grants(architecture, "ask"),
         [grant("model", Operation::SagemakerInvoke)]

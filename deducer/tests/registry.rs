@@ -4,6 +4,7 @@
 
 use pluto_deducer::access::AccessAnalysis;
 use pluto_deducer::discover::discover;
+use pluto_deducer::resolve::DefMap;
 use pluto_deducer::source::load_targets;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -74,8 +75,9 @@ fn survive_registry() {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let (package, sources, diagnostics) =
                 load_targets(&name, root, &[(crate_name, root_file.clone())]);
-            let (declarations, _) = discover(&package, &sources);
-            let mut analysis = AccessAnalysis::new(&package, &sources, &declarations);
+            let defs = DefMap::new(&package);
+            let (declarations, _) = discover(&package, &sources, &defs);
+            let mut analysis = AccessAnalysis::new(&package, &sources, &defs, &declarations);
             let count = analysis.analyze_everything();
             let modules: usize = package.targets.iter().map(|t| t.modules.len()).sum();
             let failures = diagnostics
