@@ -15,6 +15,10 @@ pub(crate) struct DeduceArgs {
     /// Print the Architecture as JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Fail when any grant is conservative (a handle escaped where the analysis could not
+    /// follow it), so that every permission is explained by a call.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub(crate) fn run(args: &DeduceArgs) -> Result<(), CliError> {
@@ -27,13 +31,41 @@ pub(crate) fn run(args: &DeduceArgs) -> Result<(), CliError> {
         .stack_dir(&deduction.package_root)
         .join("arch.json");
     write_atomically(&path, &format!("{json}\n"))?;
+    let summary = architecture.grant_summary();
     if args.json {
         println!("{json}");
     } else {
         print!("{}", render_tables(architecture));
+        println!("\n{summary}");
         eprintln!("wrote {}", path.display());
     }
+    if args.strict && summary.conservative > 0 {
+        return Err(CliError::Conservative {
+            count: summary.conservative,
+            grants: conservative_grants(architecture),
+        });
+    }
     Ok(())
+}
+
+/// One line per conservative grant: what, and where the handle escaped.
+fn conservative_grants(architecture: &Architecture) -> String {
+    let mut lines = Vec::new();
+    for function in &architecture.functions {
+        for grant in &function.grants {
+            if let Some(escape) = &grant.escaped {
+                lines.push(format!(
+                    "  {}: {} on {}: the handle escapes into {} at {}",
+                    function.spec.name,
+                    grant.operation.label(),
+                    grant.resource,
+                    escape.into,
+                    escape.location
+                ));
+            }
+        }
+    }
+    lines.join("\n")
 }
 
 fn table(header: &[&str]) -> Table {

@@ -9,6 +9,18 @@ pub(crate) enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Deduce(#[from] pluto_deducer::diagnostics::DeduceError),
+    /// `deduce --strict` found conservative grants.
+    #[error("{count} grant{} conservative (--strict):\n{grants}", if *.count == 1 { " is" } else { "s are" })]
+    #[diagnostic(help(
+        "call the handle's operations where the deducer can follow them: in this crate's code, \
+         not through another crate, an unknown method or a closure parameter; or drop --strict"
+    ))]
+    Conservative {
+        /// How many.
+        count: usize,
+        /// One line each.
+        grants: String,
+    },
     /// The app has errors, already printed above.
     #[error("the app has {errors} error{}", if *.errors == 1 { "" } else { "s" })]
     #[diagnostic(help("fix the errors above and run again"))]

@@ -178,3 +178,39 @@ fn new_scaffolds_an_app_that_deduces_to_one_public_function_and_one_store() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn deduce_ends_with_a_summary_and_strict_refuses_conservative_grants() {
+    let exact_only = example_manifest("chatbot-history");
+    let output = on_stack(&["deduce", "--strict"], &exact_only, "cli-test");
+    assert_succeeded(&output);
+    let tables = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        tables.ends_with("\n2 functions, 4 grants: 4 exact, 0 conservative\n"),
+        "{tables}"
+    );
+
+    let escaping = format!(
+        "{}/../deducer/tests/fixtures/containers/Cargo.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let relaxed = on_stack(&["deduce"], &escaping, "cli-test");
+    assert_succeeded(&relaxed);
+    assert!(
+        String::from_utf8_lossy(&relaxed.stdout)
+            .contains("9 functions, 26 grants: 23 exact, 3 conservative"),
+        "{relaxed:?}"
+    );
+    let strict = on_stack(&["deduce", "--strict"], &escaping, "cli-test");
+    assert_eq!(strict.status.code(), Some(1), "{strict:?}");
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        stderr.contains("3 grants are conservative (--strict)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("closures: get on KV store `red`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`write` at src/main.rs:97:5"), "{stderr}");
+}

@@ -26,6 +26,7 @@ use pluto_spec::ResourceKind;
 use pluto_spec::parse::rust_name;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use syn::punctuated::Punctuated;
@@ -36,8 +37,14 @@ use syn::{Expr, Pat, Stmt, Token};
 /// A set of resources an expression may evaluate to a handle of.
 type Handles = BTreeSet<ResourceRef>;
 
+/// How many values (fields, elements) a value may be made of before it is widened.
+const MAX_VALUE_NODES: usize = 32;
+
 /// How deeply containers nest before a value is widened to "any shape holding these handles".
 const MAX_VALUE_DEPTH: usize = 4;
+
+/// How deeply macro expansions may nest (a recursive macro expands once per level).
+const MAX_EXPANSION_DEPTH: usize = 32;
 
 /// What the analysis knows of a value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,6 +101,11 @@ impl Value {
             && self.fields.is_empty()
             && self.callables.is_empty()
             && self.returns.is_none()
+    }
+
+    /// Whether the value can lead to no handle: it is, holds and may call none.
+    fn holds_nothing(&self) -> bool {
+        self.all_handles().is_empty() && self.all_callables().is_empty()
     }
 
     /// Every handle the value is or holds.
@@ -161,15 +173,42 @@ impl Value {
         1 + element.max(fields).max(returns)
     }
 
-    /// The value, widened when it nests deeper than [`MAX_VALUE_DEPTH`] (so recursion through
-    /// containers ends).
+    /// How many values make up this one.
+    fn nodes(&self) -> usize {
+        1 + self.element.as_ref().map_or(0, |element| element.nodes())
+            + self.fields.values().map(Value::nodes).sum::<usize>()
+            + self.returns.as_ref().map_or(0, |returns| returns.nodes())
+    }
+
+    /// Every function the value is or holds.
+    fn all_callables(&self) -> BTreeSet<Vec<String>> {
+        let mut out = self.callables.clone();
+        if let Some(element) = &self.element {
+            out.extend(element.all_callables());
+        }
+        for field in self.fields.values() {
+            out.extend(field.all_callables());
+        }
+        if let Some(returns) = &self.returns {
+            out.extend(returns.all_callables());
+        }
+        out
+    }
+
+    /// The value, widened when it nests deeper than [`MAX_VALUE_DEPTH`] or is made of more than
+    /// [`MAX_VALUE_NODES`] values (so recursion through containers ends and builders stay small).
     fn bounded(self) -> Value {
-        if self.widened || self.depth() <= MAX_VALUE_DEPTH {
+        let structured =
+            self.element.is_some() || !self.fields.is_empty() || self.returns.is_some();
+        if !(self.widened && structured)
+            && (self.widened
+                || (self.depth() <= MAX_VALUE_DEPTH && self.nodes() <= MAX_VALUE_NODES))
+        {
             return self;
         }
         Value {
             handles: self.all_handles(),
-            callables: self.callables,
+            callables: self.all_callables(),
             widened: true,
             ..Value::default()
         }
@@ -226,14 +265,18 @@ struct FnDef<'a> {
     builds_structs: bool,
     /// The type its return type names, when that is `Self` or a crate type.
     returns_type: Option<Vec<String>>,
+    /// Names of the type parameters in scope (its own and its impl's; `Self` in traits).
+    type_params: BTreeSet<String>,
+    /// Its return type, if any.
+    output: Option<&'a syn::Type>,
 }
 
 /// An `impl` block: the type it is for (`None` for a blanket impl over a type parameter), and
 /// the trait it implements.
 struct ImplDef {
-    self_type: Option<Vec<String>>,
     trait_path: Option<Vec<String>>,
-    methods: BTreeSet<String>,
+    /// Its methods: name -> key.
+    methods: BTreeMap<String, Vec<String>>,
 }
 
 /// What analysing one function with given parameter bindings found.
@@ -255,6 +298,20 @@ pub struct AccessAnalysis<'a> {
     /// Method keys by method name (impl methods and trait default methods).
     methods: HashMap<String, Vec<Vec<String>>>,
     impls: Vec<ImplDef>,
+    /// The crate's structs, enums, unions and type aliases, with the module they are in.
+    type_items: HashMap<Vec<String>, (Vec<String>, &'a syn::Item)>,
+    /// Whether a crate type may hold a handle, once known.
+    type_holds: RefCell<HashMap<Vec<String>, bool>>,
+    /// Whether a function may return a handle, once known.
+    fn_returns_handles: RefCell<HashMap<Vec<String>, bool>>,
+    /// Which functions, statics and macros (by name) name each identifier in their code.
+    named_in: HashMap<String, BTreeSet<String>>,
+    /// Names of the functions, statics and macros whose code names, transitively, a
+    /// declaration, `function!` or a field known to hold a handle: only they can reach one
+    /// unless one is passed to them ([`AccessAnalysis::refresh_producers`]).
+    producers: BTreeSet<String>,
+    /// Indexes into `impls` by the type they are for; blanket impls under `None`.
+    impls_by_type: HashMap<Option<Vec<String>>, Vec<usize>>,
     declarations: HashMap<Vec<String>, ResourceRef>,
     /// Handles stored in fields of struct literals, by (struct, field) and by field name: for
     /// field reads on values whose origin the analysis lost.
@@ -264,6 +321,8 @@ pub struct AccessAnalysis<'a> {
     memo: HashMap<AnalysisKey, Summary>,
     in_progress: BTreeSet<AnalysisKey>,
     errors: BTreeSet<Diagnostic>,
+    /// Macro expansions being walked, one inside the other.
+    expansion_depth: usize,
 }
 
 impl std::fmt::Debug for AccessAnalysis<'_> {
@@ -563,6 +622,12 @@ impl<'a> AccessAnalysis<'a> {
             functions: BTreeMap::new(),
             methods: HashMap::new(),
             impls: Vec::new(),
+            impls_by_type: HashMap::new(),
+            type_items: HashMap::new(),
+            type_holds: RefCell::new(HashMap::new()),
+            fn_returns_handles: RefCell::new(HashMap::new()),
+            named_in: HashMap::new(),
+            producers: BTreeSet::new(),
             declarations: declarations
                 .iter()
                 .map(|d| {
@@ -581,6 +646,7 @@ impl<'a> AccessAnalysis<'a> {
             memo: HashMap::new(),
             in_progress: BTreeSet::new(),
             errors: BTreeSet::new(),
+            expansion_depth: 0,
         };
         for (target_index, target) in package.targets.iter().enumerate() {
             for (module_index, module) in target.modules.iter().enumerate() {
@@ -591,7 +657,75 @@ impl<'a> AccessAnalysis<'a> {
                 }
             }
         }
+        analysis.named_in = analysis.index_names();
+        analysis.refresh_producers();
         analysis
+    }
+
+    /// Which code names each identifier: functions and statics by their name, macros by theirs.
+    fn index_names(&self) -> HashMap<String, BTreeSet<String>> {
+        let mut named_in: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let mut index = |owner: String, idents: BTreeSet<String>| {
+            for ident in idents {
+                named_in.entry(ident).or_default().insert(owner.clone());
+            }
+        };
+        for (key, definition) in &self.functions {
+            let mut finder = IdentFinder::default();
+            match definition.body {
+                Body::Block(block) => finder.visit_block(block),
+                Body::Expr(expr) => finder.visit_expr(expr),
+            }
+            if let Some(name) = key.last() {
+                index(name.clone(), finder.idents);
+            }
+        }
+        for target in &self.package.targets {
+            for module in &target.modules {
+                for item in &module.items {
+                    match item {
+                        syn::Item::Macro(item_macro) => {
+                            if let Some(ident) = &item_macro.ident {
+                                let mut idents = BTreeSet::new();
+                                collect_idents(&item_macro.mac.tokens, &mut idents);
+                                index(rust_name(ident), idents);
+                            }
+                        }
+                        syn::Item::Use(item_use) => {
+                            let mut renames = Vec::new();
+                            use_renames(&item_use.tree, &mut Vec::new(), &mut renames);
+                            for (alias, target) in renames {
+                                index(alias, BTreeSet::from([target]));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        named_in
+    }
+
+    /// Recomputes the code that may reach a handle by itself: from the declarations' names,
+    /// `function` and the fields known to hold handles, every function, static or macro whose
+    /// code names one of them, transitively (by name, so over-approximated).
+    fn refresh_producers(&mut self) {
+        let mut producers: BTreeSet<String> = self
+            .declarations
+            .keys()
+            .filter_map(|path| path.last().cloned())
+            .chain(["function".to_owned()])
+            .chain(self.named_fields.keys().cloned())
+            .collect();
+        let mut queue: Vec<String> = producers.iter().cloned().collect();
+        while let Some(name) = queue.pop() {
+            for owner in self.named_in.get(&name).into_iter().flatten() {
+                if producers.insert(owner.clone()) {
+                    queue.push(owner.clone());
+                }
+            }
+        }
+        self.producers = producers;
     }
 
     /// Errors found while analysing: handles the analysis cannot attribute to a declaration.
@@ -638,11 +772,10 @@ impl<'a> AccessAnalysis<'a> {
                     .as_ref()
                     .and_then(|path| path.last().cloned())
                     .unwrap_or_else(|| "_".to_owned());
-                let mut methods = BTreeSet::new();
+                let mut methods = BTreeMap::new();
                 for impl_item in &item_impl.items {
                     if let syn::ImplItem::Fn(method) = impl_item {
                         let name = rust_name(&method.sig.ident);
-                        methods.insert(name.clone());
                         let mut key = match &self_type {
                             Some(path) => path.clone(),
                             None => scope.to_vec(),
@@ -655,12 +788,14 @@ impl<'a> AccessAnalysis<'a> {
                             .entry(name.clone())
                             .or_default()
                             .push(key.clone());
+                        methods.insert(name.clone(), key.clone());
                         let returns_type =
                             self.returns_type(scope, &method.sig, self_type.as_ref());
                         self.add_function(
                             key,
                             FnDef {
                                 inputs: method.sig.inputs.iter().collect(),
+                                output: return_type(&method.sig),
                                 body: Body::Block(&method.block),
                                 module,
                                 module_path: scope.to_vec(),
@@ -669,12 +804,20 @@ impl<'a> AccessAnalysis<'a> {
                                 display: format!("{type_label}::{name}"),
                                 builds_structs: false,
                                 returns_type,
+                                type_params: generics
+                                    .iter()
+                                    .cloned()
+                                    .chain(type_params(&method.sig.generics))
+                                    .collect(),
                             },
                         );
                     }
                 }
+                self.impls_by_type
+                    .entry(self_type.clone())
+                    .or_default()
+                    .push(self.impls.len());
                 self.impls.push(ImplDef {
-                    self_type,
                     trait_path,
                     methods,
                 });
@@ -698,6 +841,7 @@ impl<'a> AccessAnalysis<'a> {
                             key,
                             FnDef {
                                 inputs: method.sig.inputs.iter().collect(),
+                                output: return_type(&method.sig),
                                 body: Body::Block(block),
                                 module,
                                 module_path: scope.to_vec(),
@@ -706,6 +850,10 @@ impl<'a> AccessAnalysis<'a> {
                                 display: format!("{trait_name}::{name}"),
                                 builds_structs: false,
                                 returns_type: None,
+                                type_params: type_params(&item_trait.generics)
+                                    .chain(type_params(&method.sig.generics))
+                                    .chain(["Self".to_owned()])
+                                    .collect(),
                             },
                         );
                     }
@@ -722,6 +870,7 @@ impl<'a> AccessAnalysis<'a> {
                     key,
                     FnDef {
                         inputs: function.sig.inputs.iter().collect(),
+                        output: return_type(&function.sig),
                         body: Body::Block(&function.block),
                         module,
                         module_path: scope.to_vec(),
@@ -730,14 +879,31 @@ impl<'a> AccessAnalysis<'a> {
                         display: display_path(scope, &name),
                         builds_structs: false,
                         returns_type,
+                        type_params: type_params(&function.sig.generics).collect(),
                     },
                 );
             }
             syn::Item::Const(constant) => {
-                self.add_static(scope, module, &constant.ident, &constant.expr);
+                self.add_static(scope, module, &constant.ident, &constant.ty, &constant.expr);
             }
             syn::Item::Static(static_item) => {
-                self.add_static(scope, module, &static_item.ident, &static_item.expr);
+                self.add_static(
+                    scope,
+                    module,
+                    &static_item.ident,
+                    &static_item.ty,
+                    &static_item.expr,
+                );
+            }
+            syn::Item::Struct(_)
+            | syn::Item::Enum(_)
+            | syn::Item::Type(_)
+            | syn::Item::Union(_) => {
+                if let Some(name) = type_item_name(item) {
+                    let mut key = scope.to_vec();
+                    key.push(name);
+                    self.type_items.insert(key, (scope.to_vec(), item));
+                }
             }
             _ => {}
         }
@@ -748,6 +914,7 @@ impl<'a> AccessAnalysis<'a> {
         scope: &[String],
         module: (usize, usize),
         ident: &syn::Ident,
+        ty: &'a syn::Type,
         expr: &'a Expr,
     ) {
         let name = rust_name(ident);
@@ -757,6 +924,7 @@ impl<'a> AccessAnalysis<'a> {
             key,
             FnDef {
                 inputs: Vec::new(),
+                output: Some(ty),
                 body: Body::Expr(expr),
                 module,
                 module_path: scope.to_vec(),
@@ -765,8 +933,150 @@ impl<'a> AccessAnalysis<'a> {
                 display: display_path(scope, &name),
                 builds_structs: false,
                 returns_type: None,
+                type_params: BTreeSet::new(),
             },
         );
+    }
+
+    /// Whether the function with this key may return a handle (or something holding one), judged
+    /// from its return type: only such functions are tracked as values (`let make = sessions;`).
+    fn may_return_handle(&self, key: &[String]) -> bool {
+        if self.declarations.contains_key(key) {
+            return true;
+        }
+        if let Some(known) = self.fn_returns_handles.borrow().get(key) {
+            return *known;
+        }
+        let produces = key.last().is_some_and(|name| self.producers.contains(name));
+        let answer = match self.functions.get(key) {
+            Some(definition) => {
+                produces
+                    && definition
+                        .output
+                        .is_some_and(|ty| self.type_may_hold(&definition.module_path, ty))
+            }
+            // Not a function of the crate's we index: assume it may.
+            None => true,
+        };
+        self.fn_returns_handles
+            .borrow_mut()
+            .insert(key.to_vec(), answer);
+        answer
+    }
+
+    /// Whether a value of type `ty`, written in `module`, may be or hold a handle: it names a
+    /// `pluto` type, a crate type that may hold one, a type parameter, `Self`, `impl` or `dyn`.
+    fn type_may_hold(&self, module: &[String], ty: &syn::Type) -> bool {
+        match ty {
+            syn::Type::Path(path) => {
+                if path.qself.is_some() || path.path.is_ident("Self") {
+                    return true;
+                }
+                let written = segments(&path.path);
+                let named = match self
+                    .defs
+                    .resolve(module, &[], &written, Namespace::Type)
+                    .into_iter()
+                    .next()
+                {
+                    Some(Def::Extern(full)) => {
+                        full.first().is_some_and(|first| first == "pluto")
+                            || (full.len() == 1 && !KNOWN_STD_TYPES.contains(&full[0].as_str()))
+                    }
+                    Some(Def::Local(
+                        full,
+                        DefKind::Struct | DefKind::Enum | DefKind::TypeAlias,
+                    )) => self.local_type_may_hold(&full),
+                    Some(Def::Local(_, DefKind::Trait)) | None => true,
+                    Some(_) => false,
+                };
+                named
+                    || path
+                        .path
+                        .segments
+                        .iter()
+                        .any(|segment| match &segment.arguments {
+                            syn::PathArguments::AngleBracketed(arguments) => {
+                                arguments.args.iter().any(|argument| match argument {
+                                    syn::GenericArgument::Type(inner) => {
+                                        self.type_may_hold(module, inner)
+                                    }
+                                    syn::GenericArgument::AssocType(assoc) => {
+                                        self.type_may_hold(module, &assoc.ty)
+                                    }
+                                    _ => false,
+                                })
+                            }
+                            syn::PathArguments::Parenthesized(arguments) => match &arguments.output
+                            {
+                                syn::ReturnType::Type(_, output) => {
+                                    self.type_may_hold(module, output)
+                                }
+                                syn::ReturnType::Default => false,
+                            },
+                            syn::PathArguments::None => false,
+                        })
+            }
+            syn::Type::Reference(inner) => self.type_may_hold(module, &inner.elem),
+            syn::Type::Paren(inner) => self.type_may_hold(module, &inner.elem),
+            syn::Type::Group(inner) => self.type_may_hold(module, &inner.elem),
+            syn::Type::Array(inner) => self.type_may_hold(module, &inner.elem),
+            syn::Type::Slice(inner) => self.type_may_hold(module, &inner.elem),
+            syn::Type::Ptr(inner) => self.type_may_hold(module, &inner.elem),
+            syn::Type::Tuple(tuple) => tuple
+                .elems
+                .iter()
+                .any(|element| self.type_may_hold(module, element)),
+            syn::Type::BareFn(function) => match &function.output {
+                syn::ReturnType::Type(_, output) => self.type_may_hold(module, output),
+                syn::ReturnType::Default => false,
+            },
+            syn::Type::Never(_) => false,
+            _ => true,
+        }
+    }
+
+    /// Whether a struct, enum or alias of the crate may hold a handle in any field.
+    fn local_type_may_hold(&self, path: &[String]) -> bool {
+        if let Some(known) = self.type_holds.borrow().get(path) {
+            return *known;
+        }
+        let Some((module, item)) = self.type_items.get(path) else {
+            return true;
+        };
+        // A type that contains itself holds a handle only through another field.
+        self.type_holds.borrow_mut().insert(path.to_vec(), false);
+        let fields_hold = |fields: &syn::Fields| {
+            fields
+                .iter()
+                .any(|field| self.type_may_hold(module, &field.ty))
+        };
+        let answer = match item {
+            syn::Item::Struct(structure) => {
+                !structure.generics.params.is_empty() || fields_hold(&structure.fields)
+            }
+            syn::Item::Enum(enumeration) => {
+                !enumeration.generics.params.is_empty()
+                    || enumeration
+                        .variants
+                        .iter()
+                        .any(|variant| fields_hold(&variant.fields))
+            }
+            syn::Item::Union(union) => {
+                !union.generics.params.is_empty()
+                    || union
+                        .fields
+                        .named
+                        .iter()
+                        .any(|field| self.type_may_hold(module, &field.ty))
+            }
+            syn::Item::Type(alias) => {
+                !alias.generics.params.is_empty() || self.type_may_hold(module, &alias.ty)
+            }
+            _ => true,
+        };
+        self.type_holds.borrow_mut().insert(path.to_vec(), answer);
+        answer
     }
 
     /// The crate type a function returns, when it is `Self` or a type of the crate.
@@ -808,6 +1118,7 @@ impl<'a> AccessAnalysis<'a> {
                 nested_key,
                 FnDef {
                     inputs: function.sig.inputs.iter().collect(),
+                    output: return_type(&function.sig),
                     body: Body::Block(&function.block),
                     module: definition.module,
                     module_path: definition.module_path.clone(),
@@ -816,6 +1127,7 @@ impl<'a> AccessAnalysis<'a> {
                     display: name,
                     builds_structs: false,
                     returns_type: None,
+                    type_params: type_params(&function.sig.generics).collect(),
                 },
             );
         }
@@ -834,6 +1146,7 @@ impl<'a> AccessAnalysis<'a> {
             self.collect_field_handles();
         }
         loop {
+            self.refresh_producers();
             let before = self.field_store_size();
             let reaches: Vec<Vec<Reach>> = handlers
                 .iter()
@@ -861,6 +1174,7 @@ impl<'a> AccessAnalysis<'a> {
     /// are: for robustness tests and benchmarks over arbitrary crates.
     pub fn analyze_everything(&mut self) -> usize {
         self.collect_field_handles();
+        self.refresh_producers();
         let keys: Vec<Vec<String>> = self.functions.keys().cloned().collect();
         for key in &keys {
             self.analyze(key, Vec::new(), Value::default());
@@ -887,6 +1201,21 @@ impl<'a> AccessAnalysis<'a> {
     fn analyze(&mut self, key: &[String], params: Vec<Value>, receiver: Value) -> Summary {
         let params: Vec<Value> = params.into_iter().map(Value::bounded).collect();
         let receiver = receiver.bounded();
+        // Given nothing that holds a handle, code that names no producer reaches none.
+        let given_nothing = params.iter().chain([&receiver]).all(Value::holds_nothing);
+        if given_nothing && !key.last().is_some_and(|name| self.producers.contains(name)) {
+            let ty = self
+                .functions
+                .get(key)
+                .and_then(|definition| definition.returns_type.clone());
+            return Summary {
+                reaches: Vec::new(),
+                returns: Value {
+                    ty,
+                    ..Value::default()
+                },
+            };
+        }
         let memo_key = (key.to_vec(), params.clone(), receiver.clone());
         if let Some(summary) = self.memo.get(&memo_key) {
             return summary.clone();
@@ -901,6 +1230,7 @@ impl<'a> AccessAnalysis<'a> {
                     module_path: definition.module_path.clone(),
                     function: key.to_vec(),
                     self_type: definition.self_type.clone(),
+                    type_params: definition.type_params.clone(),
                 };
                 let mut walker = Walker {
                     analysis: self,
@@ -950,31 +1280,17 @@ impl<'a> AccessAnalysis<'a> {
 
     /// The methods a call `.method()` on a value of type `ty` may run.
     fn dispatch(&self, ty: Option<&Vec<String>>, method: &str) -> Vec<Vec<String>> {
-        let named = self.methods.get(method).cloned().unwrap_or_default();
         let Some(ty) = ty else {
-            return named;
+            return self.methods.get(method).cloned().unwrap_or_default();
         };
         let mut out: Vec<Vec<String>> = Vec::new();
-        for impl_def in &self.impls {
-            let applies = match &impl_def.self_type {
-                Some(self_type) => self_type == ty,
-                None => true,
-            };
-            if !applies {
-                continue;
-            }
-            if impl_def.methods.contains(method) {
-                out.extend(
-                    named
-                        .iter()
-                        .filter(|key| {
-                            self.functions.get(*key).is_some_and(|definition| {
-                                definition.self_type == impl_def.self_type
-                                    && definition.trait_path == impl_def.trait_path
-                            })
-                        })
-                        .cloned(),
-                );
+        let applicable = [Some(ty.clone()), None]
+            .into_iter()
+            .flat_map(|key| self.impls_by_type.get(&key).cloned().unwrap_or_default());
+        for index in applicable {
+            let impl_def = &self.impls[index];
+            if let Some(key) = impl_def.methods.get(method) {
+                out.push(key.clone());
             } else if let Some(trait_path) = &impl_def.trait_path {
                 let mut default = trait_path.clone();
                 default.push(method.to_owned());
@@ -1020,6 +1336,77 @@ impl<'a> AccessAnalysis<'a> {
         let file = self.package.targets[module.0].modules[module.1].file;
         self.files.location(file, span)
     }
+}
+
+/// Types of std (and its prelude) that hold a handle only through their type arguments.
+const KNOWN_STD_TYPES: &[&str] = &[
+    "String",
+    "str",
+    "bool",
+    "char",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f32",
+    "f64",
+    "Vec",
+    "Option",
+    "Result",
+    "Box",
+    "Arc",
+    "Rc",
+    "HashMap",
+    "BTreeMap",
+    "HashSet",
+    "BTreeSet",
+    "VecDeque",
+    "Cow",
+    "Mutex",
+    "RwLock",
+    "RefCell",
+    "Cell",
+    "Pin",
+    "PhantomData",
+    "Duration",
+    "Instant",
+    "SystemTime",
+    "PathBuf",
+    "Path",
+    "OsString",
+    "Bytes",
+];
+
+/// A function's return type.
+fn return_type(sig: &syn::Signature) -> Option<&syn::Type> {
+    match &sig.output {
+        syn::ReturnType::Type(_, ty) => Some(ty),
+        syn::ReturnType::Default => None,
+    }
+}
+
+/// The name of a struct, enum, union or type alias.
+fn type_item_name(item: &syn::Item) -> Option<String> {
+    match item {
+        syn::Item::Struct(structure) => Some(rust_name(&structure.ident)),
+        syn::Item::Enum(enumeration) => Some(rust_name(&enumeration.ident)),
+        syn::Item::Union(union) => Some(rust_name(&union.ident)),
+        syn::Item::Type(alias) => Some(rust_name(&alias.ident)),
+        _ => None,
+    }
+}
+
+/// The names of a generics list's type parameters.
+fn type_params(generics: &syn::Generics) -> impl Iterator<Item = String> + '_ {
+    generics.type_params().map(|param| param.ident.to_string())
 }
 
 /// `crate::a::b::f` shown as `a::b::f` (`f` for the root module).
@@ -1088,6 +1475,63 @@ impl<'ast> Visit<'ast> for StructLiterals {
     }
 }
 
+/// Every identifier in a body, macro tokens included.
+#[derive(Default)]
+struct IdentFinder {
+    idents: BTreeSet<String>,
+}
+
+impl<'ast> Visit<'ast> for IdentFinder {
+    fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
+        self.idents.insert(rust_name(ident));
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        syn::visit::visit_macro(self, mac);
+        collect_idents(&mac.tokens, &mut self.idents);
+    }
+}
+
+/// `use a::b as c;` pairs (`c`, `b`), and `use a::b::{self as c}` pairs (`c`, `b`): a name
+/// that stands for another.
+fn use_renames(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<(String, String)>) {
+    match tree {
+        syn::UseTree::Path(path) => {
+            prefix.push(rust_name(&path.ident));
+            use_renames(&path.tree, prefix, out);
+            prefix.pop();
+        }
+        syn::UseTree::Rename(rename) => {
+            let original = rust_name(&rename.ident);
+            let target = if original == "self" {
+                prefix.last().cloned().unwrap_or_default()
+            } else {
+                original
+            };
+            out.push((rust_name(&rename.rename), target));
+        }
+        syn::UseTree::Group(group) => {
+            for tree in &group.items {
+                use_renames(tree, prefix, out);
+            }
+        }
+        syn::UseTree::Name(_) | syn::UseTree::Glob(_) => {}
+    }
+}
+
+/// Every identifier in a token stream.
+fn collect_idents(tokens: &TokenStream, out: &mut BTreeSet<String>) {
+    for tree in tokens.clone() {
+        match tree {
+            TokenTree::Ident(ident) => {
+                out.insert(rust_name(&ident));
+            }
+            TokenTree::Group(group) => collect_idents(&group.stream(), out),
+            _ => {}
+        }
+    }
+}
+
 /// Functions declared inside a body (not inside nested functions: those are indexed with them).
 struct NestedFns<'ast> {
     found: Vec<&'ast syn::ItemFn>,
@@ -1107,6 +1551,8 @@ struct Context {
     /// The key of the function being walked (nested functions are keyed under it).
     function: Vec<String>,
     self_type: Option<Vec<String>>,
+    /// Type parameters in scope: `T::make()` may be any crate method `make`.
+    type_params: BTreeSet<String>,
 }
 
 struct Walker<'w, 'a> {
@@ -1512,13 +1958,16 @@ impl Walker<'_, '_> {
             return value;
         }
         let mut value = Value::default();
-        match self
+        let function = match self
             .resolve_path(&path.path, Namespace::Value)
             .into_iter()
             .next()
         {
-            Some(Def::Local(full, DefKind::Fn)) => {
-                value.callables.insert(full);
+            Some(Def::Local(full, DefKind::Fn)) => full,
+            Some(Def::Local(full, DefKind::Associated))
+                if self.analysis.functions.contains_key(&full) =>
+            {
+                full
             }
             Some(Def::Local(full, DefKind::Static)) => {
                 let summary = self.analysis.analyze(&full, Vec::new(), Value::default());
@@ -1527,16 +1976,51 @@ impl Walker<'_, '_> {
                     location: self.location(path.span()),
                 };
                 self.absorb(summary.reaches, step);
-                value.merge(summary.returns);
+                return summary.returns;
             }
-            Some(Def::Local(full, DefKind::Associated))
-                if self.analysis.functions.contains_key(&full) =>
-            {
-                value.callables.insert(full);
-            }
-            _ => {}
+            _ => return value,
+        };
+        // A function named as a value may be called by code the analysis cannot see: what it
+        // does is needed here. One that may return a handle is carried as a value too.
+        let produces = function
+            .last()
+            .is_some_and(|name| self.analysis.producers.contains(name));
+        if produces && !self.analysis.declarations.contains_key(&function) {
+            let summary = self
+                .analysis
+                .analyze(&function, Vec::new(), Value::default());
+            let step = CallStep {
+                call: compact(&path.to_token_stream()),
+                location: self.location(path.span()),
+            };
+            self.absorb(summary.reaches, step);
+        }
+        if self.analysis.may_return_handle(&function) {
+            value.callables.insert(function);
         }
         value
+    }
+
+    /// The crate function a path names, when it names one (not a local).
+    fn crate_function(&self, path: &syn::ExprPath) -> Option<Vec<String>> {
+        if path.qself.is_none()
+            && let Some(ident) = path.path.get_ident()
+            && self.local(&rust_name(ident)).is_some()
+        {
+            return None;
+        }
+        match self
+            .resolve_path(&path.path, Namespace::Value)
+            .into_iter()
+            .next()?
+        {
+            Def::Local(key, DefKind::Fn | DefKind::Associated)
+                if self.analysis.functions.contains_key(&key) =>
+            {
+                Some(key)
+            }
+            _ => None,
+        }
     }
 
     /// A tuple or array: a container of its elements.
@@ -1739,9 +2223,8 @@ impl Walker<'_, '_> {
             })
             .or_else(|| {
                 self.analysis
-                    .impls
-                    .iter()
-                    .any(|impl_def| impl_def.self_type.as_deref() == Some(owner))
+                    .impls_by_type
+                    .contains_key(&Some(owner.to_vec()))
                     .then_some(DefKind::Struct)
             })
     }
@@ -1956,7 +2439,7 @@ impl Walker<'_, '_> {
         }
         // `T::make()` where `T` is a type parameter: any crate method of that name.
         if full.len() == 2
-            && full[0].chars().next().is_some_and(char::is_uppercase)
+            && self.context.type_params.contains(&full[0])
             && let Some(candidates) = self.analysis.methods.get(&full[1]).cloned()
         {
             return self.call_path_candidates(candidates, arguments, span);
@@ -1979,6 +2462,23 @@ impl Walker<'_, '_> {
                     let mut element = receiver.element();
                     element.merge(receiver.clone());
                     self.closure(closure, &element)
+                }
+                Expr::Path(path) if container => {
+                    // `stores.iter().for_each(save)`: the function is called with elements.
+                    match self.crate_function(path) {
+                        Some(key) => {
+                            let mut element = receiver.element();
+                            element.merge(receiver.clone());
+                            let text = compact(&path.to_token_stream());
+                            let returned =
+                                self.call_function(&key, &text, vec![element], path.span());
+                            Value {
+                                returns: (!returned.is_empty()).then(|| Box::new(returned)),
+                                ..Value::default()
+                            }
+                        }
+                        None => self.expr(argument),
+                    }
                 }
                 other => self.expr(other),
             })
@@ -2184,10 +2684,14 @@ impl Walker<'_, '_> {
             let rules = self.analysis.macro_rules(definition)?;
             expand::expand(&rules, &mac.tokens)
         });
-        if let Some(tokens) = expansion
+        if let Some(tokens) =
+            expansion.filter(|_| self.analysis.expansion_depth < MAX_EXPANSION_DEPTH)
             && let Some(statements) = expand::parse_statements(&tokens)
         {
-            return self.statements(&statements);
+            self.analysis.expansion_depth += 1;
+            let value = self.statements(&statements);
+            self.analysis.expansion_depth -= 1;
+            return value;
         }
         // Not expanded: conservative over every resource the macro could name.
         let mut named = Handles::new();

@@ -15,8 +15,8 @@ pub mod resolve;
 pub mod source;
 
 pub use architecture::{
-    ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, Operation,
-    Param, Resource, ResourceRef, SourceLocation,
+    ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, GrantSummary,
+    Operation, Param, Resource, ResourceRef, SourceLocation,
 };
 
 pub mod access;
@@ -57,6 +57,62 @@ pub fn deduce(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
         .map_err(|error| DeduceError::Thread(error.to_string()))?
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Where the item with full path `target` is named in the crate's code (module-level names).
+fn references(
+    package: &source::Package,
+    files: &source::SourceFiles,
+    defs: &resolve::DefMap,
+    target: &[String],
+) -> Vec<SourceLocation> {
+    use syn::visit::Visit;
+    struct Finder<'a> {
+        defs: &'a resolve::DefMap,
+        module: Vec<String>,
+        target: &'a [String],
+        found: Vec<proc_macro2::Span>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            let written = resolve::segments(path);
+            let named = self
+                .defs
+                .resolve(&self.module, &[], &written, resolve::Namespace::Value)
+                .iter()
+                .any(|def| def.path() == self.target);
+            if named {
+                self.found.push(syn::spanned::Spanned::span(path));
+            }
+            syn::visit::visit_path(self, path);
+        }
+        fn visit_item_mod(&mut self, _: &'ast syn::ItemMod) {}
+    }
+    let mut out = Vec::new();
+    for target_crate in &package.targets {
+        for module in &target_crate.modules {
+            let mut module_path = vec![target_crate.crate_name.clone()];
+            module_path.extend(module.path.iter().cloned());
+            let mut finder = Finder {
+                defs,
+                module: module_path,
+                target,
+                found: Vec::new(),
+            };
+            for item in &module.items {
+                finder.visit_item(item);
+            }
+            out.extend(
+                finder
+                    .found
+                    .into_iter()
+                    .map(|span| files.location(module.file, span)),
+            );
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
@@ -105,6 +161,21 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
             })
         });
         if !used {
+            let declared = declarations
+                .iter()
+                .find(|declaration| declaration.rust_path_text() == resource.rust_path);
+            let places = declared
+                .map(|declaration| references(&package, &files, &defs, &declaration.rust_path))
+                .unwrap_or_default();
+            let hint = if places.is_empty() {
+                "it is still created; remove the declaration if it is not needed".to_owned()
+            } else {
+                let places: Vec<String> = places.iter().map(ToString::to_string).collect();
+                format!(
+                    "it is referenced at {}, in code no function reaches; it is still created",
+                    places.join(", ")
+                )
+            };
             diagnostics.push(Diagnostic::warning(
                 resource.source.clone(),
                 format!(
@@ -112,7 +183,7 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
                     resource.spec.kind(),
                     resource.spec.name()
                 ),
-                Some("it is still created; remove the declaration if it is not needed".to_owned()),
+                Some(hint),
             ));
         }
     }

@@ -14,6 +14,7 @@
 
 use crate::source::{Package, is_cfg_test};
 use pluto_spec::parse::rust_name;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use syn::{Item, UseTree};
 
@@ -144,6 +145,9 @@ impl BlockScope {
     }
 }
 
+/// A name looked up in a module: (module path, namespace, name).
+type LookupKey = (Vec<String>, Namespace, String);
+
 /// Every module scope of the package, resolved.
 #[derive(Debug, Default)]
 pub struct DefMap {
@@ -153,6 +157,11 @@ pub struct DefMap {
     crates: HashSet<String>,
     /// `macro_rules!` names defined anywhere in the package, with their full paths.
     macros: HashMap<String, Vec<Vec<String>>>,
+    /// Names already looked up in a module (once imports are resolved): glob chains are walked
+    /// once per name, not once per path written.
+    cache: RefCell<HashMap<LookupKey, Vec<Def>>>,
+    /// Whether imports are resolved (the cache is filled only then).
+    resolved: bool,
 }
 
 impl DefMap {
@@ -172,6 +181,7 @@ impl DefMap {
             }
         }
         map.resolve_imports();
+        map.resolved = true;
         map
     }
 
@@ -405,13 +415,7 @@ impl DefMap {
                 if segment == "self" {
                     return vec![def.clone()];
                 }
-                let found = self.lookup_in_module(
-                    module,
-                    segment,
-                    namespace,
-                    assume_extern,
-                    &mut HashSet::new(),
-                );
+                let found = self.lookup_module(module, segment, namespace, assume_extern);
                 if found.is_empty() && assume_extern && !self.modules.contains_key(module) {
                     // A module the loader could not read: keep the path.
                     return vec![def.child(segment)];
@@ -456,7 +460,27 @@ impl DefMap {
                 return found;
             }
         }
-        self.lookup_in_module(module, name, namespace, externs, &mut HashSet::new())
+        self.lookup_module(module, name, namespace, externs)
+    }
+
+    /// [`DefMap::lookup_in_module`] from the top, cached once imports are resolved.
+    fn lookup_module(
+        &self,
+        module: &[String],
+        name: &str,
+        namespace: Namespace,
+        externs: bool,
+    ) -> Vec<Def> {
+        if !self.resolved || !externs {
+            return self.lookup_in_module(module, name, namespace, externs, &mut HashSet::new());
+        }
+        let key = (module.to_vec(), namespace, name.to_owned());
+        if let Some(found) = self.cache.borrow().get(&key) {
+            return found.clone();
+        }
+        let found = self.lookup_in_module(module, name, namespace, externs, &mut HashSet::new());
+        self.cache.borrow_mut().insert(key, found.clone());
+        found
     }
 
     /// A name in a module's scope: its items and named imports, then its glob imports

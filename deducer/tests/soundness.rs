@@ -273,6 +273,18 @@ fn spawned_tasks_joins_and_branches() {
 }
 
 #[test]
+fn a_function_item_given_to_an_iterator_is_called_with_its_elements() {
+    let architecture = architecture("containers");
+    assert_eq!(
+        grants(&architecture, "function-item-adapters"),
+        [
+            exact("blue", Operation::KvDelete),
+            exact("red", Operation::KvDelete)
+        ]
+    );
+}
+
+#[test]
 fn a_handle_passed_to_a_closure_is_granted_conservatively() {
     let architecture = architecture("containers");
     let mut expected = vec![exact("green", Operation::KvGet)];
@@ -337,5 +349,34 @@ fn a_handle_made_from_a_name_is_an_error_at_its_place() {
             .hint
             .as_deref()
             .is_some_and(|hint| hint.contains("#[resource(kind)]"))
+    );
+}
+
+#[test]
+fn an_unused_resource_warning_names_where_it_is_referenced() {
+    let deduction = deduce(&common::package("tests/fixtures/imports")).expect("deduces");
+    let warning = deduction
+        .warnings
+        .iter()
+        .find(|warning| warning.message.contains("`orphan`"))
+        .expect("orphan is reported");
+    assert_eq!(
+        warning.message,
+        "KV store `orphan` is declared but no function uses it"
+    );
+    assert_eq!(
+        warning.hint.as_deref(),
+        Some(
+            "it is referenced at src/main.rs:77:5, in code no function reaches; it is still created"
+        )
+    );
+}
+
+#[test]
+fn the_summary_counts_exact_and_conservative_grants() {
+    let summary = architecture("containers").grant_summary();
+    assert_eq!(
+        summary.to_string(),
+        "9 functions, 26 grants: 23 exact, 3 conservative"
     );
 }

@@ -11,6 +11,7 @@
 //! - [`fixtures`]: grants, functions, a code zip and an AWS engine for engine and policy tests.
 
 pub mod app;
+pub mod appgen;
 pub mod events;
 pub mod fixtures;
 pub mod moto;

@@ -33,6 +33,26 @@ use std::sync::{Arc, OnceLock};
 /// A line for the simulator log.
 pub type AwsLog = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// One AWS access a function attempted, whether IAM allowed it or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptedAccess {
+    /// The calling function (logical name); `None` when the request carried no function's
+    /// credentials.
+    pub function: Option<String>,
+    /// The resource the call named (its physical name); see [`AttemptedAccess::resource`].
+    pub physical: String,
+    /// The resource, when the app declares one of that physical name.
+    pub resource: Option<ResourceRef>,
+    /// The operation.
+    pub operation: Operation,
+    /// Whether the function's grants allowed it.
+    pub allowed: bool,
+}
+
+/// Receives every [`AttemptedAccess`], before it is answered (see
+/// [`LocalAws::with_access_recorder`]).
+pub type AccessRecorder = Arc<dyn Fn(&AttemptedAccess) + Send + Sync>;
+
 /// The account id local ARNs use.
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 /// The region local ARNs use.
@@ -64,6 +84,7 @@ pub struct LocalAws {
     model: Option<Arc<LocalModel>>,
     functions: OnceLock<HashMap<String, Arc<FunctionPool>>>,
     log: AwsLog,
+    recorder: Option<AccessRecorder>,
 }
 
 impl std::fmt::Debug for LocalAws {
@@ -122,7 +143,17 @@ impl LocalAws {
             model,
             functions: OnceLock::new(),
             log,
+            recorder: None,
         })
+    }
+
+    /// Also reports every access a function attempts (function, resource, operation, allowed or
+    /// denied) to `recorder`: the differential soundness test compares what handlers really do
+    /// with what the deducer granted.
+    #[must_use]
+    pub fn with_access_recorder(mut self, recorder: AccessRecorder) -> Self {
+        self.recorder = Some(recorder);
+        self
     }
 
     /// The function pools, for `Lambda:Invoke` (set once they exist).
@@ -198,21 +229,32 @@ impl LocalAws {
         action: &str,
         arn: &str,
     ) -> Result<ResourceRef, Denied> {
+        let resource = self.resources.get(physical).cloned();
+        let granted = caller.is_some_and(|caller| {
+            resource.as_ref().is_some_and(|resource| {
+                self.architecture.function(caller).is_some_and(|function| {
+                    function
+                        .grants
+                        .iter()
+                        .any(|grant| &grant.resource == resource && grant.operation == operation)
+                })
+            })
+        });
+        if let Some(recorder) = &self.recorder {
+            recorder(&AttemptedAccess {
+                function: caller.map(str::to_owned),
+                physical: physical.to_owned(),
+                resource: resource.clone(),
+                operation,
+                allowed: granted,
+            });
+        }
         let Some(caller) = caller else {
             (self.log)(&format!(
                 "denied {action} on {arn}: the request does not carry a Pluto function's credentials"
             ));
             return Err(Denied::new(action, arn, "anonymous"));
         };
-        let resource = self.resources.get(physical).cloned();
-        let granted = resource.as_ref().is_some_and(|resource| {
-            self.architecture.function(caller).is_some_and(|function| {
-                function
-                    .grants
-                    .iter()
-                    .any(|grant| &grant.resource == resource && grant.operation == operation)
-            })
-        });
         match resource {
             Some(resource) if granted => Ok(resource),
             Some(resource) => {
