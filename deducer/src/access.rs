@@ -108,17 +108,20 @@ impl Value {
         self.all_handles().is_empty() && self.all_callables().is_empty()
     }
 
+    /// The values this one is made of: its element, its fields, what it returns when called.
+    fn parts(&self) -> impl Iterator<Item = &Value> {
+        self.element
+            .as_deref()
+            .into_iter()
+            .chain(self.fields.values())
+            .chain(self.returns.as_deref())
+    }
+
     /// Every handle the value is or holds.
     fn all_handles(&self) -> Handles {
         let mut out = self.handles.clone();
-        if let Some(element) = &self.element {
-            out.extend(element.all_handles());
-        }
-        for field in self.fields.values() {
-            out.extend(field.all_handles());
-        }
-        if let Some(returns) = &self.returns {
-            out.extend(returns.all_handles());
+        for part in self.parts() {
+            out.extend(part.all_handles());
         }
         out
     }
@@ -139,24 +142,12 @@ impl Value {
     fn merge(&mut self, other: Value) {
         let was_unknown = *self == Value::default();
         self.handles.extend(other.handles);
-        self.element = match (self.element.take(), other.element) {
-            (Some(mut mine), Some(theirs)) => {
-                mine.merge(*theirs);
-                Some(mine)
-            }
-            (mine, theirs) => mine.or(theirs),
-        };
+        self.element = merge_parts(self.element.take(), other.element);
         for (field, value) in other.fields {
             self.fields.entry(field).or_default().merge(value);
         }
         self.callables.extend(other.callables);
-        self.returns = match (self.returns.take(), other.returns) {
-            (Some(mut mine), Some(theirs)) => {
-                mine.merge(*theirs);
-                Some(mine)
-            }
-            (mine, theirs) => mine.or(theirs),
-        };
+        self.returns = merge_parts(self.returns.take(), other.returns);
         self.widened |= other.widened;
         if was_unknown {
             self.ty = other.ty;
@@ -167,30 +158,19 @@ impl Value {
     }
 
     fn depth(&self) -> usize {
-        let element = self.element.as_ref().map_or(0, |element| element.depth());
-        let fields = self.fields.values().map(Value::depth).max().unwrap_or(0);
-        let returns = self.returns.as_ref().map_or(0, |returns| returns.depth());
-        1 + element.max(fields).max(returns)
+        1 + self.parts().map(Value::depth).max().unwrap_or(0)
     }
 
     /// How many values make up this one.
     fn nodes(&self) -> usize {
-        1 + self.element.as_ref().map_or(0, |element| element.nodes())
-            + self.fields.values().map(Value::nodes).sum::<usize>()
-            + self.returns.as_ref().map_or(0, |returns| returns.nodes())
+        1 + self.parts().map(Value::nodes).sum::<usize>()
     }
 
     /// Every function the value is or holds.
     fn all_callables(&self) -> BTreeSet<Vec<String>> {
         let mut out = self.callables.clone();
-        if let Some(element) = &self.element {
-            out.extend(element.all_callables());
-        }
-        for field in self.fields.values() {
-            out.extend(field.all_callables());
-        }
-        if let Some(returns) = &self.returns {
-            out.extend(returns.all_callables());
+        for part in self.parts() {
+            out.extend(part.all_callables());
         }
         out
     }
@@ -212,6 +192,17 @@ impl Value {
             widened: true,
             ..Value::default()
         }
+    }
+}
+
+/// Either of two optional parts of a value (an element, what a closure returns).
+fn merge_parts(mine: Option<Box<Value>>, theirs: Option<Box<Value>>) -> Option<Box<Value>> {
+    match (mine, theirs) {
+        (Some(mut mine), Some(theirs)) => {
+            mine.merge(*theirs);
+            Some(mine)
+        }
+        (mine, theirs) => mine.or(theirs),
     }
 }
 
@@ -725,6 +716,9 @@ impl<'a> AccessAnalysis<'a> {
                 }
             }
         }
+        if producers != self.producers {
+            self.fn_returns_handles.borrow_mut().clear();
+        }
         self.producers = producers;
     }
 
@@ -1166,7 +1160,9 @@ impl<'a> AccessAnalysis<'a> {
         self.typed_fields
             .values()
             .chain(self.named_fields.values())
-            .map(|value| value.all_handles().len() + value.depth())
+            .map(|value| {
+                1 + value.all_handles().len() + value.all_callables().len() + value.depth()
+            })
             .sum()
     }
 

@@ -622,53 +622,23 @@ fn declare_item(
             }
             declare(Namespace::Type, name, def);
         }
-        Item::Union(union) => {
-            let name = rust_name(&union.ident);
-            declare(
-                Namespace::Type,
-                name.clone(),
-                Def::Local(child(name), DefKind::Struct),
-            );
-        }
-        Item::Enum(enumeration) => {
-            let name = rust_name(&enumeration.ident);
-            declare(
-                Namespace::Type,
-                name.clone(),
-                Def::Local(child(name), DefKind::Enum),
-            );
-        }
-        Item::Trait(trait_item) => {
-            let name = rust_name(&trait_item.ident);
-            declare(
-                Namespace::Type,
-                name.clone(),
-                Def::Local(child(name), DefKind::Trait),
-            );
-        }
-        Item::Type(alias) => {
-            let name = rust_name(&alias.ident);
-            declare(
-                Namespace::Type,
-                name.clone(),
-                Def::Local(child(name), DefKind::TypeAlias),
-            );
-        }
-        Item::Const(constant) => {
-            let name = rust_name(&constant.ident);
-            declare(
-                Namespace::Value,
-                name.clone(),
-                Def::Local(child(name), DefKind::Static),
-            );
-        }
-        Item::Static(static_item) => {
-            let name = rust_name(&static_item.ident);
-            declare(
-                Namespace::Value,
-                name.clone(),
-                Def::Local(child(name), DefKind::Static),
-            );
+        Item::Union(_)
+        | Item::Enum(_)
+        | Item::Trait(_)
+        | Item::Type(_)
+        | Item::Const(_)
+        | Item::Static(_) => {
+            let (namespace, ident, kind) = match item {
+                Item::Union(union) => (Namespace::Type, &union.ident, DefKind::Struct),
+                Item::Enum(enumeration) => (Namespace::Type, &enumeration.ident, DefKind::Enum),
+                Item::Trait(trait_item) => (Namespace::Type, &trait_item.ident, DefKind::Trait),
+                Item::Type(alias) => (Namespace::Type, &alias.ident, DefKind::TypeAlias),
+                Item::Const(constant) => (Namespace::Value, &constant.ident, DefKind::Static),
+                Item::Static(item) => (Namespace::Value, &item.ident, DefKind::Static),
+                _ => return,
+            };
+            let name = rust_name(ident);
+            declare(namespace, name.clone(), Def::Local(child(name), kind));
         }
         Item::Macro(item_macro) => {
             if item_macro.mac.path.is_ident("macro_rules")

@@ -367,7 +367,7 @@ fn an_unused_resource_warning_names_where_it_is_referenced() {
     assert_eq!(
         warning.hint.as_deref(),
         Some(
-            "it is referenced at src/main.rs:77:5, in code no function reaches; it is still created"
+            "it is referenced at src/main.rs:78:5, in code no function reaches; it is still created"
         )
     );
 }
