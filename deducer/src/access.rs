@@ -37,6 +37,20 @@ use syn::{Expr, Pat, Stmt, Token};
 /// A set of resources an expression may evaluate to a handle of.
 type Handles = BTreeSet<ResourceRef>;
 
+/// How many functions that can reach no handle [`AccessAnalysis::analyze_everything`] walks
+/// anyway (a robustness sweep over other crates, where no function can reach a handle).
+const EVERYTHING_WALK_BUDGET: usize = 20_000;
+
+/// How often a recursive function is walked again with its own result so far.
+const MAX_RECURSION_ROUNDS: usize = 4;
+
+/// How much a summary says: grows as a recursive function's result grows.
+fn summary_size(summary: &Summary) -> usize {
+    summary.reaches.len()
+        + summary.returns.all_handles().len()
+        + summary.returns.all_callables().len()
+}
+
 /// How many values (fields, elements) a value may be made of before it is widened.
 const MAX_VALUE_NODES: usize = 32;
 
@@ -178,6 +192,13 @@ impl Value {
     /// The value, widened when it nests deeper than [`MAX_VALUE_DEPTH`] or is made of more than
     /// [`MAX_VALUE_NODES`] values (so recursion through containers ends and builders stay small).
     fn bounded(self) -> Value {
+        // Structure that holds no handle tells nothing: only the type (for dispatch) stays.
+        if self.holds_nothing() {
+            return Value {
+                ty: self.ty,
+                ..Value::default()
+            };
+        }
         let structured =
             self.element.is_some() || !self.fields.is_empty() || self.returns.is_some();
         if !(self.widened && structured)
@@ -262,6 +283,32 @@ struct FnDef<'a> {
     output: Option<&'a syn::Type>,
 }
 
+impl<'a> FnDef<'a> {
+    /// A function with this signature and body, written in `module_path`; the other facts
+    /// default to those of a free function.
+    fn new(
+        sig: &'a syn::Signature,
+        body: Body<'a>,
+        module: (usize, usize),
+        module_path: &[String],
+        display: String,
+    ) -> Self {
+        Self {
+            inputs: sig.inputs.iter().collect(),
+            output: return_type(sig),
+            body,
+            module,
+            module_path: module_path.to_vec(),
+            self_type: None,
+            trait_path: None,
+            display,
+            builds_structs: false,
+            returns_type: None,
+            type_params: type_params(&sig.generics).collect(),
+        }
+    }
+}
+
 /// An `impl` block: the type it is for (`None` for a blanket impl over a type parameter), and
 /// the trait it implements.
 struct ImplDef {
@@ -275,6 +322,10 @@ struct ImplDef {
 struct Summary {
     reaches: Vec<Reach>,
     returns: Value,
+    /// What each parameter holds at the end (writes through `&mut` reach the caller).
+    outs: Vec<Value>,
+    /// What `self` holds at the end.
+    receiver_out: Value,
 }
 
 /// A function analysed in a context: its key, its arguments, its receiver.
@@ -311,9 +362,23 @@ pub struct AccessAnalysis<'a> {
     fields_collected: bool,
     memo: HashMap<AnalysisKey, Summary>,
     in_progress: BTreeSet<AnalysisKey>,
+    /// Functions in progress that were reached again (recursion).
+    recursion_hits: BTreeSet<AnalysisKey>,
+    /// The result so far of each recursive function in progress.
+    partial: HashMap<AnalysisKey, Summary>,
+    /// Memo entries in the order they were made (to drop those a recursive round outdated).
+    memo_log: Vec<AnalysisKey>,
+    /// Walks of functions that can reach no handle still allowed (robustness sweeps walk
+    /// everything, up to this budget).
+    extra_walks: usize,
     errors: BTreeSet<Diagnostic>,
     /// Macro expansions being walked, one inside the other.
     expansion_depth: usize,
+    /// The resources named in the module-level item macros (`thread_local!`, the crate's own
+    /// macros defining functions): what code those macros generate may use.
+    macro_made: Handles,
+    /// `macro_rules!` macros defined inside function bodies, by full path.
+    body_macros: HashMap<Vec<String>, TokenStream>,
 }
 
 impl std::fmt::Debug for AccessAnalysis<'_> {
@@ -353,6 +418,14 @@ pub const CLIENT_OPERATIONS: &[(ResourceKind, &str, Operation)] = &[
         Operation::FunctionInvoke,
     ),
 ];
+
+/// The operation the handle method `method` of a `kind` handle performs, if any.
+fn client_operation(kind: ResourceKind, method: &str) -> Option<Operation> {
+    CLIENT_OPERATIONS
+        .iter()
+        .find(|(handle_kind, name, _)| *handle_kind == kind && *name == method)
+        .map(|(_, _, operation)| *operation)
+}
 
 /// Methods of handles that need no permission (they read the environment only).
 const HARMLESS_METHODS: &[&str] = &["name", "endpoint_name", "table_name", "url"];
@@ -636,9 +709,29 @@ impl<'a> AccessAnalysis<'a> {
             fields_collected: false,
             memo: HashMap::new(),
             in_progress: BTreeSet::new(),
+            recursion_hits: BTreeSet::new(),
+            partial: HashMap::new(),
+            memo_log: Vec::new(),
+            extra_walks: 0,
             errors: BTreeSet::new(),
             expansion_depth: 0,
+            macro_made: Handles::new(),
+            body_macros: HashMap::new(),
         };
+        // Types first: impls are keyed by the type an alias stands for.
+        for target in &package.targets {
+            for module in &target.modules {
+                let mut scope = vec![target.crate_name.clone()];
+                scope.extend(module.path.iter().cloned());
+                for item in &module.items {
+                    if let Some(name) = type_item_name(item) {
+                        let mut key = scope.clone();
+                        key.push(name);
+                        analysis.type_items.insert(key, (scope.clone(), item));
+                    }
+                }
+            }
+        }
         for (target_index, target) in package.targets.iter().enumerate() {
             for (module_index, module) in target.modules.iter().enumerate() {
                 let mut scope = vec![target.crate_name.clone()];
@@ -650,7 +743,48 @@ impl<'a> AccessAnalysis<'a> {
         }
         analysis.named_in = analysis.index_names();
         analysis.refresh_producers();
+        analysis.macro_made = analysis.resources_in_item_macros();
         analysis
+    }
+
+    /// The resources named in module-level macro invocations and in the rules of the crate's
+    /// macros they invoke: the items those macros generate are not indexed, so what they may do
+    /// is granted conservatively where code calls something the analysis cannot find.
+    fn resources_in_item_macros(&self) -> Handles {
+        let mut found = Handles::new();
+        for target in &self.package.targets {
+            for module in &target.modules {
+                let mut module_path = vec![target.crate_name.clone()];
+                module_path.extend(module.path.iter().cloned());
+                for item in &module.items {
+                    let syn::Item::Macro(item_macro) = item else {
+                        continue;
+                    };
+                    if item_macro.ident.is_some() {
+                        continue;
+                    }
+                    let mut texts = vec![item_macro.mac.tokens.clone()];
+                    if let Some(name) = item_macro.mac.path.segments.last() {
+                        for definition in self.defs.macros_named(&rust_name(&name.ident)) {
+                            texts.extend(self.macro_rules(definition));
+                        }
+                    }
+                    for tokens in &texts {
+                        for path in expand::paths_in(tokens) {
+                            for def in self
+                                .defs
+                                .resolve(&module_path, &[], &path, Namespace::Value)
+                            {
+                                if let Some(resource) = self.declarations.get(def.path()) {
+                                    found.insert(resource.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// Which code names each identifier: functions and statics by their name, macros by theirs.
@@ -701,11 +835,17 @@ impl<'a> AccessAnalysis<'a> {
     /// `function` and the fields known to hold handles, every function, static or macro whose
     /// code names one of them, transitively (by name, so over-approximated).
     fn refresh_producers(&mut self) {
+        // Without declarations there is no handle at all; `function!` makes handles of the
+        // app's functions only.
+        let declares_functions = self
+            .declarations
+            .values()
+            .any(|resource| resource.kind == ResourceKind::Function);
         let mut producers: BTreeSet<String> = self
             .declarations
             .keys()
             .filter_map(|path| path.last().cloned())
-            .chain(["function".to_owned()])
+            .chain(declares_functions.then(|| "function".to_owned()))
             .chain(self.named_fields.keys().cloned())
             .collect();
         let mut queue: Vec<String> = producers.iter().cloned().collect();
@@ -727,8 +867,17 @@ impl<'a> AccessAnalysis<'a> {
         self.errors.iter().cloned().collect()
     }
 
-    /// The full path of a type written in `module`.
+    /// The full path of a type written in `module` (through the crate's type aliases).
     fn resolve_type(&self, module: &[String], ty: &syn::Type) -> Option<Vec<String>> {
+        self.resolve_type_at(module, ty, 0)
+    }
+
+    fn resolve_type_at(
+        &self,
+        module: &[String],
+        ty: &syn::Type,
+        depth: usize,
+    ) -> Option<Vec<String>> {
         let path = type_path(ty)?;
         let written = segments(path);
         let def = self
@@ -736,10 +885,31 @@ impl<'a> AccessAnalysis<'a> {
             .resolve(module, &[], &written, Namespace::Type)
             .into_iter()
             .next()?;
+        if let Def::Local(alias_path, DefKind::TypeAlias) = &def
+            && depth < 8
+            && let Some((alias_module, syn::Item::Type(alias))) = self.type_items.get(alias_path)
+        {
+            return self.resolve_type_at(alias_module, &alias.ty, depth + 1);
+        }
         Some(canonical_type(def.path()))
     }
 
     fn index_item(&mut self, item: &'a syn::Item, module: (usize, usize), scope: &[String]) {
+        match item {
+            syn::Item::Impl(_) => self.index_impl(item, module, scope, None),
+            _ => self.index_other(item, module, scope),
+        }
+    }
+
+    /// Indexes an `impl` block written in `scope` (or in the body of the function `local.0`,
+    /// whose own types are `local.1`).
+    fn index_impl(
+        &mut self,
+        item: &'a syn::Item,
+        module: (usize, usize),
+        scope: &[String],
+        local: Option<(&Vec<String>, &BTreeSet<String>)>,
+    ) {
         match item {
             syn::Item::Impl(item_impl) if !is_cfg_test(&item_impl.attrs) => {
                 let generics: BTreeSet<String> = item_impl
@@ -750,8 +920,18 @@ impl<'a> AccessAnalysis<'a> {
                 let blanket = type_path(&item_impl.self_ty)
                     .and_then(|path| path.get_ident())
                     .is_some_and(|ident| generics.contains(&ident.to_string()));
+                let body_type = local.and_then(|(function, types)| {
+                    let ident = type_path(&item_impl.self_ty)?.get_ident()?.to_string();
+                    types.contains(&ident).then(|| {
+                        let mut path = function.clone();
+                        path.push(ident);
+                        path
+                    })
+                });
                 let self_type = if blanket {
                     None
+                } else if body_type.is_some() {
+                    body_type
                 } else {
                     self.resolve_type(scope, &item_impl.self_ty)
                 };
@@ -785,26 +965,18 @@ impl<'a> AccessAnalysis<'a> {
                         methods.insert(name.clone(), key.clone());
                         let returns_type =
                             self.returns_type(scope, &method.sig, self_type.as_ref());
-                        self.add_function(
-                            key,
-                            FnDef {
-                                inputs: method.sig.inputs.iter().collect(),
-                                output: return_type(&method.sig),
-                                body: Body::Block(&method.block),
-                                module,
-                                module_path: scope.to_vec(),
-                                self_type: self_type.clone(),
-                                trait_path: trait_path.clone(),
-                                display: format!("{type_label}::{name}"),
-                                builds_structs: false,
-                                returns_type,
-                                type_params: generics
-                                    .iter()
-                                    .cloned()
-                                    .chain(type_params(&method.sig.generics))
-                                    .collect(),
-                            },
+                        let mut definition = FnDef::new(
+                            &method.sig,
+                            Body::Block(&method.block),
+                            module,
+                            scope,
+                            format!("{type_label}::{name}"),
                         );
+                        definition.self_type.clone_from(&self_type);
+                        definition.trait_path.clone_from(&trait_path);
+                        definition.returns_type = returns_type;
+                        definition.type_params.extend(generics.iter().cloned());
+                        self.add_function(key, definition);
                     }
                 }
                 self.impls_by_type
@@ -816,6 +988,13 @@ impl<'a> AccessAnalysis<'a> {
                     methods,
                 });
             }
+            _ => {}
+        }
+    }
+
+    /// Indexes the items other than impls: traits' default methods, functions, statics, types.
+    fn index_other(&mut self, item: &'a syn::Item, module: (usize, usize), scope: &[String]) {
+        match item {
             syn::Item::Trait(item_trait) => {
                 let trait_name = rust_name(&item_trait.ident);
                 let mut trait_path = scope.to_vec();
@@ -831,25 +1010,18 @@ impl<'a> AccessAnalysis<'a> {
                             .entry(name.clone())
                             .or_default()
                             .push(key.clone());
-                        self.add_function(
-                            key,
-                            FnDef {
-                                inputs: method.sig.inputs.iter().collect(),
-                                output: return_type(&method.sig),
-                                body: Body::Block(block),
-                                module,
-                                module_path: scope.to_vec(),
-                                self_type: None,
-                                trait_path: Some(trait_path.clone()),
-                                display: format!("{trait_name}::{name}"),
-                                builds_structs: false,
-                                returns_type: None,
-                                type_params: type_params(&item_trait.generics)
-                                    .chain(type_params(&method.sig.generics))
-                                    .chain(["Self".to_owned()])
-                                    .collect(),
-                            },
+                        let mut definition = FnDef::new(
+                            &method.sig,
+                            Body::Block(block),
+                            module,
+                            scope,
+                            format!("{trait_name}::{name}"),
                         );
+                        definition.trait_path = Some(trait_path.clone());
+                        definition
+                            .type_params
+                            .extend(type_params(&item_trait.generics).chain(["Self".to_owned()]));
+                        self.add_function(key, definition);
                     }
                 }
             }
@@ -860,22 +1032,15 @@ impl<'a> AccessAnalysis<'a> {
                 let mut key = scope.to_vec();
                 key.push(name.clone());
                 let returns_type = self.returns_type(scope, &function.sig, None);
-                self.add_function(
-                    key,
-                    FnDef {
-                        inputs: function.sig.inputs.iter().collect(),
-                        output: return_type(&function.sig),
-                        body: Body::Block(&function.block),
-                        module,
-                        module_path: scope.to_vec(),
-                        self_type: None,
-                        trait_path: None,
-                        display: display_path(scope, &name),
-                        builds_structs: false,
-                        returns_type,
-                        type_params: type_params(&function.sig.generics).collect(),
-                    },
+                let mut definition = FnDef::new(
+                    &function.sig,
+                    Body::Block(&function.block),
+                    module,
+                    scope,
+                    display_path(scope, &name),
                 );
+                definition.returns_type = returns_type;
+                self.add_function(key, definition);
             }
             syn::Item::Const(constant) => {
                 self.add_static(scope, module, &constant.ident, &constant.ty, &constant.expr);
@@ -1092,7 +1257,7 @@ impl<'a> AccessAnalysis<'a> {
     }
 
     fn add_function(&mut self, key: Vec<String>, mut definition: FnDef<'a>) {
-        let mut finder = NestedFns { found: Vec::new() };
+        let mut finder = NestedFns::default();
         let mut literals = StructLiterals { found: false };
         match definition.body {
             Body::Block(block) => {
@@ -1108,21 +1273,29 @@ impl<'a> AccessAnalysis<'a> {
             let name = rust_name(&function.sig.ident);
             let mut nested_key = key.clone();
             nested_key.push(name.clone());
-            self.add_function(
-                nested_key,
-                FnDef {
-                    inputs: function.sig.inputs.iter().collect(),
-                    output: return_type(&function.sig),
-                    body: Body::Block(&function.block),
-                    module: definition.module,
-                    module_path: definition.module_path.clone(),
-                    self_type: None,
-                    trait_path: None,
-                    display: name,
-                    builds_structs: false,
-                    returns_type: None,
-                    type_params: type_params(&function.sig.generics).collect(),
-                },
+            let nested = FnDef::new(
+                &function.sig,
+                Body::Block(&function.block),
+                definition.module,
+                &definition.module_path,
+                name,
+            );
+            self.add_function(nested_key, nested);
+        }
+        for item_macro in finder.macros {
+            if let Some(ident) = &item_macro.ident {
+                let mut macro_key = key.clone();
+                macro_key.push(rust_name(ident));
+                self.body_macros
+                    .insert(macro_key, item_macro.mac.tokens.clone());
+            }
+        }
+        for item in finder.impls {
+            self.index_impl(
+                item,
+                definition.module,
+                &definition.module_path,
+                Some((&key, &finder.types)),
             );
         }
         definition.builds_structs = literals.found;
@@ -1153,6 +1326,7 @@ impl<'a> AccessAnalysis<'a> {
                 return reaches;
             }
             self.memo.clear();
+            self.memo_log.clear();
         }
     }
 
@@ -1169,6 +1343,7 @@ impl<'a> AccessAnalysis<'a> {
     /// Analyses every function of the crate as if it were a handler, and returns how many there
     /// are: for robustness tests and benchmarks over arbitrary crates.
     pub fn analyze_everything(&mut self) -> usize {
+        self.extra_walks = EVERYTHING_WALK_BUDGET;
         self.collect_field_handles();
         self.refresh_producers();
         let keys: Vec<Vec<String>> = self.functions.keys().cloned().collect();
@@ -1192,6 +1367,7 @@ impl<'a> AccessAnalysis<'a> {
             self.analyze(&key, Vec::new(), Value::default());
         }
         self.memo.clear();
+        self.memo_log.clear();
     }
 
     fn analyze(&mut self, key: &[String], params: Vec<Value>, receiver: Value) -> Summary {
@@ -1199,27 +1375,63 @@ impl<'a> AccessAnalysis<'a> {
         let receiver = receiver.bounded();
         // Given nothing that holds a handle, code that names no producer reaches none.
         let given_nothing = params.iter().chain([&receiver]).all(Value::holds_nothing);
-        if given_nothing && !key.last().is_some_and(|name| self.producers.contains(name)) {
+        let relevant = key.last().is_some_and(|name| self.producers.contains(name));
+        if given_nothing && !relevant && self.extra_walks > 0 {
+            self.extra_walks -= 1;
+        } else if given_nothing && !relevant {
             let ty = self
                 .functions
                 .get(key)
                 .and_then(|definition| definition.returns_type.clone());
             return Summary {
-                reaches: Vec::new(),
                 returns: Value {
                     ty,
                     ..Value::default()
                 },
+                ..Summary::default()
             };
         }
         let memo_key = (key.to_vec(), params.clone(), receiver.clone());
         if let Some(summary) = self.memo.get(&memo_key) {
             return summary.clone();
         }
-        if !self.in_progress.insert(memo_key.clone()) {
-            return Summary::default();
+        if self.in_progress.contains(&memo_key) {
+            // Recursion: the approximation so far; results that depend on it are not memoized.
+            self.recursion_hits.insert(memo_key.clone());
+            return self.partial.get(&memo_key).cloned().unwrap_or_default();
         }
-        let summary = match self.functions.get(key).cloned() {
+        self.in_progress.insert(memo_key.clone());
+        let log_start = self.memo_log.len();
+        let mut summary = self.analyze_once(key, &params, &receiver);
+        // A function that reached itself runs again with its own result so far, until that
+        // stops growing.
+        // What the recursive calls were given: nothing at first.
+        let mut given = Summary::default();
+        for _ in 0..MAX_RECURSION_ROUNDS {
+            if !self.recursion_hits.remove(&memo_key)
+                || summary_size(&summary) <= summary_size(&given)
+            {
+                break;
+            }
+            given = summary.clone();
+            self.partial.insert(memo_key.clone(), summary.clone());
+            // What was computed from the smaller result so far is computed again.
+            for stale in self.memo_log.drain(log_start..) {
+                self.memo.remove(&stale);
+            }
+            summary = self.analyze_once(key, &params, &receiver);
+        }
+        self.recursion_hits.remove(&memo_key);
+        self.partial.remove(&memo_key);
+        self.in_progress.remove(&memo_key);
+        self.memo_log.push(memo_key.clone());
+        self.memo.insert(memo_key, summary.clone());
+        summary
+    }
+
+    /// One walk of a function's body with these parameters and receiver.
+    fn analyze_once(&mut self, key: &[String], params: &[Value], receiver: &Value) -> Summary {
+        match self.functions.get(key).cloned() {
             Some(definition) => {
                 let context = Context {
                     module: definition.module,
@@ -1234,6 +1446,9 @@ impl<'a> AccessAnalysis<'a> {
                     locals: vec![HashMap::new()],
                     blocks: Vec::new(),
                     breaks: Vec::new(),
+                    returns: Vec::new(),
+                    call_outs: (Vec::new(), Value::default()),
+                    inline_fns: HashMap::new(),
                     summary: Summary::default(),
                 };
                 let mut param_index = 0;
@@ -1258,6 +1473,20 @@ impl<'a> AccessAnalysis<'a> {
                     Body::Expr(expr) => walker.expr(expr),
                 };
                 walker.summary.returns.merge(value);
+                for input in &definition.inputs {
+                    match input {
+                        syn::FnArg::Receiver(_) => {
+                            walker.summary.receiver_out = walker.lookup("self");
+                        }
+                        syn::FnArg::Typed(typed) => {
+                            let out = match &*typed.pat {
+                                Pat::Ident(ident) => walker.lookup(&rust_name(&ident.ident)),
+                                _ => Value::default(),
+                            };
+                            walker.summary.outs.push(out);
+                        }
+                    }
+                }
                 if walker.summary.returns.ty.is_none() {
                     walker
                         .summary
@@ -1268,10 +1497,7 @@ impl<'a> AccessAnalysis<'a> {
                 walker.summary
             }
             None => Summary::default(),
-        };
-        self.in_progress.remove(&memo_key);
-        self.memo.insert(memo_key, summary.clone());
-        summary
+        }
     }
 
     /// The methods a call `.method()` on a value of type `ty` may run.
@@ -1298,6 +1524,25 @@ impl<'a> AccessAnalysis<'a> {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The crate's implementations of `method` of the std trait named `trait_name` (`From`).
+    fn trait_methods(&self, trait_name: &str, method: &str) -> Vec<Vec<String>> {
+        self.methods
+            .get(method)
+            .into_iter()
+            .flatten()
+            .filter(|key| {
+                self.functions.get(*key).is_some_and(|definition| {
+                    definition
+                        .trait_path
+                        .as_ref()
+                        .and_then(|path| path.last())
+                        .is_some_and(|last| last == trait_name)
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     /// The methods `Type::method` or `Trait::method` (written as a path) may run.
@@ -1399,6 +1644,28 @@ fn type_item_name(item: &syn::Item) -> Option<String> {
         _ => None,
     }
 }
+
+/// Values and functions of Rust's preludes: a path naming one alone was not made by a macro.
+const PRELUDE_NAMES: &[&str] = &[
+    "None", "Some", "Ok", "Err", "drop", "Box", "Vec", "String", "Option", "Result", "Default",
+    "identity", "std", "core", "alloc",
+];
+
+/// std traits whose methods, called by path (`Default::default()`), run the crate's impls.
+const STD_TRAITS: &[&str] = &[
+    "Default",
+    "From",
+    "Into",
+    "TryFrom",
+    "TryInto",
+    "FromStr",
+    "Clone",
+    "FromIterator",
+    "Deref",
+    "AsRef",
+    "ToOwned",
+    "ToString",
+];
 
 /// The names of a generics list's type parameters.
 fn type_params(generics: &syn::Generics) -> impl Iterator<Item = String> + '_ {
@@ -1529,14 +1796,27 @@ fn collect_idents(tokens: &TokenStream, out: &mut BTreeSet<String>) {
 }
 
 /// Functions declared inside a body (not inside nested functions: those are indexed with them).
+#[derive(Default)]
 struct NestedFns<'ast> {
     found: Vec<&'ast syn::ItemFn>,
+    impls: Vec<&'ast syn::Item>,
+    macros: Vec<&'ast syn::ItemMacro>,
+    types: BTreeSet<String>,
 }
 
 impl<'ast> Visit<'ast> for NestedFns<'ast> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
-        if let syn::Item::Fn(function) = item {
-            self.found.push(function);
+        match item {
+            syn::Item::Fn(function) => self.found.push(function),
+            syn::Item::Impl(_) => self.impls.push(item),
+            syn::Item::Macro(item_macro) if item_macro.ident.is_some() => {
+                self.macros.push(item_macro);
+            }
+            other => {
+                if let Some(name) = type_item_name(other) {
+                    self.types.insert(name);
+                }
+            }
         }
     }
 }
@@ -1557,8 +1837,15 @@ struct Walker<'w, 'a> {
     locals: Vec<HashMap<String, Value>>,
     /// The item scopes of the blocks being walked, outermost first.
     blocks: Vec<BlockScope>,
-    /// The values `break` gave each loop being walked.
-    breaks: Vec<Value>,
+    /// The loops and labelled blocks being walked: label, whether a loop, what `break` gave.
+    breaks: Vec<(Option<String>, bool, Value)>,
+    /// What `return` gave in each closure or async block being walked (innermost last).
+    returns: Vec<Value>,
+    /// What the callees of the call being walked left in their parameters and `self`.
+    call_outs: (Vec<Value>, Value),
+    /// Functions a macro expansion defined in a body, walked where they were defined: what
+    /// they return.
+    inline_fns: HashMap<Vec<String>, Value>,
     summary: Summary,
 }
 
@@ -1689,6 +1976,24 @@ impl Walker<'_, '_> {
             self.blocks.push(scope);
         }
         self.locals.push(HashMap::new());
+        // Functions a macro expansion defines here were never indexed: walk them now.
+        for item in &items {
+            if let syn::Item::Fn(function) = item {
+                let mut key = self.context.function.clone();
+                key.push(rust_name(&function.sig.ident));
+                if !self.analysis.functions.contains_key(&key)
+                    && !self.inline_fns.contains_key(&key)
+                {
+                    self.inline_fns.insert(key.clone(), Value::default());
+                    self.returns.push(Value::default());
+                    let mut returned = self.block(&function.block);
+                    if let Some(early) = self.returns.pop() {
+                        returned.merge(early);
+                    }
+                    self.inline_fns.insert(key, returned);
+                }
+            }
+        }
         let mut value = Value::default();
         for statement in statements {
             value = self.statement(statement);
@@ -1774,8 +2079,26 @@ impl Walker<'_, '_> {
                 self.expr(&repeat.len);
                 Value::container(element)
             }
-            Expr::Block(block) => self.block(&block.block),
-            Expr::Async(async_block) => self.block(&async_block.block),
+            Expr::Block(block) => match &block.label {
+                Some(label) => {
+                    self.breaks
+                        .push((Some(label.name.ident.to_string()), false, Value::default()));
+                    let mut value = self.block(&block.block);
+                    if let Some((_, _, broken)) = self.breaks.pop() {
+                        value.merge(broken);
+                    }
+                    value
+                }
+                None => self.block(&block.block),
+            },
+            Expr::Async(async_block) => {
+                self.returns.push(Value::default());
+                let mut value = self.block(&async_block.block);
+                if let Some(returned) = self.returns.pop() {
+                    value.merge(returned);
+                }
+                value
+            }
             Expr::Unsafe(unsafe_block) => self.block(&unsafe_block.block),
             Expr::TryBlock(try_block) => self.block(&try_block.block),
             Expr::Const(const_block) => self.block(&const_block.block),
@@ -1815,7 +2138,8 @@ impl Walker<'_, '_> {
                 let iterated = self.expr(&for_loop.expr);
                 self.locals.push(HashMap::new());
                 self.bind_pattern(&for_loop.pat, iterated.element());
-                self.breaks.push(Value::default());
+                self.breaks
+                    .push((label_name(&for_loop.label), true, Value::default()));
                 self.block(&for_loop.body);
                 self.breaks.pop();
                 self.locals.pop();
@@ -1824,22 +2148,39 @@ impl Walker<'_, '_> {
             Expr::While(while_loop) => {
                 self.locals.push(HashMap::new());
                 self.expr(&while_loop.cond);
-                self.breaks.push(Value::default());
+                self.breaks
+                    .push((label_name(&while_loop.label), true, Value::default()));
                 self.block(&while_loop.body);
                 self.breaks.pop();
                 self.locals.pop();
                 Value::default()
             }
             Expr::Loop(loop_expr) => {
-                self.breaks.push(Value::default());
+                self.breaks
+                    .push((label_name(&loop_expr.label), true, Value::default()));
                 self.block(&loop_expr.body);
-                self.breaks.pop().unwrap_or_default()
+                self.breaks
+                    .pop()
+                    .map(|(_, _, value)| value)
+                    .unwrap_or_default()
             }
             Expr::Break(break_expr) => {
                 if let Some(value) = &break_expr.expr {
                     let value = self.expr(value);
-                    if let Some(loop_value) = self.breaks.last_mut() {
-                        loop_value.merge(value);
+                    let label = break_expr
+                        .label
+                        .as_ref()
+                        .map(|label| label.ident.to_string());
+                    let target =
+                        self.breaks
+                            .iter_mut()
+                            .rev()
+                            .find(|(name, is_loop, _)| match &label {
+                                Some(label) => name.as_ref() == Some(label),
+                                None => *is_loop,
+                            });
+                    if let Some((_, _, target)) = target {
+                        target.merge(value);
                     }
                 }
                 Value::default()
@@ -1852,7 +2193,10 @@ impl Walker<'_, '_> {
             Expr::Return(return_expr) => {
                 if let Some(returned) = &return_expr.expr {
                     let value = self.expr(returned);
-                    self.summary.returns.merge(value);
+                    match self.returns.last_mut() {
+                        Some(closure_returns) => closure_returns.merge(value),
+                        None => self.summary.returns.merge(value),
+                    }
                 }
                 Value::default()
             }
@@ -1916,6 +2260,12 @@ impl Walker<'_, '_> {
             Expr::Paren(paren) => self.assign(&paren.expr, value),
             other => {
                 self.expr(other);
+                // `*x.as_mut().unwrap() = h`, `*map.get_mut(k).unwrap() = h`: `x` holds `h` now.
+                if let Some(root) = root_local(other) {
+                    let mut merged = self.lookup(&root);
+                    merged.merge(Value::container(value));
+                    self.rebind(&root, merged);
+                }
             }
         }
     }
@@ -1938,7 +2288,11 @@ impl Walker<'_, '_> {
         for input in &closure.inputs {
             self.bind_pattern(input, argument.clone());
         }
-        let returned = self.expr(&closure.body);
+        self.returns.push(Value::default());
+        let mut returned = self.expr(&closure.body);
+        if let Some(early) = self.returns.pop() {
+            returned.merge(early);
+        }
         self.locals.pop();
         Value {
             returns: (!returned.is_empty()).then(|| Box::new(returned)),
@@ -1973,6 +2327,21 @@ impl Walker<'_, '_> {
                 };
                 self.absorb(summary.reaches, step);
                 return summary.returns;
+            }
+            Some(Def::Extern(full))
+                if full.len() == 1
+                    && !self.analysis.macro_made.is_empty()
+                    && !PRELUDE_NAMES.contains(&full[0].as_str()) =>
+            {
+                // A static no scope declares (`thread_local!`, `lazy_static!`).
+                let made = self.analysis.macro_made.clone();
+                let location = self.location(path.span());
+                self.escape_set(
+                    &made,
+                    location,
+                    format!("`{}`, which a macro may have generated", full[0]),
+                );
+                return Value::of(made);
             }
             _ => return value,
         };
@@ -2035,21 +2404,21 @@ impl Walker<'_, '_> {
         if base.widened {
             return base;
         }
+        let mut known = Value::default();
         if let Some(value) = base.fields.get(name) {
-            return value.clone();
-        }
-        if !base.fields.is_empty() {
-            return Value::default();
+            known = value.clone();
         }
         if !base.handles.is_empty() || base.element.is_some() {
-            return Value::of(base.all_handles());
+            known.merge(Value::of(base.all_handles()));
         }
+        // What any struct of that type (or with a field of that name) was given, too: the
+        // field may have been written where the analysis did not see this value.
         let typed = base.ty.as_ref().and_then(|ty| {
             self.analysis
                 .typed_fields
                 .get(&(ty.clone(), name.to_owned()))
         });
-        match typed {
+        let stored = match typed {
             Some(value) => value.clone(),
             None if base.ty.is_some() => Value::default(),
             None => self
@@ -2058,7 +2427,9 @@ impl Walker<'_, '_> {
                 .get(name)
                 .cloned()
                 .unwrap_or_default(),
-        }
+        };
+        known.merge(stored);
+        known
     }
 
     fn record_field(&mut self, ty: Option<&Vec<String>>, field: &str, value: Value) {
@@ -2111,6 +2482,16 @@ impl Walker<'_, '_> {
     }
 
     fn call(&mut self, call: &syn::ExprCall) -> Value {
+        self.call_outs = (Vec::new(), Value::default());
+        let value = self.call_inner(call);
+        let arguments: Vec<&Expr> = call.args.iter().collect();
+        // `Type::method(&mut x, ..)` passes `x` as `self`.
+        let receiver_is_first = !self.call_outs.1.holds_nothing();
+        self.write_back(None, &arguments, receiver_is_first);
+        value
+    }
+
+    fn call_inner(&mut self, call: &syn::ExprCall) -> Value {
         let arguments: Vec<Value> = call
             .args
             .iter()
@@ -2253,11 +2634,17 @@ impl Walker<'_, '_> {
         if let Some(resource) = self.analysis.declarations.get(key) {
             return Value::handle(resource.clone());
         }
+        if let Some(returned) = self.inline_fns.get(key) {
+            let returned = returned.clone();
+            self.escape_all(&arguments, span, &format!("a call to `{text}`"));
+            return returned;
+        }
         if !self.analysis.functions.contains_key(key) {
             self.escape_all(&arguments, span, &format!("a call to `{text}`"));
             return Value::default();
         }
         let summary = self.analysis.analyze(key, arguments, Value::default());
+        self.note_outs(&summary);
         if !summary.reaches.is_empty() {
             let step = CallStep {
                 call: text.to_owned(),
@@ -2266,6 +2653,56 @@ impl Walker<'_, '_> {
             self.absorb(summary.reaches, step);
         }
         summary.returns
+    }
+
+    /// Keeps what a callee left in its parameters, for [`Walker::write_back`].
+    fn note_outs(&mut self, summary: &Summary) {
+        let (outs, receiver) = &mut self.call_outs;
+        for (index, out) in summary.outs.iter().enumerate() {
+            if outs.len() <= index {
+                outs.resize(index + 1, Value::default());
+            }
+            outs[index].merge(out.clone());
+        }
+        receiver.merge(summary.receiver_out.clone());
+    }
+
+    /// After a call: writes the callees made through `&mut` arguments (and `&mut self`) reach
+    /// the places the caller passed.
+    fn write_back(
+        &mut self,
+        receiver: Option<&Expr>,
+        arguments: &[&Expr],
+        receiver_is_first: bool,
+    ) {
+        let (outs, receiver_out) = std::mem::take(&mut self.call_outs);
+        let mut places: Vec<(&Expr, Value)> = Vec::new();
+        let mut outs = outs.into_iter();
+        let mut arguments = arguments.iter();
+        if receiver_is_first && let Some(first) = arguments.next() {
+            places.push((first, receiver_out.clone()));
+        }
+        if let Some(receiver) = receiver {
+            places.push((receiver, receiver_out));
+        }
+        for argument in arguments {
+            if let Some(out) = outs.next() {
+                places.push((argument, out));
+            }
+        }
+        for (place, out) in places {
+            if out.holds_nothing() {
+                continue;
+            }
+            let place = match place {
+                Expr::Reference(reference) if reference.mutability.is_some() => &*reference.expr,
+                Expr::Reference(_) => continue,
+                other => other,
+            };
+            if root_local(place).is_some() {
+                self.assign(place, out);
+            }
+        }
     }
 
     /// `Type::method(a, b)`: for a method taking `self`, `a` is the receiver.
@@ -2303,6 +2740,7 @@ impl Walker<'_, '_> {
             let summary = self
                 .analysis
                 .analyze(&key, arguments.clone(), receiver.clone());
+            self.note_outs(&summary);
             if !summary.reaches.is_empty() {
                 let callee = self
                     .analysis
@@ -2433,6 +2871,40 @@ impl Walker<'_, '_> {
             value.merge(output);
             return value;
         }
+        // `KvStore::from(tag)`, `Default::default()`, `W::default()` through a std trait: the
+        // crate's impls of it.
+        if let Some((method, owner)) = full.split_last()
+            && !owner.is_empty()
+        {
+            let owner = canonical_type(owner);
+            let by_type = self.analysis.dispatch(Some(&owner), method);
+            let candidates = if !by_type.is_empty() {
+                by_type
+            } else if owner.len() == 1 && STD_TRAITS.contains(&owner[0].as_str()) {
+                self.analysis.trait_methods(&owner[0], method)
+            } else {
+                Vec::new()
+            };
+            if !candidates.is_empty() {
+                return self.call_path_candidates(candidates, arguments, span);
+            }
+        }
+        // A function no scope declares: one a macro generated (or a glob import of another crate
+        // provides). It may use what the crate's item macros name.
+        if full.len() == 1
+            && !self.analysis.macro_made.is_empty()
+            && !PRELUDE_NAMES.contains(&full[0].as_str())
+        {
+            let made = self.analysis.macro_made.clone();
+            let location = self.location(span);
+            self.escape_set(
+                &made,
+                location,
+                format!("`{text}`, which a macro may have generated"),
+            );
+            self.escape_all(&arguments, span, &format!("a call to `{text}`"));
+            return Value::of(made);
+        }
         // `T::make()` where `T` is a type parameter: any crate method of that name.
         if full.len() == 2
             && self.context.type_params.contains(&full[0])
@@ -2445,7 +2917,15 @@ impl Walker<'_, '_> {
     }
 
     fn method_call(&mut self, call: &syn::ExprMethodCall) -> Value {
+        let value = self.method_call_inner(call);
+        let arguments: Vec<&Expr> = call.args.iter().collect();
+        self.write_back(Some(&call.receiver), &arguments, false);
+        value
+    }
+
+    fn method_call_inner(&mut self, call: &syn::ExprMethodCall) -> Value {
         let receiver = self.expr(&call.receiver);
+        self.call_outs = (Vec::new(), Value::default());
         let method = rust_name(&call.method);
         let span = call.method.span();
         // Closures given to a container's methods are called with its elements.
@@ -2481,11 +2961,7 @@ impl Walker<'_, '_> {
             .collect();
         let mut performed = false;
         for resource in &receiver.handles {
-            if let Some(operation) = CLIENT_OPERATIONS
-                .iter()
-                .find(|(kind, name, _)| *kind == resource.kind && *name == method)
-                .map(|(_, _, operation)| *operation)
-            {
+            if let Some(operation) = client_operation(resource.kind, &method) {
                 let call_text = format!("{}.{method}", compact(&call.receiver.to_token_stream()));
                 let location = self.location(span);
                 self.summary.reaches.push(Reach {
@@ -2521,6 +2997,23 @@ impl Walker<'_, '_> {
                 return value;
             }
         }
+        if let Some(conversion) = match method.as_str() {
+            "into" => Some(("From", "from")),
+            "try_into" => Some(("TryFrom", "try_from")),
+            _ => None,
+        } {
+            // `x.into()` runs the crate's `From` impls that may take `x`.
+            let candidates = self.analysis.trait_methods(conversion.0, conversion.1);
+            if !candidates.is_empty() {
+                let converted = self.call_candidates(
+                    candidates,
+                    vec![receiver.clone()],
+                    Value::default(),
+                    span,
+                );
+                value.merge(converted);
+            }
+        }
         if SAME_VALUE_METHODS.contains(&method.as_str()) && !receiver.is_empty() {
             value.merge(receiver);
             return value;
@@ -2538,6 +3031,21 @@ impl Walker<'_, '_> {
                     None => argument.clone(),
                 };
                 element.merge(inserted);
+                // `get_or_insert_with(make)`: what `make` returns is inserted.
+                if !argument.callables.is_empty() {
+                    let made = self.call_value(argument.clone(), Vec::new(), span, "");
+                    element.merge(made);
+                }
+            }
+            if let Expr::Field(field) = &*call.receiver
+                && let syn::Member::Named(name) = &field.member
+            {
+                let base = self.expr(&field.base);
+                self.record_field(
+                    base.ty.as_ref(),
+                    &rust_name(name),
+                    Value::container(element.clone()),
+                );
             }
             let mut merged = self.lookup(&root);
             merged.merge(Value::container(element));
@@ -2578,6 +3086,42 @@ impl Walker<'_, '_> {
         }
         if ran_crate_methods {
             return value;
+        }
+        // A crate type that derefs to something: the method is the target's.
+        let deref = self
+            .analysis
+            .dispatch(receiver.ty.as_ref().filter(|_| !receiver.widened), "deref");
+        if !deref.is_empty() && method != "deref" {
+            let target = self.call_candidates(deref, Vec::new(), receiver.clone(), span);
+            let mut performed_on_target = false;
+            for resource in &target.handles {
+                if let Some(operation) = client_operation(resource.kind, &method) {
+                    let location = self.location(span);
+                    self.summary.reaches.push(Reach {
+                        resource: resource.clone(),
+                        operation,
+                        steps: vec![CallStep {
+                            call: format!("{}.{method}", compact(&call.receiver.to_token_stream())),
+                            location,
+                        }],
+                        escaped: None,
+                    });
+                    performed_on_target = true;
+                }
+            }
+            if performed_on_target {
+                self.escape_all(&arguments, span, &format!("an argument of `.{method}`"));
+                return value;
+            }
+            let handles = target.all_handles();
+            if !handles.is_empty() {
+                let location = self.location(span);
+                self.escape_set(
+                    &handles,
+                    location,
+                    format!("a call to `.{method}` through `Deref`"),
+                );
+            }
         }
         // No crate method ran: the receiver's handles and the arguments escape into it.
         let receiver_handles = receiver.all_handles();
@@ -2784,6 +3328,9 @@ impl Walker<'_, '_> {
 impl AccessAnalysis<'_> {
     /// The rules of the `macro_rules!` macro with this full path.
     fn macro_rules(&self, path: &[String]) -> Option<TokenStream> {
+        if let Some(tokens) = self.body_macros.get(path) {
+            return Some(tokens.clone());
+        }
         let (module, name) = path.split_at(path.len().checked_sub(1)?);
         for target in &self.package.targets {
             for candidate in &target.modules {
@@ -2809,6 +3356,11 @@ impl AccessAnalysis<'_> {
     }
 }
 
+/// The name of a loop's label (`'outer`), without the quote.
+fn label_name(label: &Option<syn::Label>) -> Option<String> {
+    label.as_ref().map(|label| label.name.ident.to_string())
+}
+
 /// The local a place expression starts from: `state` in `state.stores[0].inner`.
 fn root_local(expr: &Expr) -> Option<String> {
     match expr {
@@ -2817,6 +3369,8 @@ fn root_local(expr: &Expr) -> Option<String> {
         Expr::Index(index) => root_local(&index.expr),
         Expr::Paren(paren) => root_local(&paren.expr),
         Expr::Unary(unary) => root_local(&unary.expr),
+        Expr::Reference(reference) => root_local(&reference.expr),
+        Expr::MethodCall(call) => root_local(&call.receiver),
         _ => None,
     }
 }

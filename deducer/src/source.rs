@@ -77,6 +77,9 @@ impl SourceFiles {
     }
 }
 
+/// Appended to the crate name of a binary that has the library's name.
+pub const BINARY_SUFFIX: &str = "_bin";
+
 /// Where to find the package.
 #[derive(Debug, Clone, Default)]
 pub struct PackageSelector {
@@ -160,6 +163,11 @@ pub fn locate(selector: &PackageSelector) -> Result<PackageLocation, DeduceError
         .parent()
         .map(|dir| dir.as_std_path().to_path_buf())
         .unwrap_or_default();
+    let library = package
+        .targets
+        .iter()
+        .find(|target| target.kind.contains(&cargo_metadata::TargetKind::Lib))
+        .map(|target| target.name.replace('-', "_"));
     let targets: Vec<(String, PathBuf)> = package
         .targets
         .iter()
@@ -172,10 +180,15 @@ pub fn locate(selector: &PackageSelector) -> Result<PackageLocation, DeduceError
             })
         })
         .map(|target| {
-            (
-                target.name.replace('-', "_"),
-                target.src_path.as_std_path().to_path_buf(),
-            )
+            let mut name = target.name.replace('-', "_");
+            // A binary named like the library names the library by that name (`app::helper()`
+            // in `src/main.rs`): its own items are keyed under `<name>_bin`, never colliding.
+            if target.kind.contains(&cargo_metadata::TargetKind::Bin)
+                && library.as_deref() == Some(name.as_str())
+            {
+                name.push_str(BINARY_SUFFIX);
+            }
+            (name, target.src_path.as_std_path().to_path_buf())
         })
         .collect();
     Ok(PackageLocation {

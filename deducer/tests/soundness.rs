@@ -380,3 +380,132 @@ fn the_summary_counts_exact_and_conservative_grants() {
         "9 functions, 26 grants: 23 exact, 3 conservative"
     );
 }
+
+#[test]
+fn a_binary_calling_its_library_of_the_same_name_gets_the_librarys_grants() {
+    let architecture = architecture("lib_and_bin");
+    assert_eq!(
+        grants(&architecture, "from-binary"),
+        [
+            exact("shared", Operation::KvSet),
+            exact("shared", Operation::KvDelete)
+        ]
+    );
+}
+
+/// Fails unless `function` is granted every `(resource, operation label)` of `needed` (exactly
+/// or conservatively).
+fn assert_grants_include(function: &str, needed: &[(&str, &str)]) {
+    let architecture = architecture("regressions");
+    let granted: Vec<(String, &str)> = architecture
+        .function(function)
+        .unwrap_or_else(|| panic!("no function {function}"))
+        .grants
+        .iter()
+        .map(|grant| (grant.resource.name.clone(), grant.operation.label()))
+        .collect();
+    for (resource, operation) in needed {
+        assert!(
+            granted
+                .iter()
+                .any(|(name, label)| name == resource && label == operation),
+            "{function} needs {operation} on {resource}; granted: {granted:?}"
+        );
+    }
+}
+
+#[test]
+fn regression_mut_vec_argument() {
+    assert_grants_include("mut-vec-argument", &[("a", "set")]);
+}
+#[test]
+fn regression_mut_option_argument() {
+    assert_grants_include("mut-option-argument", &[("a", "set")]);
+}
+#[test]
+fn regression_push_into_self_field() {
+    assert_grants_include("push-into-self-field", &[("a", "delete")]);
+}
+#[test]
+fn regression_get_or_insert_with_fn_item() {
+    assert_grants_include("get-or-insert-with-fn-item", &[("a", "set")]);
+}
+#[test]
+fn regression_field_set_after_construction() {
+    assert_grants_include(
+        "field-set-after-construction",
+        &[("a", "delete"), ("b", "get")],
+    );
+}
+#[test]
+fn regression_assign_through_method_place() {
+    assert_grants_include(
+        "assign-through-method-place",
+        &[("a", "set"), ("a", "delete")],
+    );
+}
+#[test]
+fn regression_mutual_recursion() {
+    assert_grants_include("mutual-recursion", &[("a", "get"), ("a", "set")]);
+}
+#[test]
+fn regression_labelled_breaks() {
+    assert_grants_include(
+        "labelled-breaks",
+        &[("a", "set"), ("b", "set"), ("a", "delete")],
+    );
+}
+#[test]
+fn regression_return_in_closure_and_async() {
+    assert_grants_include(
+        "return-in-closure-and-async",
+        &[("a", "set"), ("b", "delete")],
+    );
+}
+#[test]
+fn regression_function_made_by_module_macro() {
+    assert_grants_include("function-made-by-module-macro", &[("a", "set")]);
+}
+#[test]
+fn regression_function_made_by_body_macro() {
+    assert_grants_include("function-made-by-body-macro", &[("a", "set")]);
+}
+#[test]
+fn regression_impl_in_body() {
+    assert_grants_include("impl-in-body", &[("a", "set")]);
+}
+#[test]
+fn regression_macro_defined_in_body() {
+    assert_grants_include("macro-defined-in-body", &[("a", "delete")]);
+}
+#[test]
+fn regression_thread_local_static() {
+    assert_grants_include("thread-local-static", &[("a", "set")]);
+}
+#[test]
+fn regression_impl_through_type_alias() {
+    assert_grants_include("impl-through-type-alias", &[("a", "set")]);
+}
+#[test]
+fn regression_default_through_trait_path() {
+    assert_grants_include("default-through-trait-path", &[("a", "set")]);
+}
+#[test]
+fn regression_from_and_into_to_a_handle() {
+    assert_grants_include(
+        "from-and-into-to-a-handle",
+        &[("a", "set"), ("b", "delete")],
+    );
+}
+#[test]
+fn regression_deref_to_a_static_handle() {
+    assert_grants_include("deref-to-a-static-handle", &[("a", "set")]);
+}
+#[test]
+fn regression_deref_through_a_method() {
+    assert_grants_include("deref-through-a-method", &[("a", "delete")]);
+}
+#[test]
+fn regressions_snapshot() {
+    insta::assert_snapshot!(grant_table(&architecture("regressions")));
+}
