@@ -1449,6 +1449,7 @@ impl<'a> AccessAnalysis<'a> {
                     returns: Vec::new(),
                     call_outs: (Vec::new(), Value::default()),
                     inline_fns: HashMap::new(),
+                    aliases: HashMap::new(),
                     summary: Summary::default(),
                 };
                 let mut param_index = 0;
@@ -1749,6 +1750,11 @@ impl<'ast> Visit<'ast> for IdentFinder {
         self.idents.insert(rust_name(ident));
     }
 
+    fn visit_index(&mut self, index: &'ast syn::Index) {
+        // `self.0`: tuple fields are stored under their position.
+        self.idents.insert(index.index.to_string());
+    }
+
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         syn::visit::visit_macro(self, mac);
         collect_idents(&mac.tokens, &mut self.idents);
@@ -1846,6 +1852,9 @@ struct Walker<'w, 'a> {
     /// Functions a macro expansion defined in a body, walked where they were defined: what
     /// they return.
     inline_fns: HashMap<Vec<String>, Value>,
+    /// Locals bound from a place of another local (`let list = map.entry(k).or_default();`,
+    /// `for slot in v.iter_mut()`): what is written into them reaches that local too.
+    aliases: HashMap<String, String>,
     summary: Summary,
 }
 
@@ -2018,7 +2027,10 @@ impl Walker<'_, '_> {
                     }
                     None => Value::default(),
                 };
-                self.bind_pattern(&local.pat, value);
+                match &local.init {
+                    Some(init) => self.bind_from(&local.pat, &init.expr, value),
+                    None => self.bind_pattern(&local.pat, value),
+                }
                 Value::default()
             }
             Stmt::Expr(expr, semicolon) => {
@@ -2119,7 +2131,7 @@ impl Walker<'_, '_> {
                 let mut value = Value::default();
                 for arm in &match_expr.arms {
                     self.locals.push(HashMap::new());
-                    self.bind_pattern(&arm.pat, scrutinee.clone());
+                    self.bind_from(&arm.pat, &match_expr.expr, scrutinee.clone());
                     if let Some((_, guard)) = &arm.guard {
                         self.expr(guard);
                     }
@@ -2131,13 +2143,13 @@ impl Walker<'_, '_> {
             }
             Expr::Let(let_expr) => {
                 let value = self.expr(&let_expr.expr);
-                self.bind_pattern(&let_expr.pat, value);
+                self.bind_from(&let_expr.pat, &let_expr.expr, value);
                 Value::default()
             }
             Expr::ForLoop(for_loop) => {
                 let iterated = self.expr(&for_loop.expr);
                 self.locals.push(HashMap::new());
-                self.bind_pattern(&for_loop.pat, iterated.element());
+                self.bind_from(&for_loop.pat, &for_loop.expr, iterated.element());
                 self.breaks
                     .push((label_name(&for_loop.label), true, Value::default()));
                 self.block(&for_loop.body);
@@ -2272,6 +2284,21 @@ impl Walker<'_, '_> {
 
     /// Changes the value of the innermost local named `name` (or binds it here).
     fn rebind(&mut self, name: &str, value: Value) {
+        self.rebind_aliased(name, value, 0);
+    }
+
+    /// [`Walker::rebind`], and what `name` borrows from holds `value` too.
+    fn rebind_aliased(&mut self, name: &str, value: Value, depth: usize) {
+        if let Some(target) = self.aliases.get(name).cloned()
+            && target != name
+            && depth < MAX_ALIAS_CHAIN
+        {
+            // The alias may be the whole of the target or one element of it.
+            let mut merged = self.lookup(&target);
+            merged.merge(value.clone());
+            merged.merge(Value::container(value.clone()));
+            self.rebind_aliased(&target, merged, depth + 1);
+        }
         for scope in self.locals.iter_mut().rev() {
             if let Some(slot) = scope.get_mut(name) {
                 *slot = value;
@@ -2279,6 +2306,25 @@ impl Walker<'_, '_> {
             }
         }
         self.bind(name, value);
+    }
+
+    /// Binds `pattern` to `value` read from `source`: the names it binds alias the local
+    /// `source` is a place of, if any.
+    fn bind_from(&mut self, pattern: &Pat, source: &Expr, value: Value) {
+        let mut names = Vec::new();
+        pattern_names(pattern, &mut names);
+        let root = root_local(source);
+        for name in names {
+            match &root {
+                Some(root) if *root != name => {
+                    self.aliases.insert(name, root.clone());
+                }
+                _ => {
+                    self.aliases.remove(&name);
+                }
+            }
+        }
+        self.bind_pattern(pattern, value);
     }
 
     /// A closure: its body is walked with its parameters bound to `arguments` (each parameter
@@ -2694,9 +2740,9 @@ impl Walker<'_, '_> {
             if out.holds_nothing() {
                 continue;
             }
+            // Through `&` too: `RefCell`, `Mutex` and atomics change behind shared references.
             let place = match place {
-                Expr::Reference(reference) if reference.mutability.is_some() => &*reference.expr,
-                Expr::Reference(_) => continue,
+                Expr::Reference(reference) => &*reference.expr,
                 other => other,
             };
             if root_local(place).is_some() {
@@ -3359,6 +3405,33 @@ impl AccessAnalysis<'_> {
 /// The name of a loop's label (`'outer`), without the quote.
 fn label_name(label: &Option<syn::Label>) -> Option<String> {
     label.as_ref().map(|label| label.name.ident.to_string())
+}
+
+/// How long a chain of locals borrowing from locals is followed.
+const MAX_ALIAS_CHAIN: usize = 8;
+
+/// The names a pattern binds.
+fn pattern_names(pattern: &Pat, out: &mut Vec<String>) {
+    match pattern {
+        Pat::Ident(ident) => {
+            out.push(rust_name(&ident.ident));
+            if let Some((_, sub)) = &ident.subpat {
+                pattern_names(sub, out);
+            }
+        }
+        Pat::Type(typed) => pattern_names(&typed.pat, out),
+        Pat::Reference(reference) => pattern_names(&reference.pat, out),
+        Pat::Paren(paren) => pattern_names(&paren.pat, out),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| pattern_names(p, out)),
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| pattern_names(p, out)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| pattern_names(p, out)),
+        Pat::Or(or) => or.cases.iter().for_each(|p| pattern_names(p, out)),
+        Pat::Struct(structure) => structure
+            .fields
+            .iter()
+            .for_each(|field| pattern_names(&field.pat, out)),
+        _ => {}
+    }
 }
 
 /// The local a place expression starts from: `state` in `state.stores[0].inner`.

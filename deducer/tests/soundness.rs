@@ -505,7 +505,25 @@ fn regression_deref_to_a_static_handle() {
 fn regression_deref_through_a_method() {
     assert_grants_include("deref-through-a-method", &[("a", "delete")]);
 }
+
 #[test]
 fn regressions_snapshot() {
     insta::assert_snapshot!(grant_table(&architecture("regressions")));
+}
+
+#[test]
+fn writes_through_shared_references_and_borrowing_locals_reach_the_container() {
+    let architecture = architecture("aliases");
+    assert_eq!(
+        grants(&architecture, "interior-mutability"),
+        [exact("a", Operation::KvSet)]
+    );
+    assert_eq!(
+        grants(&architecture, "write-through-alias"),
+        [
+            exact("a", Operation::KvGet),
+            exact("a", Operation::KvDelete),
+            exact("b", Operation::KvGet)
+        ]
+    );
 }
