@@ -5,7 +5,7 @@ use crate::error::CliError;
 use crate::project::{ProjectArgs, write_atomically};
 use comfy_table::{Table, presets};
 use pluto_deducer::Architecture;
-use pluto_spec::{Hosting, ResourceSpec, UrlAuth};
+use pluto_spec::{Hosting, ResourceSpec};
 
 /// Arguments of `cargo pluto deduce`.
 #[derive(Debug, clap::Args)]
@@ -110,14 +110,10 @@ pub(crate) fn render_tables(architecture: &Architecture) -> String {
     }
     let mut functions = table(&["name", "url", "timeout", "memory", "handler", "declared at"]);
     for function in &architecture.functions {
-        let url = match function.spec.url {
-            UrlAuth::Public => "public",
-            UrlAuth::Iam => "iam",
-            UrlAuth::None => "none",
-        };
+        let url = function.spec.url;
         let url = match &function.spec.cors {
             Some(cors) => format!("{url}, CORS {}", cors.allow_origins.join(" ")),
-            None => url.to_owned(),
+            None => url.to_string(),
         };
         functions.add_row(vec![
             function.spec.name.clone(),

@@ -9,7 +9,7 @@ use pluto_aws_engine::{
     LockOptions, Outputs, PreparedChange, Progress, StackLock,
 };
 use pluto_build::{Arch, BuildRequest};
-use pluto_deducer::naming::StackNames;
+use pluto_model::naming::StackNames;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

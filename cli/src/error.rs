@@ -33,7 +33,7 @@ pub(crate) enum CliError {
     #[diagnostic(help(
         "stack names are lowercase letters, digits and single `-`, e.g. `dev` or `prod-eu`"
     ))]
-    BadStack(pluto_deducer::naming::NamingError),
+    BadStack(pluto_model::naming::NamingError),
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),

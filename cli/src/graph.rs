@@ -78,11 +78,11 @@ fn edges(architecture: &Architecture) -> BTreeMap<(String, ResourceRef), Vec<&'s
     edges
 }
 
-fn url_label(url: UrlAuth) -> &'static str {
-    match url {
-        UrlAuth::Public => "public URL",
-        UrlAuth::Iam => "IAM URL",
-        UrlAuth::None => "no URL",
+fn url_label(url: UrlAuth) -> String {
+    if url.has_url() {
+        format!("{url} URL")
+    } else {
+        "no URL".to_owned()
     }
 }
 

@@ -68,7 +68,7 @@ impl ProjectArgs {
 }
 
 fn check_stack(stack: &str) -> Result<(), CliError> {
-    pluto_deducer::naming::check_stack(stack).map_err(CliError::BadStack)
+    pluto_model::naming::check_stack(stack).map_err(CliError::BadStack)
 }
 
 /// Writes `contents` to `path` through a temporary file and a rename.

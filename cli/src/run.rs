@@ -5,11 +5,11 @@
 
 use crate::error::CliError;
 use crate::project::{ProjectArgs, write_atomically};
-use pluto_deducer::naming::StackNames;
+use pluto_local_model::{LocalModel, TextGeneration, resolve_model};
+use pluto_model::naming::StackNames;
 use pluto_simulator::aws::LocalAws;
 use pluto_simulator::gateway::{Gateway, RequestRecord};
 use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink};
-use pluto_simulator::model::{LocalModel, resolve_model};
 use pluto_spec::{ResourceSpec, UrlAuth};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -192,7 +192,7 @@ fn build_app(package_root: &Path, release: bool) -> Result<PathBuf, CliError> {
 fn load_model_if_needed(
     architecture: &pluto_deducer::Architecture,
     explicit: Option<&Path>,
-) -> Result<Option<Arc<LocalModel>>, CliError> {
+) -> Result<Option<Arc<dyn TextGeneration>>, CliError> {
     let endpoints: Vec<&pluto_spec::SagemakerSpec> = architecture
         .resources
         .iter()

@@ -22,6 +22,7 @@ use crate::discover::Declaration;
 use crate::expand;
 use crate::resolve::{BlockScope, Def, DefKind, DefMap, Namespace, segments};
 use crate::source::{Package, SourceFiles, is_cfg_test};
+use pluto_model::operation::{HANDLE_METHODS_WITHOUT_OPERATION, RUNTIME_CONSUMERS};
 use pluto_spec::ResourceKind;
 use pluto_spec::parse::rust_name;
 use proc_macro2::{Span, TokenStream, TokenTree};
@@ -389,46 +390,18 @@ impl std::fmt::Debug for AccessAnalysis<'_> {
     }
 }
 
-/// The handle methods that perform an operation: the runtime's handle types and their methods.
-pub const CLIENT_OPERATIONS: &[(ResourceKind, &str, Operation)] = &[
-    (ResourceKind::KvStore, "get", Operation::KvGet),
-    (ResourceKind::KvStore, "get_json", Operation::KvGet),
-    (ResourceKind::KvStore, "set", Operation::KvSet),
-    (ResourceKind::KvStore, "set_json", Operation::KvSet),
-    (ResourceKind::KvStore, "delete", Operation::KvDelete),
-    (
-        ResourceKind::Sagemaker,
-        "invoke",
-        Operation::SagemakerInvoke,
-    ),
-    (
-        ResourceKind::Sagemaker,
-        "invoke_as",
-        Operation::SagemakerInvoke,
-    ),
-    (
-        ResourceKind::Sagemaker,
-        "invoke_raw",
-        Operation::SagemakerInvoke,
-    ),
-    (ResourceKind::Function, "invoke", Operation::FunctionInvoke),
-    (
-        ResourceKind::Function,
-        "invoke_as",
-        Operation::FunctionInvoke,
-    ),
-];
-
-/// The operation the handle method `method` of a `kind` handle performs, if any.
+/// The operation the handle method `method` of a `kind` handle performs, if any (the table is
+/// `pluto_model::operation::HANDLE_METHODS`).
 fn client_operation(kind: ResourceKind, method: &str) -> Option<Operation> {
-    CLIENT_OPERATIONS
-        .iter()
-        .find(|(handle_kind, name, _)| *handle_kind == kind && *name == method)
-        .map(|(_, _, operation)| *operation)
+    Operation::of_handle_method(kind, method)
 }
 
-/// Methods of handles that need no permission (they read the environment only).
-const HARMLESS_METHODS: &[&str] = &["name", "endpoint_name", "table_name", "url"];
+/// Whether `method` is a handle method that needs no permission (it reads the handle only).
+fn harmless_method(method: &str) -> bool {
+    HANDLE_METHODS_WITHOUT_OPERATION
+        .iter()
+        .any(|(_, name)| *name == method)
+}
 
 /// Methods every type has that return the value itself (handles are `Copy`).
 const SAME_VALUE_METHODS: &[&str] = &[
@@ -629,13 +602,6 @@ const SPAWNING_CALLS: &[&[&str]] = &[
     &["LazyCell", "new"],
     &["Lazy", "new"],
 ];
-
-/// Constructors of the runtime's own types that take a handle, and the one operation they
-/// perform with it (`SageMakerLlm::generate` calls `invoke_raw`).
-const PLUTO_CONSUMERS: &[(&[&str], Operation)] = &[(
-    &["pluto", "chain", "SageMakerLlm", "new"],
-    Operation::SagemakerInvoke,
-)];
 
 /// The runtime's constructor of a handle from a name, which the macro alone may call.
 const HANDLE_FROM_NAME: &str = "__declared";
@@ -2858,7 +2824,11 @@ impl Walker<'_, '_> {
             return Value::default();
         }
         let def = Def::Extern(full.to_vec());
-        if let Some((_, operation)) = PLUTO_CONSUMERS.iter().find(|(path, _)| def.is_extern(path)) {
+        if let Some(operation) = RUNTIME_CONSUMERS
+            .iter()
+            .find(|consumer| def.is_extern(consumer.path))
+            .map(|consumer| &consumer.operation)
+        {
             // A Pluto type known to perform exactly this operation on the handle it is given.
             let location = self.location(span);
             for resource in arguments.iter().flat_map(Value::all_handles) {
@@ -3124,7 +3094,7 @@ impl Walker<'_, '_> {
             }
             return value;
         }
-        if (HARMLESS_METHODS.contains(&method.as_str()) && !receiver.handles.is_empty())
+        if (harmless_method(&method) && !receiver.handles.is_empty())
             || INERT_METHODS.contains(&method.as_str())
         {
             self.escape_all(&arguments, span, &format!("an argument of `.{method}`"));

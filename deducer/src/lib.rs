@@ -5,16 +5,15 @@
 //! `#[resource]` declarations are parsed with the same option model as the macro
 //! (`pluto_spec::parse`), so the two can never disagree.
 
-pub mod architecture;
 pub mod diagnostics;
 pub mod discover;
 pub mod expand;
-pub mod iam;
-pub mod naming;
 pub mod resolve;
 pub mod source;
 
-pub use architecture::{
+/// The model the deducer produces (`pluto-model`), re-exported for the deducer's users.
+pub use pluto_model::architecture;
+pub use pluto_model::{
     ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, GrantSummary,
     Operation, Param, Resource, ResourceRef, SourceLocation,
 };
@@ -115,6 +114,45 @@ fn references(
     out
 }
 
+/// Warnings for `.url()` calls (exact ones) on functions declared with `url = "none"`: they
+/// would fail every time they run.
+fn urls_of_functions_without_one(functions: &[Function]) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for function in functions {
+        for grant in &function.grants {
+            if grant.operation != Operation::FunctionUrl || grant.escaped.is_some() {
+                continue;
+            }
+            let has_none = functions.iter().any(|target| {
+                target.spec.name == grant.resource.name && !target.spec.url.has_url()
+            });
+            let place = grant
+                .provenance
+                .first()
+                .and_then(|chain| chain.steps.last())
+                .map_or_else(|| function.source.clone(), |step| step.location.clone());
+            if has_none {
+                found.push(Diagnostic::warning(
+                    place,
+                    format!(
+                        "function `{}` reads the URL of function `{}`, which has none (url = \"{}\")",
+                        function.spec.name,
+                        grant.resource.name,
+                        pluto_spec::UrlAuth::None
+                    ),
+                    Some(format!(
+                        "`.url()` fails there every time: declare `url = \"{}\"` or `url = \"{}\"` on `{}`",
+                        pluto_spec::UrlAuth::Iam,
+                        pluto_spec::UrlAuth::Public,
+                        grant.resource.name
+                    )),
+                ));
+            }
+        }
+    }
+    found
+}
+
 fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
     let (package, files, mut diagnostics) = source::load(selector)?;
     let defs = resolve::DefMap::new(&package);
@@ -187,6 +225,7 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
             ));
         }
     }
+    diagnostics.extend(urls_of_functions_without_one(&functions));
     resources.sort_by(|a, b| (a.spec.name(), a.spec.kind()).cmp(&(b.spec.name(), b.spec.kind())));
     functions.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
     diagnostics.sort();

@@ -111,7 +111,19 @@ fn function_handles_grant_invoke_on_the_target() {
 }
 
 #[test]
-fn unused_resources_are_warned_about() {
+fn urls_read_are_recorded_including_a_function_linking_to_itself() {
+    let architecture = deduce(&fixture("patterns")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "links"),
+        [
+            grant("chat", Operation::FunctionUrl),
+            grant("links", Operation::FunctionUrl)
+        ]
+    );
+}
+
+#[test]
+fn unused_resources_and_urls_that_do_not_exist_are_warned_about() {
     let deduction = deduce(&fixture("patterns")).expect("deduces");
     let messages: Vec<&str> = deduction
         .warnings
@@ -120,7 +132,10 @@ fn unused_resources_are_warned_about() {
         .collect();
     assert_eq!(
         messages,
-        ["KV store `unused-table` is declared but no function uses it"]
+        [
+            "KV store `unused-table` is declared but no function uses it",
+            "function `hidden` reads the URL of function `hidden`, which has none (url = \"none\")"
+        ]
     );
 }
 

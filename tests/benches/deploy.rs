@@ -12,8 +12,8 @@
 //! once, so the figures are API time.
 
 use pluto_aws_engine::{DesiredStack, Engine, LockOptions, Silent, StackLock};
-use pluto_deducer::naming::StackNames;
 use pluto_deducer::source::PackageSelector;
+use pluto_model::naming::StackNames;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 5;

@@ -95,31 +95,22 @@ pub async fn run_to_exit(binary: &Path, env: &[(String, String)]) -> (Option<i32
     )
 }
 
-/// Builds the binary of a workspace package (an example app) with the same cargo that runs the
-/// tests, and returns its path. Cheap when it is up to date.
+/// Builds the binary of a workspace package (an example app, `cargo-pluto`) for this machine with
+/// [`pluto_build::build_host`], which chooses the binary as `cargo pluto` does, and returns its
+/// path. Cheap when it is up to date.
+///
+/// # Panics
+/// When the package is not in the workspace or does not build (cargo's errors are on stderr).
 pub fn build_workspace_binary(package: &str) -> std::path::PathBuf {
-    let output = std::process::Command::new(env!("CARGO"))
-        .current_dir(crate::workspace_root())
-        .args([
-            "build",
-            "--quiet",
-            "--message-format=json",
-            "-p",
-            package,
-            "--bin",
-            package,
-        ])
-        .output()
-        .unwrap_or_else(|error| panic!("could not run cargo to build {package}: {error}"));
-    assert!(
-        output.status.success(),
-        "building {package} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
-        .next_back()
-        .unwrap_or_else(|| panic!("cargo reported no executable for {package}"))
+    let location = pluto_deducer::source::locate(&pluto_deducer::source::PackageSelector {
+        manifest_path: Some(crate::workspace_root().join("Cargo.toml")),
+        package: Some(package.to_owned()),
+    })
+    .unwrap_or_else(|error| panic!("no workspace package {package}: {error}"));
+    pluto_build::build_host(&pluto_build::HostBuild {
+        manifest_path: location.root.join("Cargo.toml"),
+        quiet: true,
+        ..pluto_build::HostBuild::default()
+    })
+    .unwrap_or_else(|error| panic!("building {package} failed: {error}"))
 }

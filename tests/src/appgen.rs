@@ -21,13 +21,13 @@
 //! [`AppReport`] holds the violations (with the generated features that produced them), the
 //! handlers that failed, and the precision of the grants.
 
-use pluto_deducer::naming::StackNames;
 use pluto_deducer::source::PackageSelector;
 use pluto_deducer::{Architecture, Operation, ResourceRef};
+use pluto_model::naming::StackNames;
 use pluto_simulator::aws::{AttemptedAccess, LocalAws};
 use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink, Outcome};
 use pluto_spec::ResourceKind;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -1586,36 +1586,16 @@ impl Harness {
     }
 
     fn build(&self, dir: &Path, package: &str) -> Result<PathBuf, HarnessError> {
-        let output = std::process::Command::new(env!("CARGO"))
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", &self.target_dir)
-            .args([
-                "build",
-                "--offline",
-                "--quiet",
-                "--message-format=json-render-diagnostics",
-                "--manifest-path",
-            ])
-            .arg(dir.join("Cargo.toml"))
-            .output()
-            .map_err(|error| HarnessError::Build(dir.to_path_buf(), error.to_string()))?;
-        if !output.status.success() {
-            return Err(HarnessError::Build(
-                dir.to_path_buf(),
-                String::from_utf8_lossy(&output.stderr).into_owned(),
-            ));
-        }
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|message| message["target"]["name"] == package)
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .ok_or_else(|| {
-                HarnessError::Build(
-                    dir.to_path_buf(),
-                    format!("cargo reported no executable for {package}"),
-                )
-            })
+        // cargo's errors go to stderr; the error says so.
+        pluto_build::build_host(&pluto_build::HostBuild {
+            manifest_path: dir.join("Cargo.toml"),
+            bin: Some(package.to_owned()),
+            target_dir: Some(self.target_dir.clone()),
+            offline: true,
+            quiet: true,
+            ..pluto_build::HostBuild::default()
+        })
+        .map_err(|error| HarnessError::Build(dir.to_path_buf(), error.to_string()))
     }
 
     /// Runs every handler of a prepared app in the simulator with IAM enforced and compares

@@ -3,7 +3,7 @@
 //! snapshot of everything in moto the engine manages ([`account_state`]) to compare deploys with.
 
 use pluto_aws_engine::{Code, Engine, WaitPolicy};
-use pluto_deducer::{Function, Grant, Operation, ResourceRef, SourceLocation};
+use pluto_model::{Function, Grant, Operation, ResourceRef, SourceLocation};
 use pluto_spec::{FunctionSpec, ResourceKind, UrlAuth};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

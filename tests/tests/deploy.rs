@@ -12,7 +12,7 @@
 
 use pluto_aws_engine::lock::LOCK_TABLE;
 use pluto_aws_engine::{LockOptions, StackLock};
-use pluto_deducer::naming::StackNames;
+use pluto_model::naming::StackNames;
 use pluto_tests::fixtures::policy_document;
 use pluto_tests::moto::{Moto, moto};
 use pluto_tests::workspace_root;

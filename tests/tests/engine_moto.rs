@@ -11,8 +11,8 @@
 use pluto_aws_engine::{
     Action, Code, DesiredStack, Engine, LockOptions, Outputs, PreparedChange, Silent, StackLock,
 };
-use pluto_deducer::naming::StackNames;
-use pluto_deducer::{Architecture, Function, Grant, Operation, Resource, SourceLocation};
+use pluto_model::naming::StackNames;
+use pluto_model::{Architecture, Function, Grant, Operation, Resource, SourceLocation};
 use pluto_spec::{
     Cors, EnvValue, Hosting, KvStoreSpec, ResourceKind, ResourceSpec, SagemakerSpec, UrlAuth,
 };
@@ -48,7 +48,7 @@ fn invoke(target: &str) -> Grant {
 
 fn architecture(functions: Vec<Function>) -> Architecture {
     Architecture {
-        version: pluto_deducer::ARCHITECTURE_VERSION,
+        version: pluto_model::ARCHITECTURE_VERSION,
         project: "engine-app".to_owned(),
         resources: Vec::new(),
         functions,
@@ -616,6 +616,117 @@ async fn secrets_reach_the_function_but_never_the_plan() {
 
     let destroy = engine.plan_destroy(&names).await.expect("a destroy plan");
     engine.apply(destroy, &Silent).await.expect("destroyed");
+}
+
+fn reads_url(target: &str) -> Grant {
+    grant(ResourceKind::Function, target, Operation::FunctionUrl)
+}
+
+async fn function_env(lambda: &aws_sdk_lambda::Client, name: &str) -> BTreeMap<String, String> {
+    lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("{name} exists: {error:?}"))
+        .environment()
+        .and_then(|env| env.variables())
+        .map(|vars| vars.clone().into_iter().collect())
+        .unwrap_or_default()
+}
+
+/// `Function::url()` deployed: a function reading its own URL and another's gets both, though
+/// neither exists before the deploy creates them; the next deploy changes nothing (no loop).
+#[test]
+fn urls_reach_the_functions_that_read_them_and_a_redeploy_changes_nothing() {
+    run(|| async {
+        let recorded = Recorded::start().await;
+        let (moto, engine) = (&recorded.moto, &recorded.engine);
+        let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config().await);
+        let app = architecture(vec![
+            function(
+                "site",
+                UrlAuth::Public,
+                vec![reads_url("site"), reads_url("api")],
+            ),
+            function("api", UrlAuth::Iam, vec![reads_url("site")]),
+            function(
+                "mailer",
+                UrlAuth::None,
+                vec![reads_url("api"), reads_url("quiet")],
+            ),
+            function("quiet", UrlAuth::None, Vec::new()),
+        ]);
+        let code = code("links");
+        let (outputs, _) = recorded.deploy(&app, "links", &code).await;
+        let url = |name: &str| {
+            outputs
+                .functions
+                .iter()
+                .find(|function| function.name == name)
+                .and_then(|function| function.url.clone())
+                .unwrap_or_else(|| panic!("{name} has a URL"))
+        };
+        let site = function_env(&lambda, "engine-app-links-site").await;
+        assert_eq!(site.get("PLUTO_URL_SITE"), Some(&url("site")), "{site:?}");
+        assert_eq!(site.get("PLUTO_URL_API"), Some(&url("api")), "{site:?}");
+        let api = function_env(&lambda, "engine-app-links-api").await;
+        assert_eq!(api.get("PLUTO_URL_SITE"), Some(&url("site")), "{api:?}");
+        assert_eq!(
+            api.get("PLUTO_URL_API"),
+            None,
+            "api does not read its own URL"
+        );
+        let mailer = function_env(&lambda, "engine-app-links-mailer").await;
+        assert_eq!(mailer.get("PLUTO_URL_API"), Some(&url("api")), "{mailer:?}");
+        assert!(
+            !mailer.contains_key("PLUTO_URL_QUIET") && !mailer.contains_key("PLUTO_FUNCTION_QUIET"),
+            "a function without a URL has none to give: {mailer:?}"
+        );
+
+        let prepared = plan(engine, &app, "links", &code).await;
+        assert!(prepared.plan.is_empty(), "{}", prepared.plan);
+        let (_, calls) = recorded.deploy(&app, "links", &code).await;
+        assert_eq!(calls, Vec::<String>::new(), "a redeploy without changes");
+
+        // A new function with a URL that an existing one now reads: the plan says the URL is
+        // set once created, and the apply sets it with one more configuration update.
+        let mut functions = app.functions.clone();
+        functions.retain(|function| function.spec.name != "mailer");
+        functions.push(function(
+            "mailer",
+            UrlAuth::None,
+            vec![reads_url("api"), reads_url("docs")],
+        ));
+        functions.push(function("docs", UrlAuth::Public, Vec::new()));
+        let grown = architecture(functions);
+        let prepared = plan(engine, &grown, "links", &code).await;
+        let shown = prepared.plan.to_string();
+        assert!(
+            shown.contains("env PLUTO_URL_DOCS") && shown.contains("(known after apply)"),
+            "the plan says the URL is set once created:\n{shown}"
+        );
+        let (outputs, calls) = recorded.deploy(&grown, "links", &code).await;
+        let docs_url = outputs
+            .functions
+            .iter()
+            .find(|function| function.name == "docs")
+            .and_then(|function| function.url.clone());
+        let mailer = function_env(&lambda, "engine-app-links-mailer").await;
+        assert_eq!(
+            mailer.get("PLUTO_URL_DOCS"),
+            docs_url.as_ref(),
+            "{mailer:?}"
+        );
+        assert_eq!(
+            on(&calls, &["engine-app-links-mailer"]),
+            vec!["Lambda:UpdateFunctionConfiguration engine-app-links-mailer".to_owned()],
+            "{calls:?}"
+        );
+        let prepared = plan(engine, &grown, "links", &code).await;
+        assert!(prepared.plan.is_empty(), "{}", prepared.plan);
+        recorded.destroy("links").await;
+    });
 }
 
 #[test]

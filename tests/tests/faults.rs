@@ -31,8 +31,8 @@ use pluto_aws_engine::{
     Progress, Silent, StackLock,
 };
 use pluto_deducer::Architecture;
-use pluto_deducer::naming::StackNames;
 use pluto_deducer::source::PackageSelector;
+use pluto_model::naming::StackNames;
 use pluto_tests::fixtures::{account_state, fast_retry_engine, json_diff, reset_moto};
 use pluto_tests::moto::moto;
 use pluto_tests::proxy::{Fault, FaultProxy, Injection, Seen};

@@ -15,12 +15,12 @@
 //! The linter is found through `PLUTO_PARLIAMENT`, then `<workspace>/.cache/venv/bin/parliament`,
 //! then `PATH`. When it is missing the test fails, saying how to install it: `scripts/test` does.
 
-use pluto_deducer::iam::{
+use pluto_model::iam::{
     AwsTarget, Effect, OneOrMany, PolicyDocument, Statement, function_policy, lambda_trust_policy,
     sagemaker_execution_policy, sagemaker_trust_policy,
 };
-use pluto_deducer::naming::StackNames;
-use pluto_deducer::{Function, Grant, Operation};
+use pluto_model::naming::StackNames;
+use pluto_model::{Function, Grant, Operation};
 use pluto_spec::{Hosting, ResourceKind, SagemakerSpec, UrlAuth};
 use std::collections::BTreeMap;
 

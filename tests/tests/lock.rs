@@ -5,7 +5,7 @@
 
 use pluto_aws_engine::lock::{self, LOCK_TABLE};
 use pluto_aws_engine::{Aws, LockError, LockEvent, LockHolder, LockOptions, StackLock};
-use pluto_deducer::naming::StackNames;
+use pluto_model::naming::StackNames;
 use pluto_tests::moto::moto;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -2,8 +2,8 @@
 //! exactly their grants, an access the deducer did not grant is denied the way AWS denies it,
 //! and KV data survives a restart of the simulator.
 
-use pluto_deducer::naming::StackNames;
 use pluto_deducer::source::PackageSelector;
+use pluto_model::naming::StackNames;
 use pluto_simulator::aws::LocalAws;
 use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink, Outcome};
 use serde_json::{Value, json};

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 fn model_hint() -> String {
-    match pluto_simulator::model::locate_model(None) {
+    match pluto_local_model::locate_model(None) {
         Ok(_) => String::new(),
         Err(error) => format!("{error}. Run `scripts/fetch-model` (scripts/test does) first."),
     }

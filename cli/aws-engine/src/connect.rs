@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use pluto_deducer::iam::AwsTarget;
+use pluto_model::iam::AwsTarget;
 use std::sync::{Arc, Mutex};
 
 /// Attempts per API call: throttling and 5xx answers are retried with exponential backoff.

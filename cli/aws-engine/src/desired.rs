@@ -3,10 +3,11 @@
 //! plan compares the live state with.
 
 use crate::error::EngineError;
-use pluto_deducer::Architecture;
-use pluto_deducer::iam::{self, AwsTarget, PolicyDocument};
-use pluto_deducer::naming::StackNames;
-use pluto_spec::{Cors, EnvValue, Hosting, ResourceKind, ResourceSpec, UrlAuth, contract};
+use pluto_model::Architecture;
+use pluto_model::env;
+use pluto_model::iam::{self, AwsTarget, PolicyDocument};
+use pluto_model::naming::StackNames;
+use pluto_spec::{Cors, EnvValue, Hosting, ResourceKind, ResourceSpec, UrlAuth};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -95,8 +96,14 @@ pub struct DesiredFunction {
     pub memory_mb: u32,
     /// Timeout in seconds.
     pub timeout_s: u32,
-    /// Environment: the declaration's plus the resource-name contract.
+    /// Environment: the declaration's plus the runtime contract (`pluto_model::env`).
     pub env: BTreeMap<String, EnvEntry>,
+    /// Functions whose URL this one reads (`PLUTO_URL_<NAME>`). A URL exists only once its
+    /// function's URL config does: the plan puts the URLs that exist into `env` and lists the
+    /// others in `urls_pending`, which the apply sets once it has created them.
+    pub urls_read: Vec<String>,
+    /// URLs of `urls_read` not known when planning: set after the URLs are created.
+    pub urls_pending: Vec<String>,
     /// Code.
     pub code: Code,
     /// Function URL, if declared.
@@ -324,28 +331,13 @@ impl DesiredStack {
         let mut functions = Vec::new();
         for function in &architecture.functions {
             let spec = &function.spec;
-            let mut env = resolve_env(&spec.env, &format!("function `{}`", spec.name), secret)?;
-            let contract_env = [
-                (contract::HANDLER_ENV.to_owned(), spec.name.clone()),
-                (contract::PROJECT_ENV.to_owned(), names.project().to_owned()),
-                (contract::STACK_ENV.to_owned(), names.stack().to_owned()),
-            ]
-            .into_iter()
-            .chain(function.grants.iter().map(|grant| {
-                (
-                    contract::resource_env_var(grant.resource.kind, &grant.resource.name),
-                    names.resource(grant.resource.kind, &grant.resource.name),
-                )
-            }));
-            for (key, value) in contract_env {
-                env.insert(
-                    key,
-                    EnvEntry {
-                        value,
-                        secret: false,
-                    },
-                );
-            }
+            // URLs are filled in by the plan, from the live state (see `DesiredFunction::urls_read`).
+            let function_env = env::function_env(architecture, function, &names, &|_| None);
+            let env = resolve_env(
+                &function_env.vars,
+                &format!("function `{}`", spec.name),
+                secret,
+            )?;
             let function_tags = tags(&names, ResourceKind::Function, &spec.name);
             functions.push(DesiredFunction {
                 logical: spec.name.clone(),
@@ -360,6 +352,8 @@ impl DesiredStack {
                 memory_mb: spec.memory_mb,
                 timeout_s: spec.timeout_s,
                 env,
+                urls_read: function_env.urls_not_yet_known,
+                urls_pending: Vec::new(),
                 code: code.clone(),
                 url: match spec.url {
                     UrlAuth::None => None,

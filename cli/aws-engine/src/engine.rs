@@ -8,7 +8,9 @@
 //! left (creates that find their object made by an attempt whose answer was lost adopt it).
 
 use crate::connect::Aws;
-use crate::desired::{DesiredEndpoint, DesiredFunction, DesiredStack, DesiredTable, owned_by};
+use crate::desired::{
+    DesiredEndpoint, DesiredFunction, DesiredStack, DesiredTable, EnvEntry, owned_by,
+};
 use crate::dynamodb::{self, LiveTable};
 use crate::error::{EngineError, ResourceOutcome, ResourceReport};
 use crate::inventory::{self, ObjectKind, OwnedObject};
@@ -19,8 +21,8 @@ use crate::role::{self, LiveRole};
 use crate::sagemaker::{self, LiveEndpoint, SageMakerObject};
 use crate::wait::WaitPolicy;
 use futures_util::{FutureExt, StreamExt, TryStreamExt, stream};
-use pluto_deducer::naming::StackNames;
-use pluto_spec::ResourceKind;
+use pluto_model::naming::StackNames;
+use pluto_spec::{ResourceKind, contract};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -186,6 +188,59 @@ fn check_owned(
     }
 }
 
+/// Puts the URLs functions read (`PLUTO_URL_<NAME>`) into their desired environment where the
+/// URL exists and stays (its function keeps a URL); the others are pending, set once created.
+fn fill_known_urls(units: &mut [Unit]) {
+    let live_urls: BTreeMap<String, String> = units
+        .iter()
+        .filter_map(|unit| match unit {
+            Unit::Function {
+                desired,
+                live: Some(live),
+                ..
+            } if desired.url.is_some() => live
+                .url
+                .as_ref()
+                .map(|url| (desired.logical.clone(), url.url.clone())),
+            _ => None,
+        })
+        .collect();
+    for unit in units {
+        if let Unit::Function { desired, .. } = unit {
+            let reads = desired.urls_read.clone();
+            for logical in reads {
+                match live_urls.get(&logical) {
+                    Some(url) => {
+                        desired.env.insert(
+                            contract::function_url_env_var(&logical),
+                            EnvEntry {
+                                value: url.clone(),
+                                secret: false,
+                            },
+                        );
+                    }
+                    None => desired.urls_pending.push(logical),
+                }
+            }
+        }
+    }
+}
+
+/// The environment changes that wait for URLs to be created, as the plan shows them.
+fn pending_url_changes(desired: &DesiredFunction, live: Option<&LiveFunction>) -> Vec<FieldChange> {
+    desired
+        .urls_pending
+        .iter()
+        .map(|logical| {
+            let key = contract::function_url_env_var(logical);
+            let old = live
+                .and_then(|live| live.env.get(&key))
+                .map_or_else(|| "(unset)".to_owned(), |value| format!("{value:?}"));
+            FieldChange::new(format!("env {key}"), old, "(known after apply)".to_owned())
+        })
+        .collect()
+}
+
 impl Unit {
     fn resource(&self) -> String {
         match self {
@@ -219,6 +274,7 @@ impl Unit {
                                 .chain(&diff.code)
                                 .chain(&diff.tags)
                                 .cloned()
+                                .chain(pending_url_changes(desired, live.as_deref()))
                                 .collect(),
                         ),
                     },
@@ -380,10 +436,11 @@ impl Engine {
                     .into_iter()
                     .map(|endpoint| self.read_endpoint(endpoint, &owned, &names).boxed()),
             );
-        let read: Vec<Unit> = stream::iter(reads)
+        let mut read: Vec<Unit> = stream::iter(reads)
             .buffered(self.concurrency.max(1))
             .try_collect()
             .await?;
+        fill_known_urls(&mut read);
 
         // Owned objects no declared resource accounts for are removed.
         let mut kept: Vec<(ObjectKind, String)> = Vec::new();
@@ -526,6 +583,16 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<Outputs, EngineError> {
         let total = prepared.units.len();
+        let waiting_for_urls: Vec<DesiredFunction> = prepared
+            .units
+            .iter()
+            .filter_map(|unit| match unit {
+                Unit::Function { desired, .. } if !desired.urls_pending.is_empty() => {
+                    Some(desired.as_ref().clone())
+                }
+                _ => None,
+            })
+            .collect();
         let mut results: Vec<(usize, ResourceReport, Option<UnitOutput>)> =
             stream::iter(prepared.units.into_iter().enumerate())
                 .map(|(index, unit)| async move {
@@ -604,7 +671,9 @@ impl Engine {
                 resources: results.into_iter().map(|(_, report, _)| report).collect(),
             });
         }
-        for (_, _, output) in results {
+        let mut reports = Vec::with_capacity(results.len());
+        for (_, report, output) in results {
+            reports.push(report);
             match output {
                 Some(UnitOutput::Function(function)) => outputs.functions.push(function),
                 Some(UnitOutput::Endpoint(endpoint)) => outputs.endpoints.push(endpoint),
@@ -615,7 +684,87 @@ impl Engine {
         outputs.functions.sort_by(|a, b| a.name.cmp(&b.name));
         outputs.endpoints.sort_by(|a, b| a.name.cmp(&b.name));
         outputs.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        let failed = self
+            .set_created_urls(waiting_for_urls, &outputs, &mut reports, progress)
+            .await;
+        if failed > 0 {
+            return Err(EngineError::Partial {
+                operation: prepared.operation,
+                failed,
+                total,
+                resources: reports,
+            });
+        }
         Ok(outputs)
+    }
+
+    /// Second pass of a deploy: functions that read URLs created by this apply get them in their
+    /// environment (`PLUTO_URL_<NAME>`). A failure is recorded on the function's report; returns
+    /// how many failed.
+    async fn set_created_urls(
+        &self,
+        waiting: Vec<DesiredFunction>,
+        outputs: &Outputs,
+        reports: &mut [ResourceReport],
+        progress: &dyn Progress,
+    ) -> usize {
+        let mut failed = 0;
+        for mut desired in waiting {
+            let mut set = Vec::new();
+            for logical in &desired.urls_pending {
+                let url = outputs
+                    .functions
+                    .iter()
+                    .find(|function| &function.name == logical)
+                    .and_then(|function| function.url.clone());
+                if let Some(url) = url {
+                    let key = contract::function_url_env_var(logical);
+                    set.push(key.clone());
+                    desired.env.insert(
+                        key,
+                        EnvEntry {
+                            value: url,
+                            secret: false,
+                        },
+                    );
+                }
+            }
+            if set.is_empty() {
+                continue;
+            }
+            let resource = label(ResourceKind::Function, &desired.logical);
+            let steps = Steps::new(&resource, progress, true);
+            steps.start_detail(
+                Verb::Update,
+                lambda::object(&desired.name),
+                format!(" with {}", set.join(", ")),
+            );
+            let result = lambda::update_configuration(&self.aws, &desired, &self.wait).await;
+            let log = steps.finish(result.is_ok());
+            let Some(report) = reports
+                .iter_mut()
+                .find(|report| report.resource == resource)
+            else {
+                continue;
+            };
+            match result {
+                Ok(()) => report.done.extend(log.done.iter().map(Step::done)),
+                Err(error) => {
+                    failed += 1;
+                    progress.report(&resource, Event::Failed(error.to_string()));
+                    report.outcome = ResourceOutcome::Failed {
+                        step: log.current.as_ref().map(Step::doing),
+                        left: vec![format!(
+                            "set {} on {}",
+                            set.join(", "),
+                            lambda::object(&desired.name)
+                        )],
+                        error: Box::new(error),
+                    };
+                }
+            }
+        }
+        failed
     }
 
     async fn apply_unit(&self, unit: Unit, steps: &Steps<'_>) -> Result<UnitOutput, EngineError> {

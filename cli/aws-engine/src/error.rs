@@ -116,12 +116,12 @@ pub enum EngineError {
     /// Physical names could not be made.
     #[error(transparent)]
     #[diagnostic(code(pluto::aws::naming))]
-    Naming(#[from] pluto_deducer::naming::NamingError),
+    Naming(#[from] pluto_model::naming::NamingError),
 
     /// A policy could not be rendered (bad region, account or image).
     #[error(transparent)]
     #[diagnostic(code(pluto::aws::policy))]
-    Iam(#[from] pluto_deducer::iam::IamError),
+    Iam(#[from] pluto_model::iam::IamError),
 
     /// The code artifact could not be read.
     #[error("cannot read the code artifact {path}: {source}")]

@@ -9,7 +9,7 @@ use crate::error::EngineError;
 use crate::sagemaker::SageMakerObject;
 use crate::{dynamodb, lambda, role, sagemaker};
 use futures_util::{StreamExt, TryStreamExt, stream};
-use pluto_deducer::naming::StackNames;
+use pluto_model::naming::StackNames;
 use std::collections::BTreeMap;
 
 /// Tag reads in flight at once.

@@ -507,29 +507,7 @@ pub(crate) async fn update(
         wait_ready(aws, name, wait).await?;
     }
     if !diff.configuration.is_empty() {
-        retry_while(
-            wait.role_propagation,
-            wait.role_retry_interval,
-            || {
-                aws.lambda
-                    .update_function_configuration()
-                    .function_name(name)
-                    .role(&function.role.arn)
-                    .runtime(Runtime::from(LAMBDA_RUNTIME))
-                    .handler(LAMBDA_HANDLER)
-                    .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
-                    .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
-                    .environment(environment(function))
-                    .send()
-            },
-            |error| error.as_service_error().is_some_and(role_not_ready),
-        )
-        .await
-        .map_err(|error| {
-            aws_error("lambda:UpdateFunctionConfiguration", object(name), error)
-                .without_secrets(secrets(function))
-        })?;
-        wait_ready(aws, name, wait).await?;
+        update_configuration(aws, function, wait).await?;
     }
     if diff.tags.is_some() {
         let stale: Vec<String> = live
@@ -556,6 +534,39 @@ pub(crate) async fn update(
             .map_err(|error| aws_error("lambda:TagResource", object(name), error))?;
     }
     Ok(())
+}
+
+/// Sets the function's whole configuration (role, runtime, memory, timeout, environment) as
+/// desired, retrying while a new role is not yet assumable, and waits until it is applied.
+pub(crate) async fn update_configuration(
+    aws: &Aws,
+    function: &DesiredFunction,
+    wait: &WaitPolicy,
+) -> Result<(), EngineError> {
+    let name = &function.name;
+    retry_while(
+        wait.role_propagation,
+        wait.role_retry_interval,
+        || {
+            aws.lambda
+                .update_function_configuration()
+                .function_name(name)
+                .role(&function.role.arn)
+                .runtime(Runtime::from(LAMBDA_RUNTIME))
+                .handler(LAMBDA_HANDLER)
+                .memory_size(i32::try_from(function.memory_mb).unwrap_or(i32::MAX))
+                .timeout(i32::try_from(function.timeout_s).unwrap_or(i32::MAX))
+                .environment(environment(function))
+                .send()
+        },
+        |error| error.as_service_error().is_some_and(role_not_ready),
+    )
+    .await
+    .map_err(|error| {
+        aws_error("lambda:UpdateFunctionConfiguration", object(name), error)
+            .without_secrets(secrets(function))
+    })?;
+    wait_ready(aws, name, wait).await
 }
 
 fn cors(declared: Option<&DeclaredCors>) -> Option<Cors> {

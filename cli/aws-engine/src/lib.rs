@@ -1,4 +1,4 @@
-//! Pluto's AWS engine: takes an [`Architecture`](pluto_deducer::Architecture) to running AWS
+//! Pluto's AWS engine: takes an [`Architecture`](pluto_model::Architecture) to running AWS
 //! resources — IAM roles with least-privilege inline policies rendered from the deducer's grants,
 //! Lambda functions behind Function URLs, DynamoDB tables, SageMaker endpoints — and back out.
 //!

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableStatus, Tag,
 };
 use miette::Diagnostic;
-use pluto_deducer::naming::StackNames;
+use pluto_model::naming::StackNames;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

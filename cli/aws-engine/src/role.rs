@@ -158,7 +158,7 @@ pub(crate) async fn read_tags(
         .collect())
 }
 
-fn to_value(policy: &pluto_deducer::iam::PolicyDocument) -> Value {
+fn to_value(policy: &pluto_model::iam::PolicyDocument) -> Value {
     serde_json::to_value(policy).unwrap_or(Value::Null)
 }
 
@@ -217,7 +217,7 @@ fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_iam::types::Tag> {
         .collect()
 }
 
-fn json(policy: &pluto_deducer::iam::PolicyDocument) -> String {
+fn json(policy: &pluto_model::iam::PolicyDocument) -> String {
     serde_json::to_string(policy).unwrap_or_default()
 }
 

@@ -1,5 +1,6 @@
-//! Running cargo: which package and binary, which toolchain (cargo-zigbuild or plain cargo), and
-//! the compile itself, whose JSON messages name the executable.
+//! Running cargo: which package and binary (the same choice for a host and a Lambda build),
+//! which toolchain (cargo-zigbuild or plain cargo), and the compile itself, whose JSON messages
+//! name the executable.
 //!
 //! cargo-zigbuild is detected the way it finds zig itself: `cargo zigbuild --help` must run, and
 //! zig must answer either as `python3 -m ziglang version` (`$CARGO_ZIGBUILD_PYTHON_PATH`
@@ -26,10 +27,23 @@ pub(crate) struct Package {
     /// Its manifest, canonicalised (to compare with cargo's messages).
     manifest: PathBuf,
     bins: Vec<String>,
+    /// `package.default-run`.
+    default_run: Option<String>,
+}
+
+/// Reads the package at `manifest` and chooses its binary target ([`Package::choose_bin`]).
+pub(crate) fn select_binary(
+    cargo: &OsStr,
+    manifest: &Path,
+    asked: Option<&str>,
+) -> Result<(Package, String), BuildError> {
+    let package = resolve_package(cargo, manifest)?;
+    let bin = package.choose_bin(asked)?;
+    Ok((package, bin))
 }
 
 /// Reads the package at `manifest` with `cargo metadata --no-deps`.
-pub(crate) fn resolve_package(cargo: &OsStr, manifest: &Path) -> Result<Package, BuildError> {
+fn resolve_package(cargo: &OsStr, manifest: &Path) -> Result<Package, BuildError> {
     let canonical = manifest
         .canonicalize()
         .map_err(BuildError::io("read", manifest))?;
@@ -59,13 +73,16 @@ pub(crate) fn resolve_package(cargo: &OsStr, manifest: &Path) -> Result<Package,
         name: package.name.to_string(),
         manifest: canonical,
         bins,
+        default_run: package.default_run,
     })
 }
 
 impl Package {
-    /// The binary target to build: `asked` if the package has it, else its only one.
+    /// The binary target to build: `asked` if the package has it; else its only one; else its
+    /// `default-run`; else the one named like the package; else none (an error naming them).
     pub(crate) fn choose_bin(&self, asked: Option<&str>) -> Result<String, BuildError> {
-        match (asked, self.bins.as_slice()) {
+        let wanted = asked.or(self.default_run.as_deref());
+        match (wanted, self.bins.as_slice()) {
             (Some(bin), bins) if bins.iter().any(|name| name == bin) => Ok(bin.to_string()),
             (Some(bin), bins) => Err(BuildError::UnknownBinary {
                 package: self.name.clone(),
@@ -76,6 +93,7 @@ impl Package {
                 package: self.name.clone(),
             }),
             (None, [only]) => Ok(only.clone()),
+            (None, bins) if bins.contains(&self.name) => Ok(self.name.clone()),
             (None, bins) => Err(BuildError::SeveralBinaries {
                 package: self.name.clone(),
                 bins: bins.to_vec(),
@@ -240,87 +258,112 @@ fn target_installed(arch: Arch, manifest: &Path) -> bool {
     }
 }
 
-/// Compiles `bin` of `package` and returns the executable cargo reports.
-pub(crate) fn compile(
-    cargo: &OsStr,
-    request: &BuildRequest,
-    package: &Package,
-    bin: &str,
-    plan: &Plan,
-) -> Result<PathBuf, BuildError> {
-    let mut command = Command::new(cargo);
-    match plan.toolchain {
-        Toolchain::Zigbuild => {
-            command
-                .arg("zigbuild")
-                .args(["--target", &request.arch.zigbuild_target()]);
+/// One `cargo build` (or `cargo zigbuild`) of one binary target, read through cargo's JSON
+/// messages. cargo's progress and rendered errors go to this process's stderr.
+#[derive(Debug)]
+pub(crate) struct Compile<'a> {
+    pub(crate) package: &'a Package,
+    pub(crate) bin: &'a str,
+    /// The cargo profile (`dev`, `release`, ...).
+    pub(crate) profile: &'a str,
+    /// `Some`: cross-compile with cargo-zigbuild for Lambda's glibc on this architecture;
+    /// `None`: plain `cargo build` for this machine.
+    pub(crate) zigbuild: Option<Arch>,
+    /// `--target-dir`.
+    pub(crate) target_dir: Option<&'a Path>,
+    /// `--offline`.
+    pub(crate) offline: bool,
+    /// `--quiet`: no progress lines (errors still).
+    pub(crate) quiet: bool,
+}
+
+impl Compile<'_> {
+    /// Runs cargo and returns the executable it reports for the binary target.
+    pub(crate) fn run(&self, cargo: &OsStr) -> Result<PathBuf, BuildError> {
+        let mut command = Command::new(cargo);
+        match self.zigbuild {
+            Some(arch) => {
+                command
+                    .arg("zigbuild")
+                    .args(["--target", &arch.zigbuild_target()]);
+            }
+            None => {
+                command.arg("build");
+            }
         }
-        Toolchain::Cargo => {
-            command.arg("build");
+        command
+            .args(["--profile", self.profile, "--bin", self.bin])
+            .arg("--manifest-path")
+            .arg(&self.package.manifest)
+            .arg("--message-format=json-render-diagnostics");
+        if let Some(dir) = self.target_dir {
+            command.arg("--target-dir").arg(dir);
         }
-    }
-    command
-        .args(["--profile", &request.profile, "--bin", bin])
-        .arg("--manifest-path")
-        .arg(&package.manifest)
-        .arg("--message-format=json-render-diagnostics")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let program = format!(
-        "{} {}",
-        cargo.to_string_lossy(),
-        plan_subcommand(plan.toolchain)
-    );
-    let mut child = command.spawn().map_err(|source| BuildError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    let mut executable = None;
-    let mut read_error = None;
-    if let Some(stdout) = child.stdout.take() {
-        for message in Message::parse_stream(BufReader::new(stdout)) {
-            match message {
-                Ok(Message::CompilerArtifact(artifact))
-                    if artifact.target.name == bin
-                        && artifact.target.kind.contains(&TargetKind::Bin)
-                        && same_file(artifact.manifest_path.as_std_path(), &package.manifest) =>
-                {
-                    if let Some(path) = artifact.executable {
-                        executable = Some(path.into_std_path_buf());
+        if self.offline {
+            command.arg("--offline");
+        }
+        if self.quiet {
+            command.arg("--quiet");
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let program = format!(
+            "{} {}",
+            cargo.to_string_lossy(),
+            if self.zigbuild.is_some() {
+                "zigbuild"
+            } else {
+                "build"
+            }
+        );
+        let mut child = command.spawn().map_err(|source| BuildError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        let mut executable = None;
+        let mut read_error = None;
+        if let Some(stdout) = child.stdout.take() {
+            for message in Message::parse_stream(BufReader::new(stdout)) {
+                match message {
+                    Ok(Message::CompilerArtifact(artifact))
+                        if artifact.target.name == self.bin
+                            && artifact.target.kind.contains(&TargetKind::Bin)
+                            && same_file(
+                                artifact.manifest_path.as_std_path(),
+                                &self.package.manifest,
+                            ) =>
+                    {
+                        if let Some(path) = artifact.executable {
+                            executable = Some(path.into_std_path_buf());
+                        }
                     }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    read_error = Some(error);
-                    break;
+                    Ok(_) => {}
+                    Err(error) => {
+                        read_error = Some(error);
+                        break;
+                    }
                 }
             }
         }
-    }
-    // Always reap cargo, even when its output could not be read.
-    let status = child
-        .wait()
-        .map_err(|source| BuildError::Spawn { program, source })?;
-    if !status.success() {
-        return Err(BuildError::CargoFailed { status });
-    }
-    if let Some(source) = read_error {
-        return Err(BuildError::Io {
-            action: "read the output of",
-            path: PathBuf::from(cargo),
-            source,
-        });
-    }
-    executable.ok_or_else(|| BuildError::NoExecutable {
-        bin: bin.to_string(),
-    })
-}
-
-fn plan_subcommand(toolchain: Toolchain) -> &'static str {
-    match toolchain {
-        Toolchain::Zigbuild => "zigbuild",
-        Toolchain::Cargo => "build",
+        // Always reap cargo, even when its output could not be read.
+        let status = child
+            .wait()
+            .map_err(|source| BuildError::Spawn { program, source })?;
+        if !status.success() {
+            return Err(BuildError::CargoFailed { status });
+        }
+        if let Some(source) = read_error {
+            return Err(BuildError::Io {
+                action: "read the output of",
+                path: PathBuf::from(cargo),
+                source,
+            });
+        }
+        executable.ok_or_else(|| BuildError::NoExecutable {
+            bin: self.bin.to_string(),
+        })
     }
 }
 

@@ -1,10 +1,11 @@
-//! Why a build for Lambda failed, each with what to do about it (miette `help`).
+//! Why a build (for this machine or for Lambda) failed, each with what to do about it (miette `help`).
 
 use crate::{Arch, LAMBDA_GLIBC};
 use std::path::PathBuf;
 use std::process::ExitStatus;
 
-/// A failed [`build`](crate::build) or [`package`](crate::package).
+/// A failed [`build`](crate::build), [`build_host`](crate::build_host) or
+/// [`package`](crate::package).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -42,11 +43,15 @@ pub enum BuildError {
         /// The package.
         package: String,
     },
-    /// The package has several binary targets and none was chosen.
+    /// The package has several binary targets and none was chosen: no `bin` given, no
+    /// `default-run`, none named like the package.
     #[error("package `{package}` has several binary targets: {}", .bins.join(", "))]
     #[diagnostic(
         code(pluto::build::several_binaries),
-        help("choose the app's binary with `--bin <NAME>`")
+        help(
+            "the package has binaries {}: pass `--bin NAME`, or set `default-run = \"NAME\"` in its [package]",
+            .bins.join(", ")
+        )
     )]
     SeveralBinaries {
         /// The package.

@@ -1,5 +1,18 @@
-//! Builds a Pluto app's binary for AWS Lambda's `provided.al2023` runtime and packs it into the
-//! deployment zip Lambda takes.
+//! Builds a Pluto app's binary: for this machine ([`build_host`], to run it locally), or for AWS
+//! Lambda's `provided.al2023` runtime, packed into the deployment zip Lambda takes ([`build`]).
+//! Both choose the binary target the same way (see [`build_host`]) and read the executable's path
+//! from cargo's JSON messages.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), pluto_build::BuildError> {
+//! let binary = pluto_build::build_host(&pluto_build::HostBuild {
+//!     manifest_path: "app/Cargo.toml".into(),
+//!     release: true,
+//!     ..Default::default()
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! [`build`] does three things:
 //!
@@ -125,8 +138,8 @@ impl fmt::Display for Toolchain {
 pub struct BuildRequest {
     /// The app package's `Cargo.toml`.
     pub manifest_path: PathBuf,
-    /// The binary target; `None` means the package's only one (an error if it has none or
-    /// several).
+    /// The binary target; `None` means the package's only one, else its `default-run`, else the
+    /// one named like the package (an error if it has none, or several and none of those).
     pub bin: Option<String>,
     /// The Lambda architecture.
     pub arch: Arch,
@@ -167,10 +180,19 @@ pub struct Artifact {
 /// cargo's progress and errors go to this process's stderr.
 pub fn build(request: &BuildRequest) -> Result<Artifact, BuildError> {
     let cargo = cargo::cargo_program();
-    let package = cargo::resolve_package(&cargo, &request.manifest_path)?;
-    let bin = package.choose_bin(request.bin.as_deref())?;
+    let (package, bin) =
+        cargo::select_binary(&cargo, &request.manifest_path, request.bin.as_deref())?;
     let plan = cargo::plan(&cargo, request)?;
-    let binary = cargo::compile(&cargo, request, &package, &bin, &plan)?;
+    let binary = cargo::Compile {
+        package: &package,
+        bin: &bin,
+        profile: &request.profile,
+        zigbuild: (plan.toolchain == Toolchain::Zigbuild).then_some(request.arch),
+        target_dir: None,
+        offline: false,
+        quiet: false,
+    }
+    .run(&cargo)?;
     package::package_checked(
         &binary,
         request.arch,
@@ -178,4 +200,45 @@ pub fn build(request: &BuildRequest) -> Result<Artifact, BuildError> {
         &request.out_dir,
         &plan.glibc_advice(),
     )
+}
+
+/// A build of the app for this machine, to run it here (`cargo pluto run`, the tests).
+///
+/// `HostBuild { manifest_path, ..HostBuild::default() }` is a debug build of the package's binary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostBuild {
+    /// The app package's `Cargo.toml`.
+    pub manifest_path: PathBuf,
+    /// The binary target; `None` chooses as [`BuildRequest::bin`] does.
+    pub bin: Option<String>,
+    /// Build with the `release` profile instead of `dev`.
+    pub release: bool,
+    /// cargo's target directory (`--target-dir`); `None`: the package's own (its workspace's).
+    pub target_dir: Option<PathBuf>,
+    /// Build with `--offline`.
+    pub offline: bool,
+    /// Build with `--quiet`: no progress lines on stderr, only errors and warnings.
+    pub quiet: bool,
+}
+
+/// Compiles the app's binary for this machine with plain `cargo build` and returns the
+/// executable's path (in cargo's target directory). Cheap when it is up to date.
+///
+/// The binary target is chosen as for [`build`]: `bin` if given, else the package's only one,
+/// else its `default-run`, else the one named like the package; else a
+/// [`BuildError::SeveralBinaries`] naming them. cargo's output goes to this process's stderr.
+pub fn build_host(request: &HostBuild) -> Result<PathBuf, BuildError> {
+    let cargo = cargo::cargo_program();
+    let (package, bin) =
+        cargo::select_binary(&cargo, &request.manifest_path, request.bin.as_deref())?;
+    cargo::Compile {
+        package: &package,
+        bin: &bin,
+        profile: if request.release { "release" } else { "dev" },
+        zigbuild: None,
+        target_dir: request.target_dir.as_deref(),
+        offline: request.offline,
+        quiet: request.quiet,
+    }
+    .run(&cargo)
 }

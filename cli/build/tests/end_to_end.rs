@@ -1,10 +1,10 @@
 //! `build` end to end through cargo-zigbuild (which must be installed: scripts/test installs it
 //! and zig into .cache/): a tiny crate becomes a Lambda zip whose binary needs glibc <= 2.34,
-//! a second build reuses the zip, and the binary target is chosen or refused as documented.
+//! a second build reuses the zip, and the binary target is chosen or refused as for a host build.
 
 mod common;
 
-use common::{TOOLS_HINT, TinyCrate, zip_entries};
+use common::{TOOLS_HINT, TinyCrate, fixture, zip_entries};
 use pluto_build::{
     Arch, Artifact, BuildError, BuildRequest, LAMBDA_GLIBC, Toolchain, build, check_binary,
 };
@@ -126,23 +126,28 @@ fn arm64_needs_its_rust_target() {
 
 #[test]
 fn binary_target_is_chosen_or_refused() {
-    let app = TinyCrate::new("e2e-bins", "fn main() {}\n", &["helper"]);
-    let mut request = request(&app, Arch::X86_64, None);
+    // The same choice as `build_host` (tests/host.rs), made before any toolchain is needed.
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut request = BuildRequest {
+        manifest_path: fixture("two-bins"),
+        bin: None,
+        arch: Arch::X86_64,
+        profile: "release".to_string(),
+        out_dir: out_dir.path().to_path_buf(),
+        toolchain: None,
+    };
 
     let error = build(&request).unwrap_err();
     let BuildError::SeveralBinaries { package, bins } = &error else {
         panic!("expected SeveralBinaries, got {error:?}");
     };
-    assert_eq!(package, "e2e-bins");
-    let mut bins = bins.clone();
-    bins.sort();
-    assert_eq!(bins, ["e2e-bins", "helper"]);
-    assert!(
-        error.to_string().contains("e2e-bins, helper")
-            || error.to_string().contains("helper, e2e-bins")
-    );
+    assert_eq!(package, "two-bins");
+    assert_eq!(bins, &["alpha", "beta"]);
     let help = miette::Diagnostic::help(&error).unwrap().to_string();
-    assert!(help.contains("--bin"), "{help}");
+    assert!(
+        help.contains("alpha, beta") && help.contains("--bin"),
+        "{help}"
+    );
 
     request.bin = Some("missing".to_string());
     let error = build(&request).unwrap_err();

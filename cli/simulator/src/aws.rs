@@ -13,16 +13,15 @@
 //! every caller is a process the simulator started.)
 
 use crate::lambda::{FunctionPool, Outcome};
-use crate::model::{GenerationRequest, LocalModel};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use pluto::chain::TgiRequest;
-use pluto_deducer::naming::StackNames;
 use pluto_deducer::{Architecture, Operation, ResourceRef};
+use pluto_model::llm::{TextGeneration, TgiRequest};
+use pluto_model::naming::StackNames;
 use pluto_spec::ResourceKind;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde_json::{Value, json};
@@ -81,7 +80,7 @@ pub struct LocalAws {
     /// Physical name → resource.
     resources: HashMap<String, ResourceRef>,
     database: Database,
-    model: Option<Arc<LocalModel>>,
+    model: Option<Arc<dyn TextGeneration>>,
     functions: OnceLock<HashMap<String, Arc<FunctionPool>>>,
     log: AwsLog,
     recorder: Option<AccessRecorder>,
@@ -101,7 +100,7 @@ impl LocalAws {
         architecture: Architecture,
         names: StackNames,
         database_path: &FsPath,
-        model: Option<Arc<LocalModel>>,
+        model: Option<Arc<dyn TextGeneration>>,
         log: AwsLog,
     ) -> Result<Self, AwsError> {
         let database = Database::create(database_path).map_err(|error| AwsError::Database {
@@ -441,7 +440,7 @@ fn kv_operation(
             write.commit().map_err(|e| e.to_string())?;
             Ok(json!({}))
         }
-        Operation::SagemakerInvoke | Operation::FunctionInvoke => {
+        Operation::SagemakerInvoke | Operation::FunctionInvoke | Operation::FunctionUrl => {
             Err("not a KV operation".to_owned())
         }
     }
@@ -491,31 +490,19 @@ async fn sagemaker(
             );
         }
     };
-    let parameters = &request.parameters;
-    let generation = GenerationRequest {
-        max_new_tokens: parameters.max_new_tokens.unwrap_or(256),
-        temperature: if parameters.do_sample == Some(true) {
-            parameters.temperature.unwrap_or(1.0)
-        } else {
-            0.0
-        },
-        top_p: parameters.top_p,
-        top_k: parameters.top_k,
-        repetition_penalty: parameters.repetition_penalty,
-        stop: parameters.stop.clone(),
-        seed: parameters.seed,
-    };
-    let inputs = request.inputs.clone();
-    let full_text = parameters.return_full_text == Some(true);
-    let answer =
-        tokio::task::spawn_blocking(move || model.generate_chat(&inputs, &generation)).await;
-    match answer {
-        Ok(Ok(generation)) => {
-            let text = if full_text {
-                format!("{}{}", request.inputs, generation.text)
+    let full_text = request.generation_params().return_full_text;
+    let answer = tokio::task::spawn_blocking(move || {
+        model.generate(&request).map(|text| {
+            if full_text {
+                format!("{}{text}", request.inputs)
             } else {
-                generation.text
-            };
+                text
+            }
+        })
+    })
+    .await;
+    match answer {
+        Ok(Ok(text)) => {
             let mut response = (
                 StatusCode::OK,
                 json!([{ "generated_text": text }]).to_string(),

@@ -4,10 +4,7 @@
 //!   locally with IAM enforced per function.
 //! - [`lambda`]: functions as real Lambda processes behind a Lambda Runtime API.
 //! - [`gateway`]: the Function URL gateway (HTTP requests in, payload 2.0 events out).
-//! - [`model`]: a real local language model (a quantized llama GGUF run by candle) standing in for
-//!   SageMaker endpoints.
 
 pub mod aws;
 pub mod gateway;
 pub mod lambda;
-pub mod model;

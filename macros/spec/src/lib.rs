@@ -196,17 +196,48 @@ pub enum UrlAuth {
 }
 
 impl UrlAuth {
+    /// Every value, in the order `url = "..."` documents them.
+    pub const ALL: [UrlAuth; 3] = [Self::Public, Self::Iam, Self::None];
+
     /// The values `url = "..."` accepts.
-    pub const KEYWORDS: [&'static str; 3] = ["public", "iam", "none"];
+    pub const KEYWORDS: [&'static str; 3] = [
+        Self::ALL[0].keyword(),
+        Self::ALL[1].keyword(),
+        Self::ALL[2].keyword(),
+    ];
+
+    /// The keyword that selects this value in `url = "..."`, also how the CLI prints it.
+    pub const fn keyword(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Iam => "iam",
+            Self::None => "none",
+        }
+    }
 
     /// Looks a value of `url = "..."` up.
     pub fn from_keyword(keyword: &str) -> Option<Self> {
-        match keyword {
-            "public" => Some(Self::Public),
-            "iam" => Some(Self::Iam),
-            "none" => Some(Self::None),
-            _ => None,
+        Self::ALL.into_iter().find(|auth| auth.keyword() == keyword)
+    }
+
+    /// What the value means, for error messages.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Self::Public => "anyone may call it",
+            Self::Iam => "signed requests only; the default",
+            Self::None => "no Function URL",
         }
+    }
+
+    /// Whether the function has a Function URL at all.
+    pub fn has_url(self) -> bool {
+        self != Self::None
+    }
+}
+
+impl fmt::Display for UrlAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
     }
 }
 

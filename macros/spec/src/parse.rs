@@ -503,10 +503,14 @@ fn parse_function(options: TokenStream, default_name: String) -> syn::Result<Res
             "url" => {
                 let lit = string_value(&meta)?;
                 spec.url = UrlAuth::from_keyword(&lit.value()).ok_or_else(|| {
+                    let mut choices: Vec<String> = UrlAuth::ALL
+                        .iter()
+                        .map(|auth| format!("\"{}\" ({})", auth.keyword(), auth.meaning()))
+                        .collect();
+                    let last = choices.pop().unwrap_or_default();
                     syn::Error::new(
                         lit.span(),
-                        "url is \"public\" (anyone may call it), \"iam\" (signed requests only; the \
-                         default) or \"none\" (no Function URL)",
+                        format!("url is {} or {last}", choices.join(", ")),
                     )
                 })?;
             }

@@ -1,38 +1,15 @@
 //! Chat formatting for Zephyr-style chat models (TinyLlama-Chat, Zephyr): turning a conversation
 //! into `<|system|>` / `<|user|>` / `<|assistant|>` prompt text, reading the assistant's reply back
-//! out of the generated text, and `ChatLlm`, which does both around any [`Llm`].
+//! out of the generated text, and `ChatLlm`, which does both around any [`Llm`]. The tags and
+//! [`Role`] are `pluto_model::llm`'s, which the simulator's local model reads too.
 
 use super::error::ChainError;
 use super::llm::{GenerationParams, Llm};
+use pluto_model::llm::{ASSISTANT_TAG, END_OF_TURN, render_zephyr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// End of a turn in the Zephyr format (the models' end-of-sequence token).
-const END_OF_TURN: &str = "</s>";
-const ASSISTANT_TAG: &str = "<|assistant|>";
-
-/// Who says a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Instructions for the assistant.
-    System,
-    /// The person chatting.
-    User,
-    /// The model.
-    Assistant,
-}
-
-impl Role {
-    /// The tag that opens this role's turns: `<|system|>`, `<|user|>` or `<|assistant|>`.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Role::System => "<|system|>",
-            Role::User => "<|user|>",
-            Role::Assistant => ASSISTANT_TAG,
-        }
-    }
-}
+pub use pluto_model::llm::Role;
 
 /// One message of a conversation. Serializes as `{"role": "user", "content": "..."}`, so a chat
 /// history can be stored as JSON (e.g. in a `KvStore`).
@@ -145,17 +122,11 @@ impl ChatPrompt {
     /// The prompt text: each message as `<|role|>\n{content}</s>\n`, then `<|assistant|>\n` for the
     /// model to continue.
     pub fn render(&self) -> String {
-        let mut text = String::new();
-        for message in &self.messages {
-            text.push_str(message.role.tag());
-            text.push('\n');
-            text.push_str(&message.content);
-            text.push_str(END_OF_TURN);
-            text.push('\n');
-        }
-        text.push_str(ASSISTANT_TAG);
-        text.push('\n');
-        text
+        render_zephyr(
+            self.messages
+                .iter()
+                .map(|message| (message.role, message.content.as_str())),
+        )
     }
 }
 

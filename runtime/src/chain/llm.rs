@@ -1,12 +1,14 @@
-//! The `Llm` trait (prompt in, text out), its `GenerationParams`, and `SageMakerLlm`, which
-//! implements it on a SageMaker endpoint serving the Hugging Face TGI container.
+//! The `Llm` trait (prompt in, text out) and `SageMakerLlm`, which implements it on a SageMaker
+//! endpoint serving the Hugging Face TGI container. Its `GenerationParams` are
+//! `pluto_model::llm`'s, shared with the simulator's local model.
 
 use super::error::ChainError;
 use super::tgi::{TgiRequest, parse_tgi_response};
 use crate::{RawRequest, SageMaker};
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::Arc;
+
+pub use pluto_model::llm::GenerationParams;
 
 /// A text-completion model: a prompt in, the generated continuation out.
 ///
@@ -50,109 +52,6 @@ impl<L: Llm + ?Sized> Llm for Arc<L> {
         params: &GenerationParams,
     ) -> impl Future<Output = Result<String, ChainError>> + Send {
         (**self).generate(prompt, params)
-    }
-}
-
-/// How to generate: length, sampling and stop sequences.
-///
-/// The default generates up to 256 new tokens greedily (temperature 0: always the most likely
-/// token, so the same prompt gives the same answer). Set a temperature above 0 to sample.
-///
-/// ```
-/// use pluto::chain::GenerationParams;
-///
-/// let params = GenerationParams::default().max_new_tokens(64).temperature(0.7).top_p(0.9).stop("\n\n");
-/// assert!(!params.is_greedy());
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GenerationParams {
-    /// The most tokens to generate.
-    pub max_new_tokens: u32,
-    /// Sampling temperature; 0 (or less) means greedy decoding.
-    pub temperature: f32,
-    /// Nucleus sampling: sample among the most likely tokens whose probabilities add up to this.
-    pub top_p: Option<f32>,
-    /// Sample among this many most likely tokens.
-    pub top_k: Option<u32>,
-    /// Penalty for repeating tokens (1.0 = none).
-    pub repetition_penalty: Option<f32>,
-    /// Stop generating at any of these strings.
-    pub stop: Vec<String>,
-    /// Seed of the sampler, for reproducible sampling.
-    pub seed: Option<u64>,
-    /// Asks the container to return the prompt followed by the generated text. [`SageMakerLlm`]
-    /// strips the echoed prompt either way.
-    pub return_full_text: bool,
-}
-
-impl Default for GenerationParams {
-    fn default() -> Self {
-        Self {
-            max_new_tokens: 256,
-            temperature: 0.0,
-            top_p: None,
-            top_k: None,
-            repetition_penalty: None,
-            stop: Vec::new(),
-            seed: None,
-            return_full_text: false,
-        }
-    }
-}
-
-impl GenerationParams {
-    /// Sets the most tokens to generate.
-    pub fn max_new_tokens(mut self, max_new_tokens: u32) -> Self {
-        self.max_new_tokens = max_new_tokens;
-        self
-    }
-
-    /// Sets the sampling temperature (0 for greedy decoding).
-    pub fn temperature(mut self, temperature: f32) -> Self {
-        self.temperature = temperature;
-        self
-    }
-
-    /// Sets nucleus sampling's probability mass.
-    pub fn top_p(mut self, top_p: f32) -> Self {
-        self.top_p = Some(top_p);
-        self
-    }
-
-    /// Sets how many most likely tokens to sample among.
-    pub fn top_k(mut self, top_k: u32) -> Self {
-        self.top_k = Some(top_k);
-        self
-    }
-
-    /// Sets the repetition penalty.
-    pub fn repetition_penalty(mut self, penalty: f32) -> Self {
-        self.repetition_penalty = Some(penalty);
-        self
-    }
-
-    /// Adds a stop sequence.
-    pub fn stop(mut self, sequence: impl Into<String>) -> Self {
-        self.stop.push(sequence.into());
-        self
-    }
-
-    /// Sets the sampler's seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sets whether the container should echo the prompt.
-    pub fn return_full_text(mut self, return_full_text: bool) -> Self {
-        self.return_full_text = return_full_text;
-        self
-    }
-
-    /// Whether these parameters ask for greedy decoding (temperature 0, negative or NaN).
-    pub fn is_greedy(&self) -> bool {
-        self.temperature.is_nan() || self.temperature <= 0.0
     }
 }
 
@@ -242,55 +141,6 @@ fn strip_echo(prompt: &str, mut text: String) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_params_are_greedy_with_256_tokens() {
-        let params = GenerationParams::default();
-        assert_eq!(params.max_new_tokens, 256);
-        assert!(params.is_greedy());
-        assert!(!params.return_full_text);
-        assert!(params.stop.is_empty());
-        assert!(
-            GenerationParams::default()
-                .temperature(f32::NAN)
-                .is_greedy()
-        );
-        assert!(GenerationParams::default().temperature(-1.0).is_greedy());
-        assert!(!GenerationParams::default().temperature(0.1).is_greedy());
-    }
-
-    #[test]
-    fn setters_set_fields() {
-        let params = GenerationParams::default()
-            .max_new_tokens(10)
-            .temperature(0.5)
-            .top_p(0.9)
-            .top_k(40)
-            .repetition_penalty(1.1)
-            .stop("</s>")
-            .stop("\n\n")
-            .seed(7)
-            .return_full_text(true);
-        assert_eq!(
-            params,
-            GenerationParams {
-                max_new_tokens: 10,
-                temperature: 0.5,
-                top_p: Some(0.9),
-                top_k: Some(40),
-                repetition_penalty: Some(1.1),
-                stop: vec!["</s>".to_owned(), "\n\n".to_owned()],
-                seed: Some(7),
-                return_full_text: true,
-            }
-        );
-    }
-
-    #[test]
-    fn params_deserialize_with_defaults() {
-        let params: GenerationParams = serde_json::from_str(r#"{"temperature": 0.5}"#).unwrap();
-        assert_eq!(params, GenerationParams::default().temperature(0.5));
-    }
 
     #[test]
     fn request_is_tgi_json_with_custom_attributes() {

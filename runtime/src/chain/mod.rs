@@ -30,6 +30,7 @@ pub use chat::{ChatLlm, ChatMessage, ChatPrompt, Role, extract_assistant_reply};
 pub use error::ChainError;
 pub use llm::{GenerationParams, Llm, SageMakerLlm};
 pub use llm_chain::LlmChain;
+pub use pluto_model::llm::DEFAULT_MAX_NEW_TOKENS;
 pub use prompt::PromptTemplate;
 pub use qa::{Document, STUFF_QA_PROMPT, StuffQaChain};
 pub use tgi::{TgiError, TgiGeneration, TgiParameters, TgiRequest, parse_tgi_response};

@@ -1,10 +1,10 @@
 //! Helpers of the tests: tiny crates in temporary directories, built with the cargo that runs
-//! the tests, and what to say when cargo-zigbuild is missing.
+//! the tests, the fixture crates in tests/fixtures/, and what to say when cargo-zigbuild is
+//! missing.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// How to get the tools the zigbuild tests need.
 pub const TOOLS_HINT: &str = "cargo-zigbuild and zig are needed for this test: run scripts/test, \
@@ -70,19 +70,40 @@ impl TinyCrate {
         self.dir.path().join(".pluto/dev/build")
     }
 
-    /// Builds it with plain `cargo build --release` for this machine and returns the executable.
+    /// Builds it for this machine in release with [`pluto_build::build_host`] and returns the
+    /// executable.
     pub fn host_build(&self, bin: &str) -> PathBuf {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--quiet", "--manifest-path"])
-            .arg(self.manifest())
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "cargo build of the tiny crate failed");
-        let binary = self.dir.path().join("target/release").join(bin);
-        assert!(binary.is_file(), "{} was not built", binary.display());
+        let binary = pluto_build::build_host(&pluto_build::HostBuild {
+            manifest_path: self.manifest(),
+            bin: Some(bin.to_owned()),
+            release: true,
+            quiet: true,
+            ..pluto_build::HostBuild::default()
+        })
+        .unwrap_or_else(|error| panic!("cargo build of the tiny crate failed: {error}"));
+        assert!(
+            binary.starts_with(self.dir.path().join("target/release")),
+            "{}",
+            binary.display()
+        );
         binary
     }
+}
+
+/// The fixture crate `tests/fixtures/<name>` (one per case, each its own workspace).
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .join("Cargo.toml")
+}
+
+/// A target dir for the fixture `name` under the workspace's `target/`, kept between runs so an
+/// unchanged fixture is not rebuilt.
+pub fn fixture_target_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/pluto-build-fixtures")
+        .join(name)
 }
 
 /// The entries of a zip: (name, unix mode, contents).

@@ -1,7 +1,7 @@
 //! Benchmark of the local model (figures only, no assertions): load time, prompt processing
 //! (prefill) and generation speed in tokens per second.
 //!
-//! `cargo bench -p pluto-simulator --bench model` (after `scripts/fetch-model`; the model is
+//! `cargo bench -p pluto-local-model --bench model` (after `scripts/fetch-model`; the model is
 //! found as the tests find it).
 
 use std::env;
@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use pluto_simulator::model::{
-    CACHE_DIR_ENV, GenerationRequest, LocalModel, MODEL_ENV, ModelError, locate_model,
-    model_path_in,
+use pluto_local_model::{
+    CACHE_DIR_ENV, GenerationParams, LocalModel, MODEL_ENV, ModelError, locate_model, model_path_in,
 };
+use pluto_model::llm::{Role, render_zephyr};
 
 const RUNS: usize = 3;
 
@@ -80,10 +80,7 @@ fn run() -> Result<(), ModelError> {
                     and built the tower from 1887 to 1889. "
             .repeat(8);
     let long_prompt = model.chat_prompt(&format!("{document}\nWho designed the Eiffel Tower?"));
-    let one = GenerationRequest {
-        max_new_tokens: 1,
-        ..GenerationRequest::default()
-    };
+    let one = GenerationParams::default().max_new_tokens(1);
     let (prefill, generation) = best(|| model.generate(&long_prompt, &one))?;
     println!(
         "prefill        {:.0} tokens/s ({} prompt tokens in {:.0} ms)",
@@ -95,11 +92,8 @@ fn run() -> Result<(), ModelError> {
     // Generation: a story of 64 tokens, less the prefill of its prompt.
     let story = model.chat_prompt("Tell me a long story about a dragon.");
     let (story_prefill, _) = best(|| model.generate(&story, &one))?;
-    let story_request = GenerationRequest {
-        max_new_tokens: 64,
-        ..GenerationRequest::default()
-    };
-    let (total, generation) = best(|| model.generate(&story, &story_request))?;
+    let story_params = GenerationParams::default().max_new_tokens(64);
+    let (total, generation) = best(|| model.generate(&story, &story_params))?;
     let decode = total.saturating_sub(story_prefill);
     println!(
         "generation     {:.1} tokens/s ({} tokens in {:.0} ms after a {:.0} ms prefill of {} tokens)",
@@ -111,8 +105,8 @@ fn run() -> Result<(), ModelError> {
     );
 
     // A short answer, from prompt to end of turn.
-    let question = "<|user|>\nWhat is the capital of France?</s>\n<|assistant|>\n";
-    let (total, answer) = best(|| model.generate_chat(question, &GenerationRequest::default()))?;
+    let question = render_zephyr([(Role::User, "What is the capital of France?")]);
+    let (total, answer) = best(|| model.generate_chat(&question, &GenerationParams::default()))?;
     println!(
         "short answer   {:.0} ms: {:?} ({} tokens, {})",
         total.as_secs_f64() * 1e3,

@@ -7,37 +7,10 @@
 //! named SmolLM, ...") is added: the 135M model answers simple questions better without it (with
 //! it, it answers "What is the capital of France?" with French gibberish).
 
-const ZEPHYR_END_OF_TURN: &str = "</s>";
+use pluto_model::llm::{END_OF_TURN, Role, render_zephyr};
+
 const CHATML_START: &str = "<|im_start|>";
 const CHATML_END: &str = "<|im_end|>";
-
-/// Who says a turn of a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    System,
-    User,
-    Assistant,
-}
-
-impl Role {
-    const ALL: [Role; 3] = [Role::System, Role::User, Role::Assistant];
-
-    fn zephyr_tag(self) -> &'static str {
-        match self {
-            Role::System => "<|system|>",
-            Role::User => "<|user|>",
-            Role::Assistant => "<|assistant|>",
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-}
 
 /// One turn; `open` when it has no end-of-turn marker (the last turn, for the model to go on).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +44,7 @@ impl ChatFormat {
         };
         if template.contains(CHATML_START) {
             ChatFormat::ChatMl
-        } else if template.contains(Role::User.zephyr_tag())
-            && template.contains(Role::Assistant.zephyr_tag())
-        {
+        } else if template.contains(Role::User.tag()) && template.contains(Role::Assistant.tag()) {
             ChatFormat::Zephyr
         } else {
             ChatFormat::Raw
@@ -100,11 +71,7 @@ impl ChatFormat {
                 if parse_zephyr(prompt).is_some() || prompt.contains(CHATML_START) {
                     prompt.to_owned()
                 } else {
-                    format!(
-                        "{}\n{prompt}{ZEPHYR_END_OF_TURN}\n{}\n",
-                        Role::User.zephyr_tag(),
-                        Role::Assistant.zephyr_tag()
-                    )
+                    render_zephyr([(Role::User, prompt)])
                 }
             }
             ChatFormat::Raw => prompt.to_owned(),
@@ -119,7 +86,7 @@ impl ChatFormat {
 /// opening of the assistant's turn (or with the unfinished assistant turn the prompt ends with).
 ///
 /// ```
-/// use pluto_simulator::model::to_local_chat_prompt;
+/// use pluto_local_model::to_local_chat_prompt;
 ///
 /// assert_eq!(
 ///     to_local_chat_prompt("<|system|>\nBe brief.</s>\n<|user|>\nHi!</s>\n<|assistant|>\n"),
@@ -143,16 +110,16 @@ fn parse_zephyr(prompt: &str) -> Option<Vec<Turn<'_>>> {
     loop {
         let Some(role) = Role::ALL
             .into_iter()
-            .find(|role| rest.starts_with(role.zephyr_tag()))
+            .find(|role| rest.starts_with(role.tag()))
         else {
             return if turns.is_empty() { None } else { Some(turns) };
         };
-        rest = &rest[role.zephyr_tag().len()..];
+        rest = &rest[role.tag().len()..];
         rest = rest.strip_prefix('\n').unwrap_or(rest);
-        let end_of_turn = rest.find(ZEPHYR_END_OF_TURN);
+        let end_of_turn = rest.find(END_OF_TURN);
         let next_tag = Role::ALL
             .into_iter()
-            .filter_map(|role| rest.find(role.zephyr_tag()))
+            .filter_map(|role| rest.find(role.tag()))
             .min();
         match (end_of_turn, next_tag) {
             (Some(end), next) if next.is_none_or(|next| end < next) => {
@@ -161,11 +128,11 @@ fn parse_zephyr(prompt: &str) -> Option<Vec<Turn<'_>>> {
                     content: &rest[..end],
                     open: false,
                 });
-                rest = &rest[end + ZEPHYR_END_OF_TURN.len()..];
+                rest = &rest[end + END_OF_TURN.len()..];
                 // Anything up to the next tag (normally the "\n" after `</s>`) is dropped.
                 let skip = Role::ALL
                     .into_iter()
-                    .filter_map(|role| rest.find(role.zephyr_tag()))
+                    .filter_map(|role| rest.find(role.tag()))
                     .min()
                     .unwrap_or(rest.len());
                 rest = &rest[skip..];
@@ -195,7 +162,7 @@ fn render_chatml(turns: &[Turn<'_>]) -> String {
     let mut text = String::new();
     let mut push_turn = |role: Role, content: &str| {
         text.push_str(CHATML_START);
-        text.push_str(role.name());
+        text.push_str(role.as_str());
         text.push('\n');
         text.push_str(content);
         text.push_str(CHATML_END);
@@ -212,7 +179,7 @@ fn render_chatml(turns: &[Turn<'_>]) -> String {
         push_turn(turn.role, turn.content);
     }
     text.push_str(CHATML_START);
-    text.push_str(Role::Assistant.name());
+    text.push_str(Role::Assistant.as_str());
     text.push('\n');
     if let Some(prefill) = last_open_assistant {
         text.push_str(prefill);

@@ -12,10 +12,11 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use pluto_simulator::model::{
-    CACHE_DIR_ENV, ChatFormat, FinishReason, Generation, GenerationRequest, LocalModel, MODEL_ENV,
-    ModelError, locate_model, model_path_in, to_local_chat_prompt,
+use pluto_local_model::{
+    CACHE_DIR_ENV, ChatFormat, FinishReason, Generation, GenerationParams, LocalModel, MODEL_ENV,
+    ModelError, TextGeneration, locate_model, model_path_in, to_local_chat_prompt,
 };
+use pluto_model::llm::{Role, TgiRequest, render_zephyr};
 
 const QUESTION: &str = "What is the capital of France?";
 
@@ -48,15 +49,12 @@ fn model() -> &'static LocalModel {
     })
 }
 
-fn greedy(max_new_tokens: u32) -> GenerationRequest {
-    GenerationRequest {
-        max_new_tokens,
-        ..GenerationRequest::default()
-    }
+fn greedy(max_new_tokens: u32) -> GenerationParams {
+    GenerationParams::default().max_new_tokens(max_new_tokens)
 }
 
-fn chat(prompt: &str, request: &GenerationRequest) -> Generation {
-    let generation = model().generate_chat(prompt, request).unwrap();
+fn chat(prompt: &str, params: &GenerationParams) -> Generation {
+    let generation = model().generate_chat(prompt, params).unwrap();
     eprintln!("{prompt:?} -> {generation:?}");
     generation
 }
@@ -84,9 +82,10 @@ fn plain_prompt_is_answered_with_paris() {
 
 #[test]
 fn zephyr_prompt_is_answered_with_paris() {
-    let zephyr = format!(
-        "<|system|>\nYou are a helpful assistant.</s>\n<|user|>\n{QUESTION}</s>\n<|assistant|>\n"
-    );
+    let zephyr = render_zephyr([
+        (Role::System, "You are a helpful assistant."),
+        (Role::User, QUESTION),
+    ]);
     let answer = chat(&zephyr, &greedy(64));
     assert!(answer.text.contains("Paris"), "{answer:?}");
     // The same through the explicit translation.
@@ -129,13 +128,7 @@ fn max_new_tokens_is_honoured() {
 fn stop_string_cuts_the_output() {
     let full = chat(QUESTION, &greedy(64));
     let start = full.text.find("Paris").unwrap();
-    let stopped = chat(
-        QUESTION,
-        &GenerationRequest {
-            stop: vec!["Paris".to_owned(), String::new()],
-            ..greedy(64)
-        },
-    );
+    let stopped = chat(QUESTION, &greedy(64).stop("Paris").stop(""));
     assert_eq!(stopped.finish_reason, FinishReason::StopSequence);
     assert_eq!(stopped.text, full.text[..start]);
     assert!(stopped.generated_tokens < full.generated_tokens);
@@ -147,13 +140,7 @@ fn seeded_sampling_is_reproducible() {
     let sample = |seed| {
         chat(
             prompt,
-            &GenerationRequest {
-                temperature: 1.0,
-                top_p: Some(0.95),
-                top_k: Some(50),
-                seed: Some(seed),
-                ..greedy(24)
-            },
+            &greedy(24).temperature(1.0).top_p(0.95).top_k(50).seed(seed),
         )
     };
     let first = sample(42);
@@ -165,39 +152,24 @@ fn seeded_sampling_is_reproducible() {
         "three seeds gave the same text: {first:?}"
     );
 
-    let unseeded = chat(
-        prompt,
-        &GenerationRequest {
-            temperature: 0.7,
-            ..greedy(4)
-        },
-    );
+    let unseeded = chat(prompt, &greedy(4).temperature(0.7));
     assert!(unseeded.seed.is_some());
 }
 
 #[test]
 fn repetition_penalty_applies() {
-    let request = GenerationRequest {
-        repetition_penalty: Some(1.3),
-        ..greedy(32)
-    };
-    let penalised = chat("Repeat the word 'hello' many times.", &request);
+    let params = greedy(32).repetition_penalty(1.3);
+    let penalised = chat("Repeat the word 'hello' many times.", &params);
     assert_eq!(
         penalised,
-        chat("Repeat the word 'hello' many times.", &request)
+        chat("Repeat the word 'hello' many times.", &params)
     );
     assert!(!penalised.text.is_empty());
 }
 
 #[test]
 fn invalid_requests_are_rejected() {
-    let result = model().generate(
-        QUESTION,
-        &GenerationRequest {
-            top_p: Some(2.0),
-            ..greedy(4)
-        },
-    );
+    let result = model().generate(QUESTION, &greedy(4).top_p(2.0));
     assert!(
         matches!(result, Err(ModelError::InvalidRequest(_))),
         "{result:?}"
@@ -273,4 +245,20 @@ fn a_file_that_is_not_gguf_is_an_error() {
     assert!(matches!(result, Err(ModelError::Gguf { .. })), "{result:?}");
     let missing = LocalModel::load(Path::new("/nonexistent/model.gguf"));
     assert!(matches!(missing, Err(ModelError::Io { .. })), "{missing:?}");
+}
+
+#[test]
+fn serves_tgi_requests_as_text_generation() {
+    let served: &dyn TextGeneration = model();
+    assert_eq!(served.label(), "SmolLM2-135M-Instruct (Q4_1)");
+    let request = TgiRequest::new(QUESTION, &greedy(64));
+    let text = served.generate(&request).unwrap();
+    assert_eq!(text, chat(QUESTION, &greedy(64)).text);
+    // Parameters are checked as `generate` checks them; the error says why.
+    let invalid: TgiRequest = serde_json::from_str(
+        r#"{"inputs": "Hi", "parameters": {"do_sample": true, "top_p": 2.0}}"#,
+    )
+    .unwrap();
+    let error = served.generate(&invalid).unwrap_err();
+    assert!(error.to_string().contains("top_p"), "{error}");
 }

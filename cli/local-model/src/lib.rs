@@ -1,4 +1,4 @@
-//! The local model behind simulated SageMaker endpoints: a real language model, a quantized
+//! The local model behind the simulator's SageMaker endpoints: a real language model, a quantized
 //! llama-architecture GGUF file run on the CPU by candle. By default SmolLM2-135M-Instruct (Q4_1,
 //! 98 MB), which answers a short question in about 0.2 s on two cores (prompts are processed at
 //! ~170 tokens/s, text generated at ~65 tokens/s, in debug builds too); `--model PATH` or
@@ -8,19 +8,22 @@
 //! - [`resolve_model`] finds the model file (fetching the default model once with pip),
 //! - [`LocalModel::load`] loads it: weights, the tokenizer built from the GGUF metadata, and the
 //!   chat format of its chat template,
-//! - [`LocalModel::generate`] generates text for a [`GenerationRequest`] (the parameters of a Text
-//!   Generation Inference request), and [`LocalModel::generate_chat`] first re-renders the prompt
-//!   in the model's chat format ([`to_local_chat_prompt`]: the apps prompt for TinyLlama-Chat's
-//!   Zephyr format or send plain text; SmolLM2 speaks ChatML).
+//! - [`LocalModel::generate`] generates text for [`GenerationParams`] (what a Text Generation
+//!   Inference request asks, [`pluto_model::llm`]'s), and [`LocalModel::generate_chat`] first
+//!   re-renders the prompt in the model's chat format ([`to_local_chat_prompt`]: the apps prompt
+//!   for TinyLlama-Chat's Zephyr format or send plain text; SmolLM2 speaks ChatML),
+//! - [`LocalModel`] implements [`TextGeneration`], which the simulator serves SageMaker
+//!   `InvokeEndpoint` with (the simulator itself does not depend on candle).
 //!
 //! ```no_run
-//! use pluto_simulator::model::{GenerationRequest, LocalModel, resolve_model};
+//! use pluto_local_model::{LocalModel, resolve_model};
+//! use pluto_model::llm::{GenerationParams, Role, render_zephyr};
 //!
 //! let model = LocalModel::load(&resolve_model(None)?)?;
-//! let prompt = "<|user|>\nWhat is the capital of France?</s>\n<|assistant|>\n";
-//! let answer = model.generate_chat(prompt, &GenerationRequest::default())?;
+//! let prompt = render_zephyr([(Role::User, "What is the capital of France?")]);
+//! let answer = model.generate_chat(&prompt, &GenerationParams::default())?;
 //! println!("{}", answer.text);
-//! # Ok::<(), pluto_simulator::model::ModelError>(())
+//! # Ok::<(), pluto_local_model::ModelError>(())
 //! ```
 
 mod chat;
@@ -39,10 +42,12 @@ use std::time::{Duration, Instant};
 
 use candle_core::quantized::gguf_file;
 use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use pluto_model::llm::TgiRequest;
 
 pub use chat::{ChatFormat, to_local_chat_prompt};
 pub use error::ModelError;
-pub use generate::{FinishReason, Generation, GenerationRequest};
+pub use generate::{FinishReason, Generation};
+pub use pluto_model::llm::{GenerationParams, TextGeneration};
 pub use resolve::{
     CACHE_DIR_ENV, DEFAULT_MODEL_FILE, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_PACKAGE_VERSION,
     MODEL_ENV, cache_dir, default_model_path, fetch_default_model, locate_model, model_path_in,
@@ -240,7 +245,7 @@ impl LocalModel {
     pub fn generate(
         &self,
         prompt: &str,
-        request: &GenerationRequest,
+        params: &GenerationParams,
     ) -> Result<Generation, ModelError> {
         let tokens = self.tokenizer.encode(prompt)?;
         let mut weights = self.weights.lock().unwrap_or_else(PoisonError::into_inner);
@@ -249,7 +254,7 @@ impl LocalModel {
             &self.tokenizer,
             &tokens,
             self.info.context_length,
-            request,
+            params,
         )
     }
 
@@ -259,9 +264,26 @@ impl LocalModel {
     pub fn generate_chat(
         &self,
         prompt: &str,
-        request: &GenerationRequest,
+        params: &GenerationParams,
     ) -> Result<Generation, ModelError> {
-        self.generate(&self.chat_prompt(prompt), request)
+        self.generate(&self.chat_prompt(prompt), params)
+    }
+}
+
+impl TextGeneration for LocalModel {
+    /// [`generate_chat`](LocalModel::generate_chat) for the request's prompt, with the parameters
+    /// a TGI server reads from it ([`TgiRequest::generation_params`]); only the generated text.
+    fn generate(
+        &self,
+        request: &TgiRequest,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let generation = self.generate_chat(&request.inputs, &request.generation_params())?;
+        Ok(generation.text)
+    }
+
+    /// [`ModelInfo::label`]: `SmolLM2-135M-Instruct (Q4_1)`.
+    fn label(&self) -> String {
+        self.info.label()
     }
 }
 
@@ -318,6 +340,12 @@ mod tests {
     fn local_model_is_send_and_sync() {
         fn shareable<T: Send + Sync>() {}
         shareable::<LocalModel>();
+        fn serves_sagemaker(
+            model: std::sync::Arc<LocalModel>,
+        ) -> std::sync::Arc<dyn TextGeneration> {
+            model
+        }
+        let _ = serves_sagemaker;
     }
 
     #[test]

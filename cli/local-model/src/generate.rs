@@ -1,5 +1,5 @@
-//! Text generation: what is asked ([`GenerationRequest`]), what comes back ([`Generation`]), and
-//! the decoding loop (prefill, then one token at a time: repetition penalty, greedy or seeded
+//! Text generation: checking what is asked (`pluto_model::llm::GenerationParams`), what comes
+//! back ([`Generation`]), and the decoding loop (prefill, then one token at a time: repetition penalty, greedy or seeded
 //! sampling with temperature, top-k and top-p, end-of-turn tokens and stop strings).
 
 use std::fmt;
@@ -8,6 +8,8 @@ use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::models::quantized_llama::ModelWeights;
 
+use pluto_model::llm::GenerationParams;
+
 use super::ModelError;
 use super::tokenizer::GgufTokenizer;
 
@@ -15,88 +17,52 @@ use super::tokenizer::GgufTokenizer;
 /// prompts (9 heads x 512 x 4096 floats is 75 MB) at no cost in speed.
 const PREFILL_CHUNK: usize = 512;
 
-/// How to generate: the parameters of a Text Generation Inference request.
+/// Checks the parameters' ranges: a finite temperature, `top_p` in (0, 1], `top_k` at least 1,
+/// a repetition penalty above 0.
 ///
-/// The default generates up to 256 new tokens greedily, as `pluto::chain::GenerationParams`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenerationRequest {
-    /// The most tokens to generate (the end-of-sequence token included).
-    pub max_new_tokens: u32,
-    /// Sampling temperature; 0 (or less) means greedy decoding: always the most likely token, so
-    /// the same prompt gives the same text.
-    pub temperature: f32,
-    /// Nucleus sampling: sample only among the most likely tokens whose probabilities add up to
-    /// this (0 < p <= 1). Only used when sampling.
-    pub top_p: Option<f32>,
-    /// Sample only among this many most likely tokens (at least 1). Only used when sampling.
-    pub top_k: Option<u32>,
-    /// Penalty (> 0; 1 is none) on the logits of tokens already in the prompt or the generated
-    /// text, as in Hugging Face transformers: positive logits are divided by it, negative ones
-    /// multiplied. Applies to greedy decoding too.
-    pub repetition_penalty: Option<f32>,
-    /// Generation stops when the text contains one of these; the text is cut before it.
-    pub stop: Vec<String>,
-    /// Seed of the sampler, so that sampling is reproducible; a random one when `None`.
-    pub seed: Option<u64>,
+/// What they mean here: `max_new_tokens` counts the end-of-sequence token; a repetition penalty
+/// (1 is none) applies, as in Hugging Face transformers, to the logits of tokens already in the
+/// prompt or the generated text (positive ones divided by it, negative ones multiplied), when
+/// decoding greedily too; `top_p` and `top_k` only apply when sampling; without a seed, sampling
+/// draws a random one.
+fn validate(params: &GenerationParams) -> Result<(), ModelError> {
+    let invalid = |message: String| Err(ModelError::InvalidRequest(message));
+    if !params.temperature.is_finite() {
+        return invalid(format!(
+            "temperature {} is not a number",
+            params.temperature
+        ));
+    }
+    if let Some(p) = params.top_p
+        && !(p > 0.0 && p <= 1.0)
+    {
+        return invalid(format!("top_p must be in (0, 1], not {p}"));
+    }
+    if params.top_k == Some(0) {
+        return invalid("top_k must be at least 1".to_owned());
+    }
+    if let Some(penalty) = params.repetition_penalty
+        && !(penalty.is_finite() && penalty > 0.0)
+    {
+        return invalid(format!("repetition_penalty must be above 0, not {penalty}"));
+    }
+    Ok(())
 }
 
-impl Default for GenerationRequest {
-    fn default() -> Self {
-        Self {
-            max_new_tokens: 256,
-            temperature: 0.0,
-            top_p: None,
-            top_k: None,
-            repetition_penalty: None,
-            stop: Vec::new(),
-            seed: None,
-        }
+/// The sampling strategy, when sampling (a temperature above 0).
+fn sampling(params: &GenerationParams) -> Option<Sampling> {
+    if params.is_greedy() {
+        return None;
     }
-}
-
-impl GenerationRequest {
-    /// Whether this request samples (temperature above 0) rather than decoding greedily.
-    pub fn samples(&self) -> bool {
-        self.temperature > 0.0
-    }
-
-    /// Checks the parameters' ranges.
-    fn validate(&self) -> Result<(), ModelError> {
-        let invalid = |message: String| Err(ModelError::InvalidRequest(message));
-        if !self.temperature.is_finite() {
-            return invalid(format!("temperature {} is not a number", self.temperature));
-        }
-        if let Some(p) = self.top_p
-            && !(p > 0.0 && p <= 1.0)
-        {
-            return invalid(format!("top_p must be in (0, 1], not {p}"));
-        }
-        if self.top_k == Some(0) {
-            return invalid("top_k must be at least 1".to_owned());
-        }
-        if let Some(penalty) = self.repetition_penalty
-            && !(penalty.is_finite() && penalty > 0.0)
-        {
-            return invalid(format!("repetition_penalty must be above 0, not {penalty}"));
-        }
-        Ok(())
-    }
-
-    /// The sampling strategy, when sampling.
-    fn sampling(&self) -> Option<Sampling> {
-        if !self.samples() {
-            return None;
-        }
-        let temperature = f64::from(self.temperature);
-        let p = self.top_p.filter(|&p| p < 1.0).map(f64::from);
-        let k = self.top_k.and_then(|k| usize::try_from(k).ok());
-        Some(match (k, p) {
-            (None, None) => Sampling::All { temperature },
-            (Some(k), None) => Sampling::TopK { k, temperature },
-            (None, Some(p)) => Sampling::TopP { p, temperature },
-            (Some(k), Some(p)) => Sampling::TopKThenTopP { k, p, temperature },
-        })
-    }
+    let temperature = f64::from(params.temperature);
+    let p = params.top_p.filter(|&p| p < 1.0).map(f64::from);
+    let k = params.top_k.and_then(|k| usize::try_from(k).ok());
+    Some(match (k, p) {
+        (None, None) => Sampling::All { temperature },
+        (Some(k), None) => Sampling::TopK { k, temperature },
+        (None, Some(p)) => Sampling::TopP { p, temperature },
+        (Some(k), Some(p)) => Sampling::TopKThenTopP { k, p, temperature },
+    })
 }
 
 /// Why generation stopped.
@@ -149,9 +115,9 @@ pub(crate) fn generate(
     tokenizer: &GgufTokenizer,
     prompt: &[u32],
     context_length: usize,
-    request: &GenerationRequest,
+    params: &GenerationParams,
 ) -> Result<Generation, ModelError> {
-    request.validate()?;
+    validate(params)?;
     if prompt.is_empty() {
         return Err(ModelError::EmptyPrompt);
     }
@@ -161,16 +127,13 @@ pub(crate) fn generate(
             context_length,
         });
     }
-    let seed = request
-        .samples()
-        .then(|| request.seed.unwrap_or_else(random_seed));
-    let mut sampler = request
-        .sampling()
+    let seed = (!params.is_greedy()).then(|| params.seed.unwrap_or_else(random_seed));
+    let mut sampler = sampling(params)
         .map(|sampling| LogitsProcessor::from_sampling(seed.unwrap_or(0), sampling));
-    let max_new_tokens = usize::try_from(request.max_new_tokens)
+    let max_new_tokens = usize::try_from(params.max_new_tokens)
         .unwrap_or(usize::MAX)
         .min(context_length - prompt.len());
-    let stops: Vec<&str> = request
+    let stops: Vec<&str> = params
         .stop
         .iter()
         .map(String::as_str)
@@ -206,7 +169,7 @@ pub(crate) fn generate(
             .squeeze(0)?
             .to_dtype(candle_core::DType::F32)?
             .to_vec1()?;
-        if let Some(penalty) = request.repetition_penalty.filter(|&p| p != 1.0) {
+        if let Some(penalty) = params.repetition_penalty.filter(|&p| p != 1.0) {
             apply_repetition_penalty(&mut scores, penalty, &context);
         }
         let next = match sampler.as_mut() {
@@ -296,54 +259,31 @@ mod tests {
     }
 
     #[test]
-    fn requests_are_validated() {
-        let ok = GenerationRequest::default();
-        assert!(ok.validate().is_ok());
-        assert!(!ok.samples());
-        assert_eq!(ok.sampling(), None);
+    fn parameters_are_validated() {
+        let ok = GenerationParams::default();
+        assert!(validate(&ok).is_ok());
+        assert!(ok.is_greedy());
+        assert_eq!(sampling(&ok), None);
         for bad in [
-            GenerationRequest {
-                temperature: f32::NAN,
-                ..ok.clone()
-            },
-            GenerationRequest {
-                top_p: Some(0.0),
-                ..ok.clone()
-            },
-            GenerationRequest {
-                top_p: Some(1.5),
-                ..ok.clone()
-            },
-            GenerationRequest {
-                top_k: Some(0),
-                ..ok.clone()
-            },
-            GenerationRequest {
-                repetition_penalty: Some(0.0),
-                ..ok.clone()
-            },
+            ok.clone().temperature(f32::NAN),
+            ok.clone().top_p(0.0),
+            ok.clone().top_p(1.5),
+            ok.clone().top_k(0),
+            ok.clone().repetition_penalty(0.0),
         ] {
             assert!(
-                matches!(bad.validate(), Err(ModelError::InvalidRequest(_))),
+                matches!(validate(&bad), Err(ModelError::InvalidRequest(_))),
                 "{bad:?}"
             );
         }
     }
 
     #[test]
-    fn sampling_strategy_follows_the_request() {
-        let sample = GenerationRequest {
-            temperature: 0.5,
-            ..GenerationRequest::default()
-        };
-        assert_eq!(sample.sampling(), Some(Sampling::All { temperature: 0.5 }));
+    fn sampling_strategy_follows_the_parameters() {
+        let sample = GenerationParams::default().temperature(0.5);
+        assert_eq!(sampling(&sample), Some(Sampling::All { temperature: 0.5 }));
         assert_eq!(
-            GenerationRequest {
-                top_k: Some(40),
-                top_p: Some(0.5),
-                ..sample.clone()
-            }
-            .sampling(),
+            sampling(&sample.clone().top_k(40).top_p(0.5)),
             Some(Sampling::TopKThenTopP {
                 k: 40,
                 p: 0.5,
@@ -351,19 +291,11 @@ mod tests {
             })
         );
         assert_eq!(
-            GenerationRequest {
-                top_p: Some(1.0),
-                ..sample.clone()
-            }
-            .sampling(),
+            sampling(&sample.clone().top_p(1.0)),
             Some(Sampling::All { temperature: 0.5 })
         );
         assert_eq!(
-            GenerationRequest {
-                top_k: Some(3),
-                ..sample
-            }
-            .sampling(),
+            sampling(&sample.top_k(3)),
             Some(Sampling::TopK {
                 k: 3,
                 temperature: 0.5

@@ -82,7 +82,7 @@ pub enum NamingError {
 /// The physical names of one stack of one project.
 ///
 /// ```
-/// use pluto_deducer::naming::StackNames;
+/// use pluto_model::naming::StackNames;
 ///
 /// let names = StackNames::new("My_App", "dev").unwrap();
 /// assert_eq!(names.function("chat"), "my-app-dev-chat");

@@ -4,12 +4,13 @@
 //! It is serde-serialisable, versioned ([`ARCHITECTURE_VERSION`]) and deterministic: every list is
 //! sorted, so the same source always gives the same `.pluto/<stack>/arch.json`.
 
+pub use crate::operation::Operation;
 use pluto_spec::{FunctionSpec, ResourceKind, ResourceSpec};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Version of the `Architecture` format; bumped on every incompatible change.
-pub const ARCHITECTURE_VERSION: u32 = 1;
+pub const ARCHITECTURE_VERSION: u32 = 2;
 
 /// An app as the deducer sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,59 +134,6 @@ pub struct ResourceRef {
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} `{}`", self.kind, self.name)
-    }
-}
-
-/// An operation of a resource client, the unit of permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    /// `KvStore::get`, `get_json`.
-    KvGet,
-    /// `KvStore::set`, `set_json`.
-    KvSet,
-    /// `KvStore::delete`.
-    KvDelete,
-    /// `SageMaker::invoke`, `invoke_as`, `invoke_raw`.
-    SagemakerInvoke,
-    /// `Function::invoke`, `invoke_as`.
-    FunctionInvoke,
-}
-
-impl Operation {
-    /// Every operation.
-    pub const ALL: [Operation; 5] = [
-        Self::KvGet,
-        Self::KvSet,
-        Self::KvDelete,
-        Self::SagemakerInvoke,
-        Self::FunctionInvoke,
-    ];
-
-    /// The kind of resource the operation acts on.
-    pub fn resource_kind(self) -> ResourceKind {
-        match self {
-            Self::KvGet | Self::KvSet | Self::KvDelete => ResourceKind::KvStore,
-            Self::SagemakerInvoke => ResourceKind::Sagemaker,
-            Self::FunctionInvoke => ResourceKind::Function,
-        }
-    }
-
-    /// Every operation on a kind: what a handle that escapes analysis is granted.
-    pub fn all_of(kind: ResourceKind) -> impl Iterator<Item = Operation> {
-        Self::ALL
-            .into_iter()
-            .filter(move |operation| operation.resource_kind() == kind)
-    }
-
-    /// A short label for tables and graphs: `get`, `set`, `delete`, `invoke`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::KvGet => "get",
-            Self::KvSet => "set",
-            Self::KvDelete => "delete",
-            Self::SagemakerInvoke | Self::FunctionInvoke => "invoke",
-        }
     }
 }
 
