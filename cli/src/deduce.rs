@@ -2,10 +2,11 @@
 //! tables, or the `Architecture` as JSON; always written to `.pluto/<stack>/arch.json`.
 
 use crate::error::CliError;
-use crate::project::{ProjectArgs, write_atomically};
+use crate::project::ProjectArgs;
 use comfy_table::{Table, presets};
 use pluto_deducer::Architecture;
-use pluto_spec::{Hosting, ResourceSpec};
+use pluto_model::ResourceSpec;
+use pluto_spec::Hosting;
 
 /// Arguments of `cargo pluto deduce`.
 #[derive(Debug, clap::Args)]
@@ -24,16 +25,10 @@ pub(crate) struct DeduceArgs {
 pub(crate) fn run(args: &DeduceArgs) -> Result<(), CliError> {
     let deduction = args.project.deduce()?;
     let architecture = &deduction.architecture;
-    let json = serde_json::to_string_pretty(architecture)
-        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
-    let path = args
-        .project
-        .stack_dir(&deduction.package_root)
-        .join("arch.json");
-    write_atomically(&path, &format!("{json}\n"))?;
+    let path = args.project.write_architecture(&deduction)?;
     let summary = architecture.grant_summary();
     if args.json {
-        println!("{json}");
+        print!("{}", architecture.to_json());
     } else {
         print!("{}", render_tables(architecture));
         println!("\n{summary}");
@@ -99,7 +94,6 @@ pub(crate) fn render_tables(architecture: &Architecture) -> String {
                 format!("{hosting}, {image}")
             }
             ResourceSpec::KvStore(_) => "DynamoDB table".to_owned(),
-            ResourceSpec::Function(_) => String::new(),
         };
         resources.add_row(vec![
             resource.spec.kind().keyword().to_owned(),

@@ -279,8 +279,7 @@ fn prepare(
     let deduction = project.deduce()?;
     let architecture = &deduction.architecture;
     let stack_dir = project.stack_dir(&deduction.package_root);
-    let arch_json = serde_json::to_string_pretty(architecture).unwrap_or_default();
-    write_atomically(&stack_dir.join("arch.json"), &format!("{arch_json}\n"))?;
+    project.write_architecture(&deduction)?;
     let names =
         StackNames::new(&architecture.project, &project.stack).map_err(CliError::BadStack)?;
 

@@ -37,39 +37,17 @@ pub(crate) enum CliError {
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
-    /// A port could not be bound.
-    #[error("could not listen on 127.0.0.1:{port}: {source}")]
-    #[diagnostic(help("choose another port with --port, or --port 0 for any free one"))]
-    Port {
-        /// The port.
-        port: u16,
-        /// Why.
-        source: std::io::Error,
-    },
     /// A listener failed.
     #[error("network error: {0}")]
     Listen(std::io::Error),
-    /// cargo could not be run.
-    #[error("could not run cargo to build the app: {0}")]
-    #[diagnostic(help("cargo pluto runs the cargo that runs it, or the one on PATH"))]
-    Build(std::io::Error),
-    /// The app did not compile.
-    #[error("the app did not build")]
-    #[diagnostic(help("fix the compile errors above and run again"))]
-    BuildFailed,
-    /// The app has no binary.
-    #[error("the app has no binary target")]
-    #[diagnostic(help(
-        "a Pluto app is a binary crate whose main calls pluto::start(): add src/main.rs"
-    ))]
-    NoBinary,
     /// The local model could not be prepared.
     #[error("{0}")]
     #[diagnostic(help("pass --model PATH (or set PLUTO_MODEL) to use a llama GGUF you have"))]
     Model(String),
     /// The simulator could not start.
-    #[error("the simulator could not start: {0}")]
-    Simulator(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Simulator(#[from] pluto_simulator::SimulatorError),
     /// `new` would overwrite something.
     #[error("{0} already exists")]
     #[diagnostic(help("choose another name, or remove it first"))]
@@ -90,10 +68,10 @@ pub(crate) enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] pluto_aws_engine::LockError),
-    /// Building for Lambda failed.
+    /// Building the app (for this machine or for Lambda) failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    LambdaBuild(#[from] pluto_build::BuildError),
+    Build(#[from] pluto_build::BuildError),
     /// The answer to a confirmation could not be read.
     #[error("could not read the answer from standard input: {0}")]
     #[diagnostic(help("run again with --yes to apply without asking"))]

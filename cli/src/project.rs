@@ -61,6 +61,18 @@ impl ProjectArgs {
         Ok((location.name, location.root))
     }
 
+    /// Writes the deduced architecture to `.pluto/<stack>/arch.json`; returns its path.
+    pub(crate) fn write_architecture(
+        &self,
+        deduction: &pluto_deducer::Deduction,
+    ) -> Result<PathBuf, CliError> {
+        let path = self
+            .stack_dir(&deduction.package_root)
+            .join(pluto_model::architecture::ARCHITECTURE_FILE);
+        write_atomically(&path, &deduction.architecture.to_json())?;
+        Ok(path)
+    }
+
     /// `.pluto/<stack>/` next to the app's Cargo.toml.
     pub(crate) fn stack_dir(&self, package_root: &Path) -> PathBuf {
         package_root.join(".pluto").join(&self.stack)

@@ -4,17 +4,17 @@
 //! streams function logs with a prefix and one line per request; Ctrl-C stops everything.
 
 use crate::error::CliError;
-use crate::project::{ProjectArgs, write_atomically};
+use crate::project::ProjectArgs;
 use pluto_local_model::{LocalModel, TextGeneration, resolve_model};
-use pluto_model::naming::StackNames;
-use pluto_simulator::aws::LocalAws;
-use pluto_simulator::gateway::{Gateway, RequestRecord};
-use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink};
-use pluto_spec::{ResourceSpec, UrlAuth};
-use std::collections::{BTreeMap, HashMap};
+use pluto_model::Architecture;
+use pluto_model::ResourceSpec;
+use pluto_simulator::gateway::RequestRecord;
+use pluto_simulator::lambda::LogSink;
+use pluto_simulator::{Simulator, SimulatorOptions};
+use pluto_spec::UrlAuth;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Arguments of `cargo pluto run`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +34,9 @@ pub(crate) struct RunArgs {
     /// Build the app with `--release`.
     #[arg(long)]
     release: bool,
+    /// The binary to run, when the package has several.
+    #[arg(long, value_name = "NAME")]
+    bin: Option<String>,
 }
 
 pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
@@ -46,67 +49,32 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
 
 async fn serve(args: &RunArgs) -> Result<(), CliError> {
     let deduction = args.project.deduce()?;
-    let architecture = deduction.architecture.clone();
+    args.project.write_architecture(&deduction)?;
+    let architecture = &deduction.architecture;
     let stack_dir = args.project.stack_dir(&deduction.package_root);
-    let json = serde_json::to_string_pretty(&architecture).unwrap_or_default();
-    write_atomically(&stack_dir.join("arch.json"), &format!("{json}\n"))?;
-    let names =
-        StackNames::new(&architecture.project, &args.project.stack).map_err(CliError::BadStack)?;
 
-    let binary = build_app(&deduction.package_root, args.release)?;
-
-    let model = load_model_if_needed(&architecture, args.model.as_deref())?;
-
-    let log: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|line: &str| eprintln!("[pluto] {line}"));
-    let aws = Arc::new(
-        LocalAws::new(
-            architecture.clone(),
-            names,
-            &stack_dir.join("kv.redb"),
-            model,
-            log.clone(),
-        )
-        .map_err(|error| CliError::Simulator(error.to_string()))?,
+    eprintln!(
+        "[pluto] building {}",
+        deduction.package_root.join("Cargo.toml").display()
     );
-    let aws_listener = bind(0).await?;
-    let aws_endpoint = format!(
-        "http://{}",
-        aws_listener.local_addr().map_err(CliError::Listen)?
-    );
-    let aws_router = aws.clone().router();
-    tokio::spawn(async move {
-        let _ = axum::serve(aws_listener, aws_router).await;
-    });
+    let binary = pluto_build::build_host(&pluto_build::HostBuild {
+        manifest_path: deduction.package_root.join("Cargo.toml"),
+        bin: args.bin.clone(),
+        release: args.release,
+        ..pluto_build::HostBuild::default()
+    })?;
 
+    let mut options = SimulatorOptions::new(&args.project.stack, binary, stack_dir.clone());
+    options.gateway_port = args.port;
+    options.max_instances = args.max_instances;
+    options.model = load_model_if_needed(architecture, args.model.as_deref())?;
+    options.warm_up = true;
+    options.log = Arc::new(|line: &str| eprintln!("[pluto] {line}"));
     let function_logs: LogSink = Arc::new(|function: &str, instance: u64, line: &str| {
         eprintln!("[{function}#{instance}] {line}")
     });
-    let mut pools: HashMap<String, Arc<FunctionPool>> = HashMap::new();
-    let mut exposed = BTreeMap::new();
-    for function in &architecture.functions {
-        let name = function.spec.name.clone();
-        let config = FunctionConfig {
-            name: name.clone(),
-            binary: binary.clone(),
-            env: aws.function_env(&name, &aws_endpoint),
-            timeout: Duration::from_secs(u64::from(function.spec.timeout_s)),
-            memory_mb: function.spec.memory_mb,
-            max_instances: args.max_instances,
-        };
-        let pool = Arc::new(FunctionPool::new(config, function_logs.clone()));
-        if function.spec.url != UrlAuth::None {
-            exposed.insert(name.clone(), pool.clone());
-        }
-        pools.insert(name, pool);
-    }
-    aws.set_functions(pools.clone());
-    for pool in pools.values() {
-        pool.warm_up()
-            .await
-            .map_err(|error| CliError::Simulator(error.to_string()))?;
-    }
-
-    let request_log = Arc::new(|record: &RequestRecord| {
+    options.function_logs = function_logs;
+    options.request_log = Arc::new(|record: &RequestRecord| {
         let problem = record
             .problem
             .as_deref()
@@ -121,76 +89,17 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
             record.latency.as_secs_f64() * 1e3
         );
     });
-    let gateway = Arc::new(Gateway::new(exposed.clone(), request_log));
-    let listener = bind(args.port).await?;
-    let address = listener.local_addr().map_err(CliError::Listen)?;
-    let router = gateway.router();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let simulator = Simulator::start(architecture, options).await?;
 
-    print_summary(
-        &architecture,
-        &exposed,
-        &format!("http://{address}"),
-        &aws_endpoint,
-        &stack_dir,
-    );
+    print_summary(architecture, &simulator, &stack_dir);
     tokio::signal::ctrl_c().await.map_err(CliError::Listen)?;
     eprintln!("\n[pluto] stopping");
-    for pool in pools.values() {
-        pool.shutdown().await;
-    }
+    simulator.stop().await;
     Ok(())
 }
 
-async fn bind(port: u16) -> Result<tokio::net::TcpListener, CliError> {
-    tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|source| CliError::Port { port, source })
-}
-
-/// Builds the app's binary for the host with cargo (its progress shows on stderr).
-fn build_app(package_root: &Path, release: bool) -> Result<PathBuf, CliError> {
-    let manifest = package_root.join("Cargo.toml");
-    eprintln!("[pluto] building {}", manifest.display());
-    let mut command =
-        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command
-        .args([
-            "build",
-            "--bins",
-            "--message-format=json-render-diagnostics",
-            "--manifest-path",
-        ])
-        .arg(&manifest);
-    if release {
-        command.arg("--release");
-    }
-    let output = command
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(CliError::Build)?;
-    if !output.status.success() {
-        return Err(CliError::BuildFailed);
-    }
-    let manifest_text = manifest
-        .canonicalize()
-        .unwrap_or(manifest)
-        .display()
-        .to_string();
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .filter(|message| message["manifest_path"].as_str() == Some(manifest_text.as_str()))
-        .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .next_back()
-        .ok_or(CliError::NoBinary)
-}
-
 fn load_model_if_needed(
-    architecture: &pluto_deducer::Architecture,
+    architecture: &Architecture,
     explicit: Option<&Path>,
 ) -> Result<Option<Arc<dyn TextGeneration>>, CliError> {
     let endpoints: Vec<&pluto_spec::SagemakerSpec> = architecture
@@ -231,26 +140,34 @@ fn load_model_if_needed(
     Ok(Some(Arc::new(model)))
 }
 
-fn print_summary(
-    architecture: &pluto_deducer::Architecture,
-    exposed: &BTreeMap<String, Arc<FunctionPool>>,
-    gateway: &str,
-    aws_endpoint: &str,
-    stack_dir: &Path,
-) {
+fn print_summary(architecture: &Architecture, simulator: &Simulator, stack_dir: &Path) {
     println!("\nFunctions");
     for function in &architecture.functions {
-        let url = if exposed.contains_key(&function.spec.name) {
-            format!("{gateway}/{}", function.spec.name)
-        } else {
-            "(no URL)".to_owned()
-        };
-        let auth = match function.spec.url {
-            UrlAuth::Public => "public",
-            UrlAuth::Iam => "iam (not checked locally)",
-            UrlAuth::None => "none",
-        };
-        println!("  {:<20} {url}  [{auth}]", function.spec.name);
+        let url = simulator
+            .urls()
+            .get(&function.spec.name)
+            .map_or("(no URL)", String::as_str);
+        let cors = function
+            .spec
+            .cors
+            .as_ref()
+            .map(|cors| format!(", CORS {}", cors.allow_origins.join(" ")))
+            .unwrap_or_default();
+        println!(
+            "  {:<20} {url}  [{}{cors}]",
+            function.spec.name, function.spec.url
+        );
+    }
+    if architecture
+        .functions
+        .iter()
+        .any(|function| function.spec.url == UrlAuth::Iam)
+    {
+        println!(
+            "\n  IAM-auth URLs answer 403 to unsigned requests, as on AWS; sign them, e.g.\n  \
+             curl --aws-sigv4 \"aws:amz:us-east-1:lambda\" --user local:local {}/<function>",
+            simulator.gateway_url()
+        );
     }
     println!("\nResources");
     for resource in &architecture.resources {
@@ -261,7 +178,8 @@ fn print_summary(
         );
     }
     println!(
-        "\nLocal AWS APIs at {aws_endpoint}; data in {}",
+        "\nLocal AWS APIs at {}; data in {}",
+        simulator.aws_endpoint(),
         stack_dir.display()
     );
     println!("Press Ctrl-C to stop.\n");

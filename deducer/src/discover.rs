@@ -9,7 +9,7 @@ use crate::source::{Package, SourceFiles};
 use pluto_spec::parse::{
     FnItem, check_handle_declaration, check_handler, parse_resource_args, rust_name, type_text,
 };
-use pluto_spec::{ResourceKind, ResourceSpec};
+use pluto_spec::{ResourceKind, DeclaredSpec};
 use std::collections::BTreeMap;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -22,7 +22,7 @@ pub const RESOURCE_ATTRIBUTE: &[&str] = &["pluto", "resource"];
 #[derive(Debug, Clone)]
 pub struct Declaration {
     /// The resolved options.
-    pub spec: ResourceSpec,
+    pub spec: DeclaredSpec,
     /// Full Rust path of the declaring function: crate, modules, name.
     pub rust_path: Vec<String>,
     /// Where the function's name is.
@@ -139,7 +139,7 @@ fn is_resource_attribute(attribute: &Attribute, defs: &DefMap, module: &[String]
 fn declaration(
     attribute: &Attribute,
     function: &FnItem,
-) -> syn::Result<(ResourceSpec, Vec<Param>)> {
+) -> syn::Result<(DeclaredSpec, Vec<Param>)> {
     let args = match &attribute.meta {
         syn::Meta::List(list) => list.tokens.clone(),
         _ => proc_macro2::TokenStream::new(),

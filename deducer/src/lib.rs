@@ -15,7 +15,7 @@ pub mod source;
 pub use pluto_model::architecture;
 pub use pluto_model::{
     ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, GrantSummary,
-    Operation, Param, Resource, ResourceRef, SourceLocation,
+    Operation, Param, Resource, ResourceRef, ResourceSpec, SourceLocation,
 };
 
 pub mod access;
@@ -23,7 +23,7 @@ pub mod access;
 use access::AccessAnalysis;
 use diagnostics::{DeduceError, Diagnostic, Severity};
 use discover::Declaration;
-use pluto_spec::ResourceSpec;
+use pluto_spec::DeclaredSpec;
 use source::PackageSelector;
 
 /// What [`deduce`] found: the architecture, and warnings worth showing.
@@ -163,14 +163,14 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
     let mut functions = Vec::new();
     let handlers: Vec<&Declaration> = declarations
         .iter()
-        .filter(|declaration| matches!(declaration.spec, ResourceSpec::Function(_)))
+        .filter(|declaration| matches!(declaration.spec, DeclaredSpec::Function(_)))
         .collect();
     let mut handler_reaches = analysis.handlers_reaches(&handlers).into_iter();
     diagnostics.extend(analysis.errors());
     for declaration in &declarations {
         let rust_path = declaration.rust_path_text();
         match &declaration.spec {
-            ResourceSpec::Function(spec) => {
+            DeclaredSpec::Function(spec) => {
                 let reaches = handler_reaches.next().unwrap_or_default();
                 let handler = CallStep {
                     call: spec.name.clone(),
@@ -184,8 +184,13 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
                     grants: access::merge(reaches, handler, MAX_CHAINS_PER_GRANT),
                 });
             }
-            spec => resources.push(Resource {
-                spec: spec.clone(),
+            DeclaredSpec::Sagemaker(spec) => resources.push(Resource {
+                spec: ResourceSpec::Sagemaker(spec.clone()),
+                rust_path,
+                source: declaration.location.clone(),
+            }),
+            DeclaredSpec::KvStore(spec) => resources.push(Resource {
+                spec: ResourceSpec::KvStore(spec.clone()),
                 rust_path,
                 source: declaration.location.clone(),
             }),

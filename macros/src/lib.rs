@@ -17,7 +17,7 @@ use pluto_spec::parse::{
     FnItem, HandlerOutput, HandlerSignature, check_handle_declaration, check_handler,
     parse_resource_args, rust_name, type_text,
 };
-use pluto_spec::{ResourceKind, ResourceSpec};
+use pluto_spec::{ResourceKind, DeclaredSpec};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
@@ -80,10 +80,10 @@ fn expand_resource(args: TokenStream2, item_tokens: TokenStream2) -> TokenStream
     let result = parse_resource_args(args.clone(), &item.sig.ident).and_then(|spec| {
         let name_span = literal_span(args, spec.name()).unwrap_or_else(|| item.sig.ident.span());
         match &spec {
-            ResourceSpec::Sagemaker(_) | ResourceSpec::KvStore(_) => {
+            DeclaredSpec::Sagemaker(_) | DeclaredSpec::KvStore(_) => {
                 expand_handle_declaration(&spec, &item, name_span)
             }
-            ResourceSpec::Function(_) => expand_handler(&spec, &item, name_span),
+            DeclaredSpec::Function(_) => expand_handler(&spec, &item, name_span),
         }
     });
     match result {
@@ -130,7 +130,7 @@ fn literal_span(tokens: TokenStream2, text: &str) -> Option<Span> {
 }
 
 fn expand_handle_declaration(
-    spec: &ResourceSpec,
+    spec: &DeclaredSpec,
     item: &FnItem,
     name_span: Span,
 ) -> syn::Result<TokenStream2> {
@@ -160,7 +160,7 @@ fn expand_handle_declaration(
 }
 
 fn expand_handler(
-    spec: &ResourceSpec,
+    spec: &DeclaredSpec,
     item: &FnItem,
     name_span: Span,
 ) -> syn::Result<TokenStream2> {

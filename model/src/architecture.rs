@@ -5,7 +5,7 @@
 //! sorted, so the same source always gives the same `.pluto/<stack>/arch.json`.
 
 pub use crate::operation::Operation;
-use pluto_spec::{FunctionSpec, ResourceKind, ResourceSpec};
+use pluto_spec::{FunctionSpec, KvStoreSpec, ResourceKind, SagemakerSpec};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -25,7 +25,20 @@ pub struct Architecture {
     pub functions: Vec<Function>,
 }
 
+/// The file engines and the CLI write an architecture to, in `.pluto/<stack>/`.
+pub const ARCHITECTURE_FILE: &str = "arch.json";
+
 impl Architecture {
+    /// The architecture as pretty JSON with a final newline: the bytes of
+    /// [`ARCHITECTURE_FILE`].
+    pub fn to_json(&self) -> String {
+        match serde_json::to_string_pretty(self) {
+            Ok(json) => format!("{json}\n"),
+            // Every field is a string, number, list or map with string keys.
+            Err(error) => format!("{{\"error\": \"{error}\"}}\n"),
+        }
+    }
+
     /// The resource or function with this kind and name.
     pub fn find(&self, target: &ResourceRef) -> Option<&ResourceSpec> {
         self.resources
@@ -84,6 +97,34 @@ impl fmt::Display for GrantSummary {
             self.exact,
             self.conservative
         )
+    }
+}
+
+/// What a declared resource that is not a function is: functions are [`Function`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceSpec {
+    /// `#[resource(sagemaker(...))]`
+    Sagemaker(SagemakerSpec),
+    /// `#[resource(kv_store)]`
+    KvStore(KvStoreSpec),
+}
+
+impl ResourceSpec {
+    /// The kind of this resource.
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Self::Sagemaker(_) => ResourceKind::Sagemaker,
+            Self::KvStore(_) => ResourceKind::KvStore,
+        }
+    }
+
+    /// The logical name: unique in the app, the base of every physical name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Sagemaker(spec) => &spec.name,
+            Self::KvStore(spec) => &spec.name,
+        }
     }
 }
 

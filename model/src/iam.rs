@@ -144,22 +144,38 @@ impl AwsTarget {
 
     /// ARN of SageMaker endpoint `logical`. SageMaker ARNs are lowercase whatever the name's case.
     pub fn endpoint_arn(&self, names: &StackNames, logical: &str) -> String {
-        let name = names.endpoint(logical).to_ascii_lowercase();
-        self.arn("sagemaker", &format!("endpoint/{name}"))
+        self.physical_arn(ResourceKind::Sagemaker, &names.endpoint(logical))
     }
 
     /// ARN of the (unqualified) Lambda function of function `logical`.
     pub fn function_arn(&self, names: &StackNames, logical: &str) -> String {
-        self.arn("lambda", &format!("function:{}", names.function(logical)))
+        self.physical_arn(ResourceKind::Function, &names.function(logical))
     }
 
     /// ARN of the resource of this kind and logical name.
     pub fn resource_arn(&self, names: &StackNames, kind: ResourceKind, logical: &str) -> String {
+        self.physical_arn(kind, &names.resource(kind, logical))
+    }
+
+    /// ARN of the resource of this kind with this physical name (also one the app does not
+    /// declare, as a denial names it).
+    pub fn physical_arn(&self, kind: ResourceKind, physical: &str) -> String {
         match kind {
-            ResourceKind::KvStore => self.table_arn(names, logical),
-            ResourceKind::Sagemaker => self.endpoint_arn(names, logical),
-            ResourceKind::Function => self.function_arn(names, logical),
+            ResourceKind::KvStore => self.table_arn_named(physical),
+            ResourceKind::Sagemaker => self.arn(
+                "sagemaker",
+                &format!("endpoint/{}", physical.to_ascii_lowercase()),
+            ),
+            ResourceKind::Function => self.arn("lambda", &format!("function:{physical}")),
         }
+    }
+
+    /// ARN of the session of a role assumed by `session`, as AWS names the caller in a denial.
+    pub fn assumed_role_arn(&self, role: &str, session: &str) -> String {
+        format!(
+            "arn:{}:sts::{}:assumed-role/{role}/{session}",
+            self.partition, self.account
+        )
     }
 
     /// ARN of a CloudWatch Logs group and its streams: `arn:…:log-group:{group}:*`, the form IAM

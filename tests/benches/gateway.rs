@@ -3,7 +3,7 @@
 //! function process -> back. Prints p50/p99 latency at concurrency 1 and 8 over thousands of
 //! requests; run with `cargo bench -p pluto-tests --bench gateway`.
 
-use pluto_simulator::gateway::{Gateway, RequestRecord};
+use pluto_simulator::gateway::{ExposedFunction, Gateway, RequestRecord};
 use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,7 +63,14 @@ async fn main() {
     };
     let pool = Arc::new(FunctionPool::new(config, logs));
     let gateway = Arc::new(Gateway::new(
-        BTreeMap::from([("echo".to_owned(), pool.clone())]),
+        BTreeMap::from([(
+            "echo".to_owned(),
+            ExposedFunction {
+                pool: pool.clone(),
+                auth: pluto_spec::UrlAuth::Public,
+                cors: None,
+            },
+        )]),
         Arc::new(|_: &RequestRecord| {}),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -23,9 +23,9 @@
 
 use pluto_deducer::source::PackageSelector;
 use pluto_deducer::{Architecture, Operation, ResourceRef};
-use pluto_model::naming::StackNames;
-use pluto_simulator::aws::{AttemptedAccess, LocalAws};
-use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink, Outcome};
+use pluto_simulator::aws::AttemptedAccess;
+use pluto_simulator::{Simulator, SimulatorOptions};
+use pluto_simulator::lambda::Outcome;
 use pluto_spec::ResourceKind;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1612,21 +1612,15 @@ impl Harness {
             binary,
             mut timings,
         } = prepared;
-        let names = StackNames::new(&architecture.project, "test")
-            .map_err(|error| HarnessError::Simulator(error.to_string()))?;
-        let database = dir.join("kv.redb");
-        let _ = std::fs::remove_file(&database);
+        let _ = std::fs::remove_file(dir.join(pluto_simulator::simulator::KV_DATABASE_FILE));
         let observed: Arc<Mutex<BTreeSet<Access>>> = Arc::default();
         let sink = observed.clone();
-        let aws = LocalAws::new(
-            architecture.clone(),
-            names.clone(),
-            &database,
-            None,
-            Arc::new(|_: &str| {}),
-        )
-        .map_err(|error| HarnessError::Simulator(error.to_string()))?
-        .with_access_recorder(Arc::new(move |attempt: &AttemptedAccess| {
+        let mut options = SimulatorOptions::new("test", binary.clone(), dir.clone());
+        options.max_instances = 1;
+        // Every resource's name, granted or not, so an access the deducer missed reaches the
+        // simulator (and is recorded and denied) instead of failing in the runtime first.
+        options.every_resource_name = true;
+        options.access_recorder = Some(Arc::new(move |attempt: &AttemptedAccess| {
             if let (Some(function), Some(resource)) = (&attempt.function, &attempt.resource)
                 && let Ok(mut observed) = sink.lock()
             {
@@ -1637,62 +1631,13 @@ impl Harness {
                 });
             }
         }));
-        let aws = Arc::new(aws);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let simulator = Simulator::start(&architecture, options)
             .await
             .map_err(|error| HarnessError::Simulator(error.to_string()))?;
-        let endpoint = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .map_err(|error| HarnessError::Simulator(error.to_string()))?
-        );
-        let router = aws.clone().router();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        // Every resource's name, granted or not, so an access the deducer missed reaches the
-        // simulator (and is recorded and denied) instead of failing in the runtime first.
-        let every_resource: Vec<(String, String)> = architecture
-            .resources
-            .iter()
-            .map(|resource| (resource.spec.kind(), resource.spec.name().to_owned()))
-            .chain(
-                architecture
-                    .functions
-                    .iter()
-                    .map(|function| (ResourceKind::Function, function.spec.name.clone())),
-            )
-            .map(|(kind, name)| {
-                (
-                    pluto_spec::contract::resource_env_var(kind, &name),
-                    names.resource(kind, &name),
-                )
-            })
-            .collect();
-        let quiet: LogSink = Arc::new(|_: &str, _: u64, _: &str| {});
-        let mut pools = HashMap::new();
-        for handler in &app.handlers {
-            let mut env = aws.function_env(&handler.name, &endpoint);
-            env.extend(every_resource.iter().cloned());
-            let config = FunctionConfig {
-                name: handler.name.clone(),
-                binary: binary.clone(),
-                env,
-                timeout: Duration::from_secs(60),
-                memory_mb: 128,
-                max_instances: 1,
-            };
-            pools.insert(
-                handler.name.clone(),
-                Arc::new(FunctionPool::new(config, quiet.clone())),
-            );
-        }
-        aws.set_functions(pools.clone());
         let mut failed_handlers = Vec::new();
         for handler in &app.handlers {
-            let outcome = pools[&handler.name]
-                .invoke(json!([handler.name]))
+            let outcome = simulator
+                .invoke(&handler.name, json!([handler.name]))
                 .await
                 .map(|outcome| match outcome {
                     Outcome::Response(_) => None,
@@ -1703,10 +1648,7 @@ impl Harness {
                 failed_handlers.push((handler.name.clone(), problem));
             }
         }
-        for pool in pools.values() {
-            pool.shutdown().await;
-        }
-        server.abort();
+        simulator.stop().await;
         timings.run = started.elapsed();
         remove_build_outputs(&binary, &app.package);
 

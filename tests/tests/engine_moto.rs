@@ -12,9 +12,11 @@ use pluto_aws_engine::{
     Action, Code, DesiredStack, Engine, LockOptions, Outputs, PreparedChange, Silent, StackLock,
 };
 use pluto_model::naming::StackNames;
-use pluto_model::{Architecture, Function, Grant, Operation, Resource, SourceLocation};
+use pluto_model::{
+    Architecture, Function, Grant, Operation, Resource, ResourceSpec, SourceLocation,
+};
 use pluto_spec::{
-    Cors, EnvValue, Hosting, KvStoreSpec, ResourceKind, ResourceSpec, SagemakerSpec, UrlAuth,
+    Cors, EnvValue, Hosting, KvStoreSpec, ResourceKind, SagemakerSpec, UrlAuth,
 };
 use pluto_tests::fixtures::{engine, function, grant};
 use pluto_tests::moto::{Moto, moto};

@@ -2,7 +2,7 @@
 //! payload-2.0 events in and out, instance reuse and scale-out, and how timeouts, crashes and
 //! oversized requests are answered while the simulator keeps serving.
 
-use pluto_simulator::gateway::{Gateway, RequestRecord};
+use pluto_simulator::gateway::{ExposedFunction, Gateway, RequestRecord};
 use pluto_simulator::lambda::{FunctionConfig, FunctionPool};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,7 +34,14 @@ impl Simulated {
             };
             let pool = Arc::new(FunctionPool::new(config, logs.clone()));
             pools.push(pool.clone());
-            map.insert((*function).to_owned(), pool);
+            map.insert(
+                (*function).to_owned(),
+                ExposedFunction {
+                    pool,
+                    auth: pluto_spec::UrlAuth::Public,
+                    cors: None,
+                },
+            );
         }
         let requests: Arc<Mutex<Vec<RequestRecord>>> = Arc::default();
         let sink = requests.clone();

@@ -7,7 +7,8 @@ use pluto_model::Architecture;
 use pluto_model::env;
 use pluto_model::iam::{self, AwsTarget, PolicyDocument};
 use pluto_model::naming::StackNames;
-use pluto_spec::{Cors, EnvValue, Hosting, ResourceKind, ResourceSpec, UrlAuth};
+use pluto_model::ResourceSpec;
+use pluto_spec::{Cors, EnvValue, Hosting, ResourceKind, UrlAuth};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -324,7 +325,6 @@ impl DesiredStack {
                         hosting: spec.hosting.clone(),
                     });
                 }
-                ResourceSpec::Function(_) => {}
             }
         }
 

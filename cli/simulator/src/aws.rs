@@ -12,6 +12,7 @@
 //! returns, and the simulator log says which grant is missing. (Signatures are not verified:
 //! every caller is a process the simulator started.)
 
+use crate::error::SimulatorError;
 use crate::lambda::{FunctionPool, Outcome};
 use axum::Router;
 use axum::body::Bytes;
@@ -19,15 +20,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use pluto_deducer::{Architecture, Operation, ResourceRef};
 use pluto_model::llm::{TextGeneration, TgiRequest};
+use pluto_model::iam::AwsTarget;
 use pluto_model::naming::StackNames;
+use pluto_model::{Architecture, Operation, ResourceRef};
 use pluto_spec::ResourceKind;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path as FsPath;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// A line for the simulator log.
 pub type AwsLog = Arc<dyn Fn(&str) + Send + Sync>;
@@ -57,31 +59,19 @@ pub const LOCAL_ACCOUNT: &str = "000000000000";
 /// The region local ARNs use.
 pub const LOCAL_REGION: &str = "us-east-1";
 
-/// Why the local AWS APIs could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AwsError {
-    /// The KV database could not be opened.
-    #[error("could not open the local KV database {path}: {message}")]
-    Database {
-        /// Its path.
-        path: String,
-        /// Why.
-        message: String,
-    },
-}
-
 /// The local AWS APIs of one running app.
 pub struct LocalAws {
     architecture: Architecture,
-    names: StackNames,
     /// Access key id → function (logical name).
     callers: HashMap<String, String>,
     /// Physical name → resource.
     resources: HashMap<String, ResourceRef>,
     database: Database,
     model: Option<Arc<dyn TextGeneration>>,
-    functions: OnceLock<HashMap<String, Arc<FunctionPool>>>,
+    /// Function pools by logical name, for `Lambda:Invoke`.
+    functions: HashMap<String, Arc<FunctionPool>>,
+    /// Partition, region and account of local ARNs.
+    target: AwsTarget,
     log: AwsLog,
     recorder: Option<AccessRecorder>,
 }
@@ -95,18 +85,21 @@ impl std::fmt::Debug for LocalAws {
 }
 
 impl LocalAws {
-    /// Opens (or creates) the KV database at `database_path` for `architecture`.
+    /// Opens (or creates) the KV database at `database_path` for `architecture`, whose
+    /// functions run in `functions` (by logical name).
     pub fn new(
         architecture: Architecture,
         names: StackNames,
         database_path: &FsPath,
         model: Option<Arc<dyn TextGeneration>>,
+        functions: HashMap<String, Arc<FunctionPool>>,
         log: AwsLog,
-    ) -> Result<Self, AwsError> {
-        let database = Database::create(database_path).map_err(|error| AwsError::Database {
-            path: database_path.display().to_string(),
-            message: error.to_string(),
-        })?;
+    ) -> Result<Self, SimulatorError> {
+        let database =
+            Database::create(database_path).map_err(|error| SimulatorError::Database {
+                path: database_path.to_path_buf(),
+                message: error.to_string(),
+            })?;
         let mut resources = HashMap::new();
         for resource in &architecture.resources {
             let (kind, name) = (resource.spec.kind(), resource.spec.name().to_owned());
@@ -135,12 +128,12 @@ impl LocalAws {
             .collect();
         Ok(Self {
             architecture,
-            names,
             callers,
             resources,
             database,
             model,
-            functions: OnceLock::new(),
+            functions,
+            target: local_target(),
             log,
             recorder: None,
         })
@@ -155,15 +148,10 @@ impl LocalAws {
         self
     }
 
-    /// The function pools, for `Lambda:Invoke` (set once they exist).
-    pub fn set_functions(&self, functions: HashMap<String, Arc<FunctionPool>>) {
-        let _ = self.functions.set(functions);
-    }
-
-    /// The environment a function process needs: credentials, region, endpoint, and the
-    /// resource-name contract for exactly the resources it was granted.
-    pub fn function_env(&self, function: &str, endpoint: &str) -> Vec<(String, String)> {
-        let mut env = vec![
+    /// The AWS settings of a function process: its own credentials (which tell the simulator
+    /// who calls), the local region and this API's endpoint.
+    pub fn credentials_env(function: &str, endpoint: &str) -> Vec<(String, String)> {
+        vec![
             ("AWS_ACCESS_KEY_ID".to_owned(), access_key_id(function)),
             (
                 "AWS_SECRET_ACCESS_KEY".to_owned(),
@@ -171,31 +159,7 @@ impl LocalAws {
             ),
             ("AWS_REGION".to_owned(), LOCAL_REGION.to_owned()),
             ("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
-            (
-                pluto_spec::contract::PROJECT_ENV.to_owned(),
-                self.names.project().to_owned(),
-            ),
-            (
-                pluto_spec::contract::STACK_ENV.to_owned(),
-                self.names.stack().to_owned(),
-            ),
-        ];
-        if let Some(declared) = self.architecture.function(function) {
-            let mut granted: Vec<&ResourceRef> = declared
-                .grants
-                .iter()
-                .map(|grant| &grant.resource)
-                .collect();
-            granted.dedup();
-            for resource in granted {
-                let physical = self.names.resource(resource.kind, &resource.name);
-                env.push((
-                    pluto_spec::contract::resource_env_var(resource.kind, &resource.name),
-                    physical,
-                ));
-            }
-        }
-        env
+        ]
     }
 
     /// The axum router serving the APIs.
@@ -225,9 +189,11 @@ impl LocalAws {
         caller: Option<&str>,
         operation: Operation,
         physical: &str,
-        action: &str,
-        arn: &str,
     ) -> Result<ResourceRef, Denied> {
+        let action = operation.iam_action().unwrap_or_default();
+        let arn = &self
+            .target
+            .physical_arn(operation.resource_kind(), physical);
         let resource = self.resources.get(physical).cloned();
         let granted = caller.is_some_and(|caller| {
             resource.as_ref().is_some_and(|resource| {
@@ -252,7 +218,7 @@ impl LocalAws {
             (self.log)(&format!(
                 "denied {action} on {arn}: the request does not carry a Pluto function's credentials"
             ));
-            return Err(Denied::new(action, arn, "anonymous"));
+            return Err(Denied::new(&self.target, action, arn, "anonymous"));
         };
         match resource {
             Some(resource) if granted => Ok(resource),
@@ -263,13 +229,13 @@ impl LocalAws {
                      the function reaches",
                     operation.label()
                 ));
-                Err(Denied::new(action, arn, caller))
+                Err(Denied::new(&self.target, action, arn, caller))
             }
             None => {
                 (self.log)(&format!(
                     "denied: function `{caller}` called {action} on `{physical}`, which the app does not declare"
                 ));
-                Err(Denied::new(action, arn, caller))
+                Err(Denied::new(&self.target, action, arn, caller))
             }
         }
     }
@@ -297,14 +263,22 @@ struct Denied {
 }
 
 impl Denied {
-    fn new(action: &str, arn: &str, caller: &str) -> Self {
+    fn new(target: &AwsTarget, action: &str, arn: &str, caller: &str) -> Self {
+        let user = target.assumed_role_arn(caller, caller);
         Self {
             message: format!(
-                "User: arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/{caller}/{caller} is not authorized to perform: \
-                 {action} on resource: {arn} because no identity-based policy allows the {action} action"
+                "User: {user} is not authorized to perform: {action} on resource: {arn} because no \
+                 identity-based policy allows the {action} action"
             ),
         }
     }
+}
+
+/// Partition, region and account of the simulator's ARNs.
+pub fn local_target() -> AwsTarget {
+    AwsTarget::new("aws", LOCAL_REGION, LOCAL_ACCOUNT).unwrap_or_else(|_| {
+        unreachable!("the local partition, region and account are valid constants")
+    })
 }
 
 fn json_1_0(status: StatusCode, body: &Value) -> Response {
@@ -364,10 +338,8 @@ async fn dynamodb(State(aws): State<Arc<LocalAws>>, headers: HeaderMap, body: By
         }
     };
     let table = request["TableName"].as_str().unwrap_or_default().to_owned();
-    let action = format!("dynamodb:{operation_name}");
-    let arn = format!("arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{table}");
     let caller = aws.caller(&headers);
-    if let Err(denied) = aws.authorize(caller.as_deref(), operation, &table, &action, &arn) {
+    if let Err(denied) = aws.authorize(caller.as_deref(), operation, &table) {
         return dynamodb_error("AccessDeniedException", &denied.message);
     }
     let key_attribute = pluto_spec::contract::KV_KEY_ATTRIBUTE;
@@ -452,19 +424,8 @@ async fn sagemaker(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let action = "sagemaker:InvokeEndpoint";
-    let arn = format!(
-        "arn:aws:sagemaker:{LOCAL_REGION}:{LOCAL_ACCOUNT}:endpoint/{}",
-        endpoint.to_lowercase()
-    );
     let caller = aws.caller(&headers);
-    if let Err(denied) = aws.authorize(
-        caller.as_deref(),
-        Operation::SagemakerInvoke,
-        &endpoint,
-        action,
-        &arn,
-    ) {
+    if let Err(denied) = aws.authorize(caller.as_deref(), Operation::SagemakerInvoke, &endpoint) {
         return rest_error(
             StatusCode::FORBIDDEN,
             "AccessDeniedException",
@@ -533,16 +494,8 @@ async fn lambda_invoke(
     body: Bytes,
 ) -> Response {
     let name = function.rsplit(':').next().unwrap_or(&function).to_owned();
-    let action = "lambda:InvokeFunction";
-    let arn = format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}");
     let caller = aws.caller(&headers);
-    let target = match aws.authorize(
-        caller.as_deref(),
-        Operation::FunctionInvoke,
-        &name,
-        action,
-        &arn,
-    ) {
+    let target = match aws.authorize(caller.as_deref(), Operation::FunctionInvoke, &name) {
         Ok(target) => target,
         Err(denied) => {
             return rest_error(
@@ -552,16 +505,14 @@ async fn lambda_invoke(
             );
         }
     };
-    let Some(pool) = aws
-        .functions
-        .get()
-        .and_then(|functions| functions.get(&target.name))
-        .cloned()
-    else {
+    let Some(pool) = aws.functions.get(&target.name).cloned() else {
         return rest_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
-            &format!("Function not found: {arn}"),
+            &format!(
+                "Function not found: {}",
+                aws.target.physical_arn(ResourceKind::Function, &name)
+            ),
         );
     };
     let payload: Value = if body.is_empty() {

@@ -4,7 +4,16 @@
 //!
 //! A function that fails, times out or crashes is answered `502 {"Message":"Internal Server
 //! Error"}`, like a Function URL; the simulator log says what happened. Functions declared with
-//! `url = "none"` are not exposed. IAM-auth URLs are served without checking signatures locally.
+//! `url = "none"` are not exposed.
+//!
+//! What the declaration says of each URL is honoured as AWS does:
+//! - **IAM auth** (`url = "iam"`, the default): a request without a SigV4 `Authorization` header
+//!   is answered `403 {"Message":"Forbidden"}` (the signature itself is not verified locally).
+//! - **CORS** (`cors(...)`): preflight requests (`OPTIONS` with `Origin` and
+//!   `Access-Control-Request-Method`) are answered by the gateway, without calling the function
+//!   and without auth, and responses to an allowed `Origin` carry `Access-Control-Allow-Origin`,
+//!   `-Expose-Headers` and `-Allow-Credentials`. Without `cors(...)` no CORS header is added and
+//!   `OPTIONS` reaches the function like any method.
 
 use crate::lambda::{FunctionPool, Outcome};
 use axum::Router;
@@ -15,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use base64::Engine;
 use pluto_spec::limits::MAX_PAYLOAD_BYTES;
+use pluto_spec::{Cors, UrlAuth};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,9 +51,20 @@ pub struct RequestRecord {
     pub problem: Option<String>,
 }
 
+/// A function reachable over HTTP, with its URL's settings.
+#[derive(Debug, Clone)]
+pub struct ExposedFunction {
+    /// Its instances.
+    pub pool: Arc<FunctionPool>,
+    /// Who may call it: [`UrlAuth::Iam`] needs a signed request.
+    pub auth: UrlAuth,
+    /// The URL's CORS settings, if declared.
+    pub cors: Option<Cors>,
+}
+
 /// The functions reachable over HTTP.
 pub struct Gateway {
-    functions: BTreeMap<String, Arc<FunctionPool>>,
+    functions: BTreeMap<String, ExposedFunction>,
     log: RequestLog,
     next_request: AtomicU64,
 }
@@ -58,7 +79,7 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// A gateway for `functions` (by logical name).
-    pub fn new(functions: BTreeMap<String, Arc<FunctionPool>>, log: RequestLog) -> Self {
+    pub fn new(functions: BTreeMap<String, ExposedFunction>, log: RequestLog) -> Self {
         Self {
             functions,
             log,
@@ -101,11 +122,50 @@ async fn handle(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
-    let Some(pool) = gateway.functions.get(&function).cloned() else {
+    let Some(exposed) = gateway.functions.get(&function).cloned() else {
         let known: Vec<&str> = gateway.functions.keys().map(String::as_str).collect();
         let body = json!({"Message": format!("no function `{function}` has a URL here; these do: {}", known.join(", "))});
         return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
     };
+    let origin = request
+        .headers()
+        .get("origin")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    if let (Some(cors), Some(origin)) = (&exposed.cors, &origin)
+        && request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key("access-control-request-method")
+    {
+        let response = preflight(cors, origin);
+        (gateway.log)(&RequestRecord {
+            function,
+            method,
+            path,
+            status: response.status().as_u16(),
+            latency: started.elapsed(),
+            problem: None,
+        });
+        return response;
+    }
+    if exposed.auth == UrlAuth::Iam && !is_signed(request.headers()) {
+        (gateway.log)(&RequestRecord {
+            function,
+            method,
+            path,
+            status: StatusCode::FORBIDDEN.as_u16(),
+            latency: started.elapsed(),
+            problem: Some(
+                "the URL is IAM-auth (url = \"iam\") and the request is not SigV4-signed; sign it \
+                 (curl --aws-sigv4 \"aws:amz:us-east-1:lambda\" --user KEY:SECRET ...) or declare \
+                 url = \"public\""
+                    .to_owned(),
+            ),
+        });
+        return forbidden();
+    }
+    let pool = exposed.pool.clone();
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_PAYLOAD_BYTES * 2).await {
         Ok(bytes) => bytes,
@@ -157,6 +217,97 @@ async fn handle(
         latency: started.elapsed(),
         problem,
     });
+    let mut response = response;
+    if let (Some(cors), Some(origin)) = (&exposed.cors, &origin) {
+        add_cors_headers(response.headers_mut(), cors, origin);
+    }
+    response
+}
+
+/// Whether the request carries a SigV4 signature (`Authorization: AWS4-HMAC-SHA256 ...`, or the
+/// presigned-URL form in the query is not supported by Function URLs either).
+fn is_signed(headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("AWS4-HMAC-SHA256 "))
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(json!({"Message": "Forbidden"})),
+    )
+        .into_response()
+}
+
+/// The `Access-Control-Allow-Origin` value for `origin`, when the settings allow it.
+fn allowed_origin(cors: &Cors, origin: &str) -> Option<String> {
+    let origin_lower = origin.to_ascii_lowercase();
+    if cors.allow_origins.iter().any(|allowed| allowed == "*") {
+        return Some(if cors.allow_credentials {
+            origin.to_owned()
+        } else {
+            "*".to_owned()
+        });
+    }
+    cors.allow_origins
+        .iter()
+        .any(|allowed| *allowed == origin_lower)
+        .then(|| origin.to_owned())
+}
+
+fn insert_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// Adds the CORS headers a Function URL adds to a response for an allowed `origin`.
+fn add_cors_headers(headers: &mut HeaderMap, cors: &Cors, origin: &str) {
+    let Some(allowed) = allowed_origin(cors, origin) else {
+        return;
+    };
+    insert_header(headers, "access-control-allow-origin", &allowed);
+    insert_header(headers, "vary", "Origin");
+    if !cors.expose_headers.is_empty() {
+        insert_header(
+            headers,
+            "access-control-expose-headers",
+            &cors.expose_headers.join(","),
+        );
+    }
+    if cors.allow_credentials {
+        insert_header(headers, "access-control-allow-credentials", "true");
+    }
+}
+
+/// The answer to a CORS preflight: `200` with what the settings allow (no CORS header at all
+/// for an origin they do not list, so the browser refuses the call).
+fn preflight(cors: &Cors, origin: &str) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    if allowed_origin(cors, origin).is_none() {
+        return response;
+    }
+    let headers = response.headers_mut();
+    add_cors_headers(headers, cors, origin);
+    if !cors.allow_methods.is_empty() {
+        insert_header(
+            headers,
+            "access-control-allow-methods",
+            &cors.allow_methods.join(","),
+        );
+    }
+    if !cors.allow_headers.is_empty() {
+        insert_header(
+            headers,
+            "access-control-allow-headers",
+            &cors.allow_headers.join(","),
+        );
+    }
+    if let Some(max_age) = cors.max_age_s {
+        insert_header(headers, "access-control-max-age", &max_age.to_string());
+    }
     response
 }
 

@@ -216,10 +216,8 @@ impl Instance {
     async fn start(config: &FunctionConfig, id: u64, logs: LogSink) -> Result<Self, LambdaError> {
         let (sender, receiver) = mpsc::channel(1);
         let api = Arc::new(RuntimeApi {
-            function_arn: format!(
-                "arn:aws:lambda:us-east-1:000000000000:function:{}",
-                config.name
-            ),
+            function_arn: crate::aws::local_target()
+                .physical_arn(pluto_spec::ResourceKind::Function, &config.name),
             next: Mutex::new(receiver),
             in_flight: Mutex::new(HashMap::new()),
             sender,
@@ -254,7 +252,11 @@ impl Instance {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env(
                 "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", config.name),
+                format!(
+                    "{}{}",
+                    pluto_model::naming::FUNCTION_LOG_GROUP_PREFIX,
+                    config.name
+                ),
             )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{id}"))
             .env("AWS_EC2_METADATA_DISABLED", "true")

@@ -1,4 +1,5 @@
 //! The local simulator behind `cargo pluto run`: the whole app on this machine, with no cloud.
+//! [`Simulator::start`] runs an [`pluto_model::Architecture`] as the AWS engine deploys one.
 //!
 //! - [`aws`]: the AWS APIs the runtime uses (DynamoDB, SageMaker Runtime, Lambda Invoke), served
 //!   locally with IAM enforced per function.
@@ -6,5 +7,10 @@
 //! - [`gateway`]: the Function URL gateway (HTTP requests in, payload 2.0 events out).
 
 pub mod aws;
+pub mod error;
 pub mod gateway;
 pub mod lambda;
+pub mod simulator;
+
+pub use error::SimulatorError;
+pub use simulator::{Simulator, SimulatorOptions};

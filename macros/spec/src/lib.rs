@@ -3,7 +3,7 @@
 //! contract between deployment and the runtime.
 //!
 //! This crate is the ONE place that knows these rules. The proc macro (`pluto-macros`) uses
-//! [`parse`] to turn attribute tokens into a [`ResourceSpec`] and to report bad options as compile
+//! [`parse`] to turn attribute tokens into a [`DeclaredSpec`] and to report bad options as compile
 //! errors; the deducer uses the same [`parse`] on source files; the runtime uses [`contract`] (with
 //! the `parse` feature off, so it does not pull `syn` into Lambda builds).
 
@@ -72,7 +72,7 @@ impl fmt::Display for ResourceKind {
 /// One declared resource with every option resolved (defaults filled in, limits checked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ResourceSpec {
+pub enum DeclaredSpec {
     /// `#[resource(sagemaker(...))]`
     Sagemaker(SagemakerSpec),
     /// `#[resource(kv_store)]`
@@ -81,7 +81,7 @@ pub enum ResourceSpec {
     Function(FunctionSpec),
 }
 
-impl ResourceSpec {
+impl DeclaredSpec {
     /// The kind of this resource.
     pub fn kind(&self) -> ResourceKind {
         match self {

@@ -16,7 +16,7 @@ use crate::names::{
     check_resource_name, default_resource_name, parse_ecr_image,
 };
 use crate::{
-    Cors, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, ResourceSpec, SagemakerSpec,
+    Cors, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, DeclaredSpec, SagemakerSpec,
     UrlAuth,
 };
 use proc_macro2::{Span, TokenStream};
@@ -147,15 +147,15 @@ pub enum HandlerOutput {
     Result(Type),
 }
 
-/// Parses the arguments of `#[resource(...)]` into a resolved [`ResourceSpec`].
+/// Parses the arguments of `#[resource(...)]` into a resolved [`DeclaredSpec`].
 ///
 /// `rust_ident` is the item's identifier, which supplies the default logical name.
-pub fn parse_resource_args(args: TokenStream, rust_ident: &Ident) -> syn::Result<ResourceSpec> {
+pub fn parse_resource_args(args: TokenStream, rust_ident: &Ident) -> syn::Result<DeclaredSpec> {
     let parser = |input: ParseStream<'_>| parse_kind_and_options(input, rust_ident);
     parser.parse2(args)
 }
 
-fn parse_kind_and_options(input: ParseStream<'_>, rust_ident: &Ident) -> syn::Result<ResourceSpec> {
+fn parse_kind_and_options(input: ParseStream<'_>, rust_ident: &Ident) -> syn::Result<DeclaredSpec> {
     if input.is_empty() {
         return Err(syn::Error::new(
             Span::call_site(),
@@ -366,7 +366,7 @@ fn parse_sagemaker(
     options: TokenStream,
     kind_span: Span,
     default_name: String,
-) -> syn::Result<ResourceSpec> {
+) -> syn::Result<DeclaredSpec> {
     let mut keys = Keys::new(
         "sagemaker",
         &[
@@ -431,7 +431,7 @@ fn parse_sagemaker(
             initial_instance_count: instance_count.map_or(1, |(count, _)| count),
         },
     };
-    Ok(ResourceSpec::Sagemaker(SagemakerSpec {
+    Ok(DeclaredSpec::Sagemaker(SagemakerSpec {
         name,
         image,
         hosting,
@@ -470,7 +470,7 @@ fn parse_serverless(meta: &ParseNestedMeta<'_>) -> syn::Result<Hosting> {
     })
 }
 
-fn parse_kv_store(options: TokenStream, default_name: String) -> syn::Result<ResourceSpec> {
+fn parse_kv_store(options: TokenStream, default_name: String) -> syn::Result<DeclaredSpec> {
     let mut keys = Keys::new("kv_store", &["name"]);
     let mut name = default_name;
     parse_options(options, |meta| {
@@ -480,10 +480,10 @@ fn parse_kv_store(options: TokenStream, default_name: String) -> syn::Result<Res
         }
         Ok(())
     })?;
-    Ok(ResourceSpec::KvStore(KvStoreSpec { name }))
+    Ok(DeclaredSpec::KvStore(KvStoreSpec { name }))
 }
 
-fn parse_function(options: TokenStream, default_name: String) -> syn::Result<ResourceSpec> {
+fn parse_function(options: TokenStream, default_name: String) -> syn::Result<DeclaredSpec> {
     let mut keys = Keys::new(
         "function",
         &["name", "url", "timeout_s", "memory_mb", "env", "cors"],
@@ -533,7 +533,7 @@ fn parse_function(options: TokenStream, default_name: String) -> syn::Result<Res
              url = \"iam\"",
         ));
     }
-    Ok(ResourceSpec::Function(spec))
+    Ok(DeclaredSpec::Function(spec))
 }
 
 /// Parses `cors(allow_origins = [..], allow_methods = [..], allow_headers = [..],
@@ -929,7 +929,7 @@ mod tests {
     use super::*;
     use quote::quote;
 
-    fn parse(args: TokenStream) -> syn::Result<ResourceSpec> {
+    fn parse(args: TokenStream) -> syn::Result<DeclaredSpec> {
         parse_resource_args(args, &Ident::new("my_thing", Span::call_site()))
     }
 
@@ -938,7 +938,7 @@ mod tests {
         let spec = parse(quote!(kv_store)).unwrap();
         assert_eq!(
             spec,
-            ResourceSpec::KvStore(KvStoreSpec {
+            DeclaredSpec::KvStore(KvStoreSpec {
                 name: "my-thing".into()
             })
         );
@@ -952,14 +952,14 @@ mod tests {
             timeout_s = 120
         )))
         .unwrap();
-        let ResourceSpec::Function(function) = spec else {
+        let DeclaredSpec::Function(function) = spec else {
             panic!("not a function")
         };
         assert_eq!(function.name, "chatbot");
         assert_eq!(function.url, UrlAuth::Public);
         assert_eq!(function.timeout_s, 120);
         assert_eq!(function.memory_mb, DEFAULT_FUNCTION_MEMORY_MB);
-        let ResourceSpec::Function(default) = parse(quote!(function)).unwrap() else {
+        let DeclaredSpec::Function(default) = parse(quote!(function)).unwrap() else {
             panic!()
         };
         assert_eq!(default.url, UrlAuth::Iam);
@@ -970,7 +970,7 @@ mod tests {
     fn sagemaker_accepts_instances_or_serverless_but_not_both() {
         let image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tgi:1";
         let spec = parse(quote!(sagemaker(image = #image, env(HF_TASK = "text-generation", HF_TOKEN = from_env("HF_TOKEN"))))).unwrap();
-        let ResourceSpec::Sagemaker(sagemaker) = spec else {
+        let DeclaredSpec::Sagemaker(sagemaker) = spec else {
             panic!()
         };
         assert_eq!(
@@ -985,7 +985,7 @@ mod tests {
             EnvValue::FromDeployEnv("HF_TOKEN".into())
         );
         let spec = parse(quote!(sagemaker(image = #image, serverless(memory_mb = 4096)))).unwrap();
-        let ResourceSpec::Sagemaker(sagemaker) = spec else {
+        let DeclaredSpec::Sagemaker(sagemaker) = spec else {
             panic!()
         };
         assert_eq!(
@@ -1054,7 +1054,7 @@ mod tests {
 
     fn cors_of(args: TokenStream) -> Option<Cors> {
         match parse(args) {
-            Ok(ResourceSpec::Function(function)) => function.cors,
+            Ok(DeclaredSpec::Function(function)) => function.cors,
             other => panic!("not a function: {other:?}"),
         }
     }
@@ -1111,7 +1111,7 @@ mod tests {
 
     #[test]
     fn no_cors_means_no_cors_settings_and_no_json_field() {
-        let ResourceSpec::Function(function) = parse(quote!(function(url = "public"))).unwrap()
+        let DeclaredSpec::Function(function) = parse(quote!(function(url = "public"))).unwrap()
         else {
             panic!("not a function")
         };

@@ -109,6 +109,23 @@ async fn echo_url() -> pluto::Result<String> {
     Ok(pluto::function!(echo).url()?)
 }
 
+/// Gives its own URL (a function that links to itself); browsers on one origin may call it.
+#[resource(function(
+    name = "self-link",
+    url = "public",
+    cors(
+        allow_origins = ["https://app.example"],
+        allow_methods = ["GET"],
+        allow_headers = ["content-type"],
+        expose_headers = ["x-request-id"],
+        max_age_s = 60,
+        allow_credentials = true,
+    ),
+))]
+async fn self_link() -> pluto::Result<String> {
+    Ok(pluto::function!(self_link).url()?)
+}
+
 /// Sleeps, then says which process answered (for timeouts and concurrency).
 #[resource(function)]
 async fn sleepy(millis: u64) -> u32 {
