@@ -1,13 +1,10 @@
-//! Benchmark: Function URL round trip through the simulator for a trivial handler (`echo` of the
+//! Benchmark: Function URL round trip through the simulator (`Simulator::start`) for a trivial handler (`echo` of the
 //! fixture app): HTTP request -> gateway -> payload 2.0 event -> Lambda Runtime API -> the
 //! function process -> back. Prints p50/p99 latency at concurrency 1 and 8 over thousands of
 //! requests; run with `cargo bench -p pluto-tests --bench gateway`.
 
-use pluto_simulator::gateway::{ExposedFunction, Gateway, RequestRecord};
-use pluto_simulator::lambda::{FunctionConfig, FunctionPool, LogSink};
-use std::collections::BTreeMap;
+use pluto_simulator::{Simulator, SimulatorOptions};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const REQUESTS: usize = 4000;
@@ -52,34 +49,24 @@ async fn measure(url: &str, concurrency: usize) -> Vec<Duration> {
 
 #[tokio::main]
 async fn main() {
-    let logs: LogSink = Arc::new(|_: &str, _: u64, _: &str| {});
-    let config = FunctionConfig {
-        name: "echo".to_owned(),
-        binary: PathBuf::from(env!("CARGO_BIN_EXE_fixture-app")),
-        env: vec![("AWS_REGION".into(), "us-east-1".into())],
-        timeout: Duration::from_secs(30),
-        memory_mb: 128,
-        max_instances: 8,
-    };
-    let pool = Arc::new(FunctionPool::new(config, logs));
-    let gateway = Arc::new(Gateway::new(
-        BTreeMap::from([(
-            "echo".to_owned(),
-            ExposedFunction {
-                pool: pool.clone(),
-                auth: pluto_spec::UrlAuth::Public,
-                cors: None,
-            },
-        )]),
-        Arc::new(|_: &RequestRecord| {}),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let mut architecture = pluto_tests::app::fixture_architecture();
+    architecture
+        .functions
+        .retain(|function| function.spec.name == "echo");
+    for function in &mut architecture.functions {
+        function.spec.url = pluto_spec::UrlAuth::Public;
+    }
+    let data_dir = std::env::temp_dir().join(format!("pluto-gateway-bench-{}", std::process::id()));
+    let mut options = SimulatorOptions::new(
+        "bench",
+        PathBuf::from(env!("CARGO_BIN_EXE_fixture-app")),
+        data_dir,
+    );
+    options.max_instances = 8;
+    let simulator = Simulator::start(&architecture, options)
         .await
-        .expect("bind");
-    let url = format!("http://{}/echo", listener.local_addr().expect("address"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, gateway.router()).await;
-    });
+        .expect("the simulator starts");
+    let url = simulator.urls()["echo"].clone();
     // Warm up: start the instances the concurrent run will use.
     measure(&url, 8).await;
     for concurrency in [1, 8] {
@@ -93,5 +80,5 @@ async fn main() {
             total.as_secs_f64() * 1e3 / latencies.len() as f64
         );
     }
-    pool.shutdown().await;
+    simulator.stop().await;
 }

@@ -114,3 +114,14 @@ pub fn build_workspace_binary(package: &str) -> std::path::PathBuf {
     })
     .unwrap_or_else(|error| panic!("building {package} failed: {error}"))
 }
+
+/// The fixture app's architecture (`src/bin/fixture-app`), deduced as `cargo pluto` deduces it.
+pub fn fixture_architecture() -> pluto_model::Architecture {
+    let manifest = crate::workspace_root().join("tests").join("Cargo.toml");
+    pluto_deducer::deduce(&pluto_deducer::source::PackageSelector {
+        manifest_path: Some(manifest),
+        package: None,
+    })
+    .unwrap_or_else(|error| panic!("the fixture app deduces: {error}"))
+    .architecture
+}

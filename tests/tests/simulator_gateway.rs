@@ -2,75 +2,61 @@
 //! payload-2.0 events in and out, instance reuse and scale-out, and how timeouts, crashes and
 //! oversized requests are answered while the simulator keeps serving.
 
-use pluto_simulator::gateway::{ExposedFunction, Gateway, RequestRecord};
-use pluto_simulator::lambda::{FunctionConfig, FunctionPool};
+use pluto_simulator::gateway::RequestRecord;
+use pluto_simulator::{Simulator, SimulatorOptions};
+use pluto_spec::UrlAuth;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 struct Simulated {
     url: String,
     requests: Arc<Mutex<Vec<RequestRecord>>>,
-    server: tokio::task::JoinHandle<()>,
-    pools: Vec<Arc<FunctionPool>>,
+    simulator: Simulator,
 }
 
 impl Simulated {
-    /// Serves the fixture app's `functions` through a gateway on a free loopback port.
-    async fn start(functions: &[&str], timeout: Duration, max_instances: usize) -> Self {
-        let logs: pluto_simulator::lambda::LogSink = Arc::new(|_: &str, _: u64, _: &str| {});
-        let mut pools = Vec::new();
-        let mut map = BTreeMap::new();
-        for function in functions {
-            let config = FunctionConfig {
-                name: (*function).to_owned(),
-                binary: PathBuf::from(env!("CARGO_BIN_EXE_fixture-app")),
-                env: vec![("AWS_REGION".into(), "us-east-1".into())],
-                timeout,
-                memory_mb: 128,
-                max_instances,
-            };
-            let pool = Arc::new(FunctionPool::new(config, logs.clone()));
-            pools.push(pool.clone());
-            map.insert(
-                (*function).to_owned(),
-                ExposedFunction {
-                    pool,
-                    auth: pluto_spec::UrlAuth::Public,
-                    cors: None,
-                },
-            );
+    /// Serves the fixture app through `Simulator::start`, with only `functions` behind public
+    /// URLs, each with this timeout.
+    async fn start(functions: &[&str], timeout_s: u32, max_instances: usize) -> Self {
+        let mut architecture = pluto_tests::app::fixture_architecture();
+        for function in &mut architecture.functions {
+            let exposed = functions.contains(&function.spec.name.as_str());
+            function.spec.url = if exposed { UrlAuth::Public } else { UrlAuth::None };
+            function.spec.cors = None;
+            function.spec.timeout_s = timeout_s;
         }
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let data_dir = std::env::temp_dir().join(format!(
+            "pluto-gateway-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
         let requests: Arc<Mutex<Vec<RequestRecord>>> = Arc::default();
         let sink = requests.clone();
-        let gateway = Arc::new(Gateway::new(
-            map,
-            Arc::new(move |record: &RequestRecord| {
-                sink.lock().expect("log lock").push(record.clone())
-            }),
-        ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, gateway.router()).await;
+        let mut options = SimulatorOptions::new(
+            "test",
+            PathBuf::from(env!("CARGO_BIN_EXE_fixture-app")),
+            data_dir,
+        );
+        options.max_instances = max_instances;
+        options.request_log = Arc::new(move |record: &RequestRecord| {
+            sink.lock().expect("log lock").push(record.clone())
         });
+        let simulator = Simulator::start(&architecture, options)
+            .await
+            .expect("the simulator starts");
         Self {
-            url,
+            url: simulator.gateway_url().to_owned(),
             requests,
-            server,
-            pools,
+            simulator,
         }
     }
 
     async fn stop(self) {
-        self.server.abort();
-        for pool in &self.pools {
-            pool.shutdown().await;
-        }
+        self.simulator.stop().await;
     }
 }
 
@@ -87,7 +73,7 @@ async fn post(url: &str, body: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn requests_become_events_and_answers_become_responses() {
-    let simulated = Simulated::start(&["add", "greet", "echo"], Duration::from_secs(10), 2).await;
+    let simulated = Simulated::start(&["add", "greet", "echo"], 10, 2).await;
     assert_eq!(
         post(&format!("{}/add", simulated.url), json!([2, 40])).await,
         (200, json!(42))
@@ -128,7 +114,7 @@ async fn requests_become_events_and_answers_become_responses() {
 
 #[tokio::test]
 async fn bad_inputs_get_4xx_and_unknown_functions_404() {
-    let simulated = Simulated::start(&["add"], Duration::from_secs(10), 1).await;
+    let simulated = Simulated::start(&["add"], 10, 1).await;
     let (status, body) = post(&format!("{}/add", simulated.url), json!(["x", 1])).await;
     assert_eq!(status, 400, "{body}");
     let response = reqwest::Client::new()
@@ -152,7 +138,7 @@ async fn bad_inputs_get_4xx_and_unknown_functions_404() {
 
 #[tokio::test]
 async fn a_timed_out_request_is_a_502_and_the_instance_is_replaced() {
-    let simulated = Simulated::start(&["sleepy"], Duration::from_millis(800), 1).await;
+    let simulated = Simulated::start(&["sleepy"], 1, 1).await;
     let url = format!("{}/sleepy", simulated.url);
     let (status, first_pid) = post(&url, json!([0])).await;
     assert_eq!(status, 200);
@@ -171,7 +157,7 @@ async fn a_timed_out_request_is_a_502_and_the_instance_is_replaced() {
         records[1]
             .problem
             .as_deref()
-            .is_some_and(|p| p.starts_with("Task timed out after 0.80 seconds")),
+            .is_some_and(|p| p.starts_with("Task timed out after 1.00 seconds")),
         "{records:?}"
     );
     simulated.stop().await;
@@ -179,7 +165,7 @@ async fn a_timed_out_request_is_a_502_and_the_instance_is_replaced() {
 
 #[tokio::test]
 async fn a_crashed_instance_is_a_502_and_is_replaced() {
-    let simulated = Simulated::start(&["crash", "echo"], Duration::from_secs(10), 1).await;
+    let simulated = Simulated::start(&["crash", "echo"], 10, 1).await;
     assert_eq!(
         post(&format!("{}/crash", simulated.url), json!([3]))
             .await
@@ -203,7 +189,7 @@ async fn a_crashed_instance_is_a_502_and_is_replaced() {
 
 #[tokio::test]
 async fn a_panic_is_a_500_from_the_handler_and_the_instance_keeps_serving() {
-    let simulated = Simulated::start(&["panics"], Duration::from_secs(10), 1).await;
+    let simulated = Simulated::start(&["panics"], 10, 1).await;
     let url = format!("{}/panics", simulated.url);
     let (status, body) = post(&url, json!(["boom"])).await;
     assert_eq!(
@@ -216,7 +202,7 @@ async fn a_panic_is_a_500_from_the_handler_and_the_instance_keeps_serving() {
 
 #[tokio::test]
 async fn concurrent_requests_start_more_instances_up_to_the_limit() {
-    let simulated = Simulated::start(&["sleepy"], Duration::from_secs(20), 3).await;
+    let simulated = Simulated::start(&["sleepy"], 20, 3).await;
     let url = format!("{}/sleepy", simulated.url);
     let requests = (0..6).map(|_| post(&url, json!([400])));
     let answers = futures_util::future::join_all(requests).await;

@@ -3,24 +3,12 @@
 //! grant is denied the way AWS denies it, KV data survives a restart, `Function::url()` gives the
 //! local URLs, and the gateway honours IAM auth and CORS as Function URLs do.
 
-use pluto_deducer::source::PackageSelector;
-use pluto_model::Architecture;
 use pluto_model::naming::StackNames;
 use pluto_simulator::lambda::Outcome;
 use pluto_simulator::{Simulator, SimulatorOptions};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-fn fixture_architecture() -> Architecture {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    pluto_deducer::deduce(&PackageSelector {
-        manifest_path: Some(manifest),
-        package: None,
-    })
-    .expect("the fixture app deduces")
-    .architecture
-}
 
 struct Running {
     simulator: Simulator,
@@ -38,7 +26,7 @@ impl Running {
         );
         options.max_instances = 1;
         options.log = Arc::new(move |line: &str| sink.lock().expect("log").push(line.to_owned()));
-        let simulator = Simulator::start(&fixture_architecture(), options)
+        let simulator = Simulator::start(&pluto_tests::app::fixture_architecture(), options)
             .await
             .expect("the simulator starts");
         Self { simulator, aws_log }
