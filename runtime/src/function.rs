@@ -4,6 +4,7 @@
 use crate::client::{describe_sdk_error, lambda, physical_name};
 use crate::error::ClientError;
 use aws_sdk_lambda::primitives::Blob;
+use pluto_model::Operation;
 use pluto_spec::ResourceKind;
 use pluto_spec::contract::function_url_env_var;
 use serde::Serialize;
@@ -71,7 +72,7 @@ impl Function {
             .map_err(|error| ClientError::Aws {
                 kind: ResourceKind::Function,
                 resource: self.name.to_owned(),
-                operation: "lambda:InvokeFunction",
+                operation: Operation::FunctionInvoke.iam_action().unwrap_or_default(),
                 message: describe_sdk_error(&error),
             })?;
         let body = output.payload.map(Blob::into_inner).unwrap_or_default();

@@ -7,6 +7,7 @@ use crate::client::{describe_sdk_error, dynamodb, physical_name};
 use crate::error::ClientError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use pluto_spec::ResourceKind;
+use pluto_model::Operation;
 use pluto_spec::contract::{KV_KEY_ATTRIBUTE, KV_VALUE_ATTRIBUTE};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,7 +45,7 @@ impl KvStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|error| self.aws_error("dynamodb:GetItem", &error))?;
+            .map_err(|error| self.aws_error(Operation::KvGet, &error))?;
         let Some(mut item) = output.item else {
             return Ok(None);
         };
@@ -72,7 +73,7 @@ impl KvStore {
             .item(KV_VALUE_ATTRIBUTE, AttributeValue::S(value.into()))
             .send()
             .await
-            .map_err(|error| self.aws_error("dynamodb:PutItem", &error))?;
+            .map_err(|error| self.aws_error(Operation::KvSet, &error))?;
         Ok(())
     }
 
@@ -86,7 +87,7 @@ impl KvStore {
             .key(KV_KEY_ATTRIBUTE, AttributeValue::S(key.to_owned()))
             .send()
             .await
-            .map_err(|error| self.aws_error("dynamodb:DeleteItem", &error))?;
+            .map_err(|error| self.aws_error(Operation::KvDelete, &error))?;
         Ok(())
     }
 
@@ -122,13 +123,13 @@ impl KvStore {
 
     fn aws_error(
         &self,
-        operation: &'static str,
+        operation: Operation,
         error: &(dyn std::error::Error + 'static),
     ) -> ClientError {
         ClientError::Aws {
             kind: ResourceKind::KvStore,
             resource: self.name.to_owned(),
-            operation,
+            operation: operation.iam_action().unwrap_or_default(),
             message: describe_sdk_error(error),
         }
     }

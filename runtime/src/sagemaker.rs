@@ -3,6 +3,7 @@
 use crate::client::{describe_sdk_error, physical_name, sagemaker_runtime};
 use crate::error::ClientError;
 use aws_sdk_sagemakerruntime::primitives::Blob;
+use pluto_model::Operation;
 use pluto_spec::ResourceKind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -102,7 +103,7 @@ impl SageMaker {
             .map_err(|error| ClientError::Aws {
                 kind: ResourceKind::Sagemaker,
                 resource: self.name.to_owned(),
-                operation: "sagemaker:InvokeEndpoint",
+                operation: Operation::SagemakerInvoke.iam_action().unwrap_or_default(),
                 message: describe_sdk_error(&error),
             })?;
         Ok(RawResponse {

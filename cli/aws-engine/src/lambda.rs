@@ -18,6 +18,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Cors, Environment, FunctionUrlAuthType, LastUpdateStatus, Runtime, State,
 };
+use pluto_model::Operation;
 use pluto_spec::Cors as DeclaredCors;
 use pluto_spec::contract;
 use std::collections::{BTreeMap, BTreeSet};
@@ -705,7 +706,7 @@ async fn add_public_permissions(
                 .add_permission()
                 .function_name(name)
                 .statement_id(PUBLIC_INVOKE_SID)
-                .action("lambda:InvokeFunction")
+                .action(Operation::FunctionInvoke.iam_action().unwrap_or_default())
                 .principal("*")
                 .invoked_via_function_url(true)
         })
