@@ -4,7 +4,7 @@
 use crate::error::CliError;
 use crate::project::ProjectArgs;
 use comfy_table::{Table, presets};
-use pluto_deducer::Architecture;
+use pluto_model::Architecture;
 use pluto_model::ResourceSpec;
 use pluto_spec::Hosting;
 

@@ -3,7 +3,7 @@
 
 use crate::error::CliError;
 use crate::project::{ProjectArgs, write_atomically};
-use pluto_deducer::{Architecture, ResourceRef};
+use pluto_model::{Architecture, ResourceRef};
 use pluto_spec::{ResourceKind, UrlAuth};
 use std::collections::BTreeMap;
 

@@ -9,7 +9,7 @@ use crate::source::{Package, SourceFiles};
 use pluto_spec::parse::{
     FnItem, check_handle_declaration, check_handler, parse_resource_args, rust_name, type_text,
 };
-use pluto_spec::{ResourceKind, DeclaredSpec};
+use pluto_spec::{DeclaredSpec, ResourceKind};
 use std::collections::BTreeMap;
 use syn::spanned::Spanned;
 use syn::visit::Visit;

@@ -17,7 +17,7 @@ use pluto_spec::parse::{
     FnItem, HandlerOutput, HandlerSignature, check_handle_declaration, check_handler,
     parse_resource_args, rust_name, type_text,
 };
-use pluto_spec::{ResourceKind, DeclaredSpec};
+use pluto_spec::{DeclaredSpec, ResourceKind};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};

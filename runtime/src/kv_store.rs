@@ -6,8 +6,8 @@
 use crate::client::{describe_sdk_error, dynamodb, physical_name};
 use crate::error::ClientError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use pluto_spec::ResourceKind;
 use pluto_model::Operation;
+use pluto_spec::ResourceKind;
 use pluto_spec::contract::{KV_KEY_ATTRIBUTE, KV_VALUE_ATTRIBUTE};
 use serde::Serialize;
 use serde::de::DeserializeOwned;

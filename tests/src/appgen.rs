@@ -24,8 +24,8 @@
 use pluto_deducer::source::PackageSelector;
 use pluto_deducer::{Architecture, Operation, ResourceRef};
 use pluto_simulator::aws::AttemptedAccess;
-use pluto_simulator::{Simulator, SimulatorOptions};
 use pluto_simulator::lambda::Outcome;
+use pluto_simulator::{Simulator, SimulatorOptions};
 use pluto_spec::ResourceKind;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

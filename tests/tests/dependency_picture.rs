@@ -28,7 +28,13 @@ fn drawn_edges() -> BTreeSet<(String, String)> {
 fn real_edges() -> BTreeSet<(String, String)> {
     let output = std::process::Command::new(env!("CARGO"))
         .current_dir(pluto_tests::workspace_root())
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .output()
         .expect("cargo metadata runs");
     assert!(

@@ -15,9 +15,7 @@ use pluto_model::naming::StackNames;
 use pluto_model::{
     Architecture, Function, Grant, Operation, Resource, ResourceSpec, SourceLocation,
 };
-use pluto_spec::{
-    Cors, EnvValue, Hosting, KvStoreSpec, ResourceKind, SagemakerSpec, UrlAuth,
-};
+use pluto_spec::{Cors, EnvValue, Hosting, KvStoreSpec, ResourceKind, SagemakerSpec, UrlAuth};
 use pluto_tests::fixtures::{engine, function, grant};
 use pluto_tests::moto::{Moto, moto};
 use pluto_tests::proxy::{Fault, FaultProxy};

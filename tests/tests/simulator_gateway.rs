@@ -24,7 +24,11 @@ impl Simulated {
         let mut architecture = pluto_tests::app::fixture_architecture();
         for function in &mut architecture.functions {
             let exposed = functions.contains(&function.spec.name.as_str());
-            function.spec.url = if exposed { UrlAuth::Public } else { UrlAuth::None };
+            function.spec.url = if exposed {
+                UrlAuth::Public
+            } else {
+                UrlAuth::None
+            };
             function.spec.cors = None;
             function.spec.timeout_s = timeout_s;
         }

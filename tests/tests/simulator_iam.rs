@@ -186,12 +186,18 @@ async fn iam_urls_refuse_unsigned_requests_and_cors_is_answered_as_declared() {
         header(&preflight, "access-control-allow-origin").as_deref(),
         Some("https://app.example")
     );
-    assert_eq!(header(&preflight, "access-control-allow-methods").as_deref(), Some("GET"));
+    assert_eq!(
+        header(&preflight, "access-control-allow-methods").as_deref(),
+        Some("GET")
+    );
     assert_eq!(
         header(&preflight, "access-control-allow-headers").as_deref(),
         Some("content-type")
     );
-    assert_eq!(header(&preflight, "access-control-max-age").as_deref(), Some("60"));
+    assert_eq!(
+        header(&preflight, "access-control-max-age").as_deref(),
+        Some("60")
+    );
     let other_origin = client
         .request(reqwest::Method::OPTIONS, &urls["self-link"])
         .header("origin", "https://evil.example")

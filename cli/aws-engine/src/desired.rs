@@ -4,10 +4,10 @@
 
 use crate::error::EngineError;
 use pluto_model::Architecture;
+use pluto_model::ResourceSpec;
 use pluto_model::env;
 use pluto_model::iam::{self, AwsTarget, PolicyDocument};
 use pluto_model::naming::StackNames;
-use pluto_model::ResourceSpec;
 use pluto_spec::{Cors, EnvValue, Hosting, ResourceKind, UrlAuth};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -22,7 +22,7 @@ use crate::sagemaker::{self, LiveEndpoint, SageMakerObject};
 use crate::wait::WaitPolicy;
 use futures_util::{FutureExt, StreamExt, TryStreamExt, stream};
 use pluto_model::naming::StackNames;
-use pluto_spec::{ResourceKind, contract};
+use pluto_spec::{ResourceKind, UrlAuth, contract};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -824,11 +824,11 @@ impl Engine {
                     function_name: desired.name.clone(),
                     url,
                     url_auth: match &desired.url {
-                        None => "none",
-                        Some(url) if url.public => "public",
-                        Some(_) => "iam",
+                        None => UrlAuth::None,
+                        Some(url) if url.public => UrlAuth::Public,
+                        Some(_) => UrlAuth::Iam,
                     }
-                    .to_owned(),
+                    .to_string(),
                     role: desired.role.name.clone(),
                 }))
             }

@@ -252,8 +252,7 @@ fn allowed_origin(cors: &Cors, origin: &str) -> Option<String> {
         });
     }
     cors.allow_origins
-        .iter()
-        .any(|allowed| *allowed == origin_lower)
+        .contains(&origin_lower)
         .then(|| origin.to_owned())
 }
 

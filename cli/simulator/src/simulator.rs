@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 /// The KV database's file in [`SimulatorOptions::data_dir`].
 pub const KV_DATABASE_FILE: &str = "kv.redb";
 
+/// Reads a variable of the deploying machine's environment (`from_env("VAR")` values).
+pub type DeployEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// How to run an app locally.
 #[derive(Clone)]
 pub struct SimulatorOptions {
@@ -39,7 +42,7 @@ pub struct SimulatorOptions {
     /// What serves SageMaker endpoints; without one, invoking an endpoint is a `ModelError`.
     pub model: Option<Arc<dyn TextGeneration>>,
     /// Reads `from_env("VAR")` values on this machine (default: the process environment).
-    pub deploy_env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub deploy_env: DeployEnv,
     /// The simulator's own log lines (denials and their reasons).
     pub log: AwsLog,
     /// Function output, line by line.
@@ -178,13 +181,13 @@ impl Simulator {
             for (key, value) in derived.vars {
                 let value = match value {
                     EnvValue::Literal(value) => value,
-                    EnvValue::FromDeployEnv(var) => (options.deploy_env)(&var).ok_or_else(|| {
-                        SimulatorError::MissingSecret {
+                    EnvValue::FromDeployEnv(var) => {
+                        (options.deploy_env)(&var).ok_or_else(|| SimulatorError::MissingSecret {
                             resource: format!("function `{name}`"),
                             key: key.clone(),
                             var: var.clone(),
-                        }
-                    })?,
+                        })?
+                    }
                 };
                 env.retain(|(existing, _)| *existing != key);
                 env.push((key, value));

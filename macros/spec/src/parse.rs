@@ -16,7 +16,7 @@ use crate::names::{
     check_resource_name, default_resource_name, parse_ecr_image,
 };
 use crate::{
-    Cors, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, DeclaredSpec, SagemakerSpec,
+    Cors, DeclaredSpec, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, SagemakerSpec,
     UrlAuth,
 };
 use proc_macro2::{Span, TokenStream};
