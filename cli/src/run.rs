@@ -164,9 +164,8 @@ fn print_summary(architecture: &Architecture, simulator: &Simulator, stack_dir: 
         .any(|function| function.spec.url == UrlAuth::Iam)
     {
         println!(
-            "\n  IAM-auth URLs answer 403 to unsigned requests, as on AWS; sign them, e.g.\n  \
-             curl --aws-sigv4 \"aws:amz:us-east-1:lambda\" --user local:local {}/<function>",
-            simulator.gateway_url()
+            "\n  IAM-auth URLs answer 403 to unsigned requests, as on AWS; sign them, e.g.\n  {}",
+            pluto_simulator::gateway::signing_hint("local:local")
         );
     }
     println!("\nResources");

@@ -39,7 +39,7 @@ impl Architecture {
         }
     }
 
-    /// The resource or function with this kind and name.
+    /// The resource (not a function: see [`Architecture::function`]) with this kind and name.
     pub fn find(&self, target: &ResourceRef) -> Option<&ResourceSpec> {
         self.resources
             .iter()

@@ -23,8 +23,8 @@ pub enum Operation {
     SagemakerInvoke,
     /// `Function::invoke`, `invoke_as`.
     FunctionInvoke,
-    /// `Function::url`: the function is given the other function's URL (`PLUTO_URL_<NAME>`).
-    /// No IAM action: knowing a URL is not calling it.
+    /// `Function::url`: the function is given the other function's URL (`PLUTO_URL_<NAME>`)
+    /// and may call it signed (`lambda:InvokeFunctionUrl`, which only IAM-auth URLs check).
     FunctionUrl,
 }
 
@@ -148,9 +148,8 @@ impl Operation {
         }
     }
 
-    /// The IAM actions the operation needs (what the runtime calls; see
-    /// `docs/runtime-contract.md`). Empty for [`Operation::FunctionUrl`], which only sets an
-    /// environment variable.
+    /// The IAM actions the operation needs (what the runtime calls, and for a URL what calling
+    /// it signed needs; see `docs/runtime-contract.md`).
     pub fn iam_actions(self) -> &'static [&'static str] {
         match self {
             Self::KvGet => &["dynamodb:GetItem"],
@@ -158,7 +157,7 @@ impl Operation {
             Self::KvDelete => &["dynamodb:DeleteItem"],
             Self::SagemakerInvoke => &["sagemaker:InvokeEndpoint"],
             Self::FunctionInvoke => &["lambda:InvokeFunction"],
-            Self::FunctionUrl => &[],
+            Self::FunctionUrl => &["lambda:InvokeFunctionUrl"],
         }
     }
 
@@ -203,7 +202,7 @@ mod tests {
                 ("delete", &["dynamodb:DeleteItem"][..]),
                 ("invoke", &["sagemaker:InvokeEndpoint"][..]),
                 ("invoke", &["lambda:InvokeFunction"][..]),
-                ("url", &[][..]),
+                ("url", &["lambda:InvokeFunctionUrl"][..]),
             ]
         );
     }

@@ -24,6 +24,21 @@ pub enum ClientError {
         /// The variable that was missing.
         env_var: String,
     },
+    /// The function reads the URL of a function whose URL it was not given.
+    #[error(
+        "{function} reads the URL of function `{resource}`, but {env_var} is not set: `{resource}` \
+         may have no URL (url = \"none\"; `cargo pluto deduce` warns about that), or this `.url()` \
+         call is reached through code the deducer cannot see (run `cargo pluto deduce` to check \
+         the grants). Outside Pluto, set {env_var} to the function's URL."
+    )]
+    NoUrl {
+        /// The function whose URL was asked for.
+        resource: String,
+        /// Which function was running (`PLUTO_HANDLER`), or a description when none was.
+        function: String,
+        /// The variable that was missing.
+        env_var: String,
+    },
     /// The AWS call failed.
     #[error("{operation} on {kind} `{resource}` failed: {message}")]
     Aws {

@@ -33,8 +33,7 @@ impl Function {
         let env_var = function_url_env_var(self.name);
         match std::env::var(&env_var) {
             Ok(url) if !url.is_empty() => Ok(url),
-            _ => Err(ClientError::NotGranted {
-                kind: ResourceKind::Function,
+            _ => Err(ClientError::NoUrl {
                 resource: self.name.to_owned(),
                 function: crate::client::current_function_description(),
                 env_var,

@@ -22,6 +22,10 @@ impl FunctionUnderTest {
             ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+            (
+                pluto_spec::contract::HANDLER_ENV.to_owned(),
+                handler.to_owned(),
+            ),
         ];
         full_env.extend(env.iter().cloned());
         let quiet: LogSink = Arc::new(|_: &str, _: u64, line: &str| eprintln!("{line}"));

@@ -99,7 +99,7 @@ async fn function_urls_come_from_the_environment_contract() {
     let error = api.invoke(json!([])).await.error();
     let message = error["errorMessage"].as_str().expect("a message");
     assert!(
-        message.contains("function `echo-url` uses function `echo`"),
+        message.contains("function `echo-url` reads the URL of function `echo`"),
         "{message}"
     );
     assert!(message.contains("PLUTO_URL_ECHO is not set"), "{message}");

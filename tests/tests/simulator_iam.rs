@@ -122,7 +122,11 @@ async fn function_url_gives_the_local_urls_including_a_functions_own() {
     let simulator = Running::start(&scratch_dir("urls")).await;
     let urls = simulator.simulator.urls().clone();
     let gateway = simulator.simulator.gateway_url().to_owned();
-    assert_eq!(urls["echo"], format!("{gateway}/echo"));
+    assert_eq!(
+        urls["echo"],
+        format!("{gateway}/echo/"),
+        "ends in `/` as deployed"
+    );
     assert_eq!(
         simulator.call("echo-url", json!([])).await,
         Outcome::Response(json!(urls["echo"]))
@@ -226,6 +230,38 @@ async fn iam_urls_refuse_unsigned_requests_and_cors_is_answered_as_declared() {
         header(&response, "access-control-expose-headers").as_deref(),
         Some("x-request-id")
     );
+    // Signed with a function's own local credentials, the call needs that function's grant on
+    // the URL (`lambda:InvokeFunctionUrl`), as IAM checks it deployed: `echo-url` reads echo's
+    // URL (so may call it), `relay` does not.
+    let signed_by = |function: &str| {
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/20261129/us-east-1/lambda/aws4_request, \
+             SignedHeaders=host, Signature=00",
+            pluto_simulator::aws::access_key_id(function)
+        )
+    };
+    let granted = client
+        .post(&urls["echo"])
+        .header("authorization", signed_by("echo-url"))
+        .json(&json!(["hi"]))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(granted.status(), 200);
+    let denied = client
+        .post(&urls["echo"])
+        .header("authorization", signed_by("relay"))
+        .json(&json!(["hi"]))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(denied.status(), 403);
+    let log = simulator.aws_log.lock().expect("log").join("\n");
+    assert!(
+        log.contains("denied: function `relay` has no grant for `url` on function `echo`"),
+        "{log}"
+    );
+
     // A function without CORS settings gets no CORS headers.
     let plain = client
         .post(&urls["echo"])

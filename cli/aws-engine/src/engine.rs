@@ -206,20 +206,35 @@ fn fill_known_urls(units: &mut [Unit]) {
         })
         .collect();
     for unit in units {
-        if let Unit::Function { desired, .. } = unit {
+        if let Unit::Function { desired, live, .. } = unit {
             let reads = desired.urls_read.clone();
             for logical in reads {
+                let key = contract::function_url_env_var(&logical);
                 match live_urls.get(&logical) {
                     Some(url) => {
                         desired.env.insert(
-                            contract::function_url_env_var(&logical),
+                            key,
                             EnvEntry {
                                 value: url.clone(),
                                 secret: false,
                             },
                         );
                     }
-                    None => desired.urls_pending.push(logical),
+                    None => {
+                        // Until the URL exists, a value the function has stays (the second pass
+                        // replaces it), so the plan shows one change and the function is never
+                        // left without the variable in between.
+                        if let Some(value) = live.as_ref().and_then(|live| live.env.get(&key)) {
+                            desired.env.insert(
+                                key,
+                                EnvEntry {
+                                    value: value.clone(),
+                                    secret: false,
+                                },
+                            );
+                        }
+                        desired.urls_pending.push(logical);
+                    }
                 }
             }
         }
@@ -663,14 +678,6 @@ impl Engine {
             .iter()
             .filter(|(_, _, output)| output.is_none())
             .count();
-        if failed > 0 {
-            return Err(EngineError::Partial {
-                operation: prepared.operation,
-                failed,
-                total,
-                resources: results.into_iter().map(|(_, report, _)| report).collect(),
-            });
-        }
         let mut reports = Vec::with_capacity(results.len());
         for (_, report, output) in results {
             reports.push(report);
@@ -684,9 +691,12 @@ impl Engine {
         outputs.functions.sort_by(|a, b| a.name.cmp(&b.name));
         outputs.endpoints.sort_by(|a, b| a.name.cmp(&b.name));
         outputs.tables.sort_by(|a, b| a.name.cmp(&b.name));
-        let failed = self
-            .set_created_urls(waiting_for_urls, &outputs, &mut reports, progress)
-            .await;
+        // Also after a partial failure: the URLs that were created reach their readers now;
+        // those whose function failed are left for the next run, which plans them again.
+        let failed = failed
+            + self
+                .set_created_urls(waiting_for_urls, &outputs, &mut reports, progress)
+                .await;
         if failed > 0 {
             return Err(EngineError::Partial {
                 operation: prepared.operation,
@@ -733,13 +743,23 @@ impl Engine {
                 continue;
             }
             let resource = label(ResourceKind::Function, &desired.logical);
+            let function_failed = reports.iter().any(|report| {
+                report.resource == resource
+                    && matches!(report.outcome, ResourceOutcome::Failed { .. })
+            });
+            if function_failed {
+                continue;
+            }
             let steps = Steps::new(&resource, progress, true);
             steps.start_detail(
                 Verb::Update,
                 lambda::object(&desired.name),
                 format!(" with {}", set.join(", ")),
             );
-            let result = lambda::update_configuration(&self.aws, &desired, &self.wait).await;
+            let result = match lambda::wait_ready(&self.aws, &desired.name, &self.wait).await {
+                Ok(()) => lambda::update_configuration(&self.aws, &desired, &self.wait).await,
+                Err(error) => Err(error),
+            };
             let log = steps.finish(result.is_ok());
             let Some(report) = reports
                 .iter_mut()
@@ -748,7 +768,10 @@ impl Engine {
                 continue;
             };
             match result {
-                Ok(()) => report.done.extend(log.done.iter().map(Step::done)),
+                Ok(()) => {
+                    report.done.extend(log.done.iter().map(Step::done));
+                    progress.report(&resource, Event::Done);
+                }
                 Err(error) => {
                     failed += 1;
                     progress.report(&resource, Event::Failed(error.to_string()));

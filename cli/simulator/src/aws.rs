@@ -182,6 +182,27 @@ impl LocalAws {
         self.callers.get(key).cloned()
     }
 
+    /// Whether a signed request to the IAM-auth URL of function `function` may call it: a
+    /// request signed with a function's local credentials needs that function's
+    /// `function_url` grant (`lambda:InvokeFunctionUrl`, as deployed); one signed with any other
+    /// key is a person's (any key signs locally). The error is the reason, already logged.
+    pub fn authorize_url_call(&self, headers: &HeaderMap, function: &str) -> Result<(), String> {
+        let Some(caller) = self.caller(headers) else {
+            return Ok(());
+        };
+        let physical = self
+            .resources
+            .iter()
+            .find(|(_, resource)| {
+                resource.kind == ResourceKind::Function && resource.name == function
+            })
+            .map(|(physical, _)| physical.clone())
+            .unwrap_or_else(|| function.to_owned());
+        self.authorize(Some(&caller), Operation::FunctionUrl, &physical)
+            .map(|_| ())
+            .map_err(|denied| denied.message)
+    }
+
     /// Checks that `caller` was granted `operation` on the resource with physical name
     /// `physical`; the error is the AWS-shaped denial, already logged.
     fn authorize(
@@ -326,16 +347,16 @@ async fn dynamodb(State(aws): State<Arc<LocalAws>>, headers: HeaderMap, body: By
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return dynamodb_error("SerializationException", "the request body is not JSON");
     };
-    let operation = match operation_name {
-        "GetItem" => Operation::KvGet,
-        "PutItem" => Operation::KvSet,
-        "DeleteItem" => Operation::KvDelete,
-        other => {
-            return dynamodb_error(
-                "UnknownOperationException",
-                &format!("the local simulator serves GetItem, PutItem and DeleteItem, not {other}"),
-            );
-        }
+    let action = format!("dynamodb:{operation_name}");
+    let Some(operation) = Operation::all_of(ResourceKind::KvStore)
+        .find(|operation| operation.iam_action() == Some(action.as_str()))
+    else {
+        return dynamodb_error(
+            "UnknownOperationException",
+            &format!(
+                "the local simulator serves GetItem, PutItem and DeleteItem, not {operation_name}"
+            ),
+        );
     };
     let table = request["TableName"].as_str().unwrap_or_default().to_owned();
     let caller = aws.caller(&headers);

@@ -15,6 +15,7 @@
 //!   `-Expose-Headers` and `-Allow-Credentials`. Without `cors(...)` no CORS header is added and
 //!   `OPTIONS` reaches the function like any method.
 
+use crate::aws::{LOCAL_REGION, LocalAws};
 use crate::lambda::{FunctionPool, Outcome};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -65,6 +66,8 @@ pub struct ExposedFunction {
 /// The functions reachable over HTTP.
 pub struct Gateway {
     functions: BTreeMap<String, ExposedFunction>,
+    /// Checks calls signed with a function's local keys against its grants.
+    aws: Option<Arc<LocalAws>>,
     log: RequestLog,
     next_request: AtomicU64,
 }
@@ -82,15 +85,25 @@ impl Gateway {
     pub fn new(functions: BTreeMap<String, ExposedFunction>, log: RequestLog) -> Self {
         Self {
             functions,
+            aws: None,
             log,
             next_request: AtomicU64::new(1),
         }
+    }
+
+    /// Also checks calls to IAM-auth URLs signed with a function's local credentials against
+    /// that function's grants, as IAM does deployed ([`LocalAws::authorize_url_call`]).
+    #[must_use]
+    pub fn with_grants_of(mut self, aws: Arc<LocalAws>) -> Self {
+        self.aws = Some(aws);
+        self
     }
 
     /// The axum router serving the gateway.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/{function}", any(handle_root))
+            .route("/{function}/", any(handle_root))
             .route("/{function}/{*path}", any(handle_path))
             // Bigger than Lambda's limit, so oversized bodies reach the 413 below.
             .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES * 2))
@@ -156,12 +169,25 @@ async fn handle(
             path,
             status: StatusCode::FORBIDDEN.as_u16(),
             latency: started.elapsed(),
-            problem: Some(
+            problem: Some(format!(
                 "the URL is IAM-auth (url = \"iam\") and the request is not SigV4-signed; sign it \
-                 (curl --aws-sigv4 \"aws:amz:us-east-1:lambda\" --user KEY:SECRET ...) or declare \
-                 url = \"public\""
-                    .to_owned(),
-            ),
+                 ({}) or declare url = \"public\"",
+                signing_hint("KEY:SECRET")
+            )),
+        });
+        return forbidden();
+    }
+    if exposed.auth == UrlAuth::Iam
+        && let Some(aws) = &gateway.aws
+        && let Err(denied) = aws.authorize_url_call(request.headers(), &function)
+    {
+        (gateway.log)(&RequestRecord {
+            function,
+            method,
+            path,
+            status: StatusCode::FORBIDDEN.as_u16(),
+            latency: started.elapsed(),
+            problem: Some(denied),
         });
         return forbidden();
     }
@@ -224,8 +250,12 @@ async fn handle(
     response
 }
 
-/// Whether the request carries a SigV4 signature (`Authorization: AWS4-HMAC-SHA256 ...`, or the
-/// presigned-URL form in the query is not supported by Function URLs either).
+/// How to sign a request to a local IAM-auth URL with curl, with these credentials.
+pub fn signing_hint(credentials: &str) -> String {
+    format!("curl --aws-sigv4 \"aws:amz:{LOCAL_REGION}:lambda\" --user {credentials} <url>")
+}
+
+/// Whether the request carries a SigV4 signature (`Authorization: AWS4-HMAC-SHA256 ...`).
 fn is_signed(headers: &HeaderMap) -> bool {
     headers
         .get("authorization")

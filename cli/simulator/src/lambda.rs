@@ -28,7 +28,7 @@ use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 pub type LogSink = Arc<dyn Fn(&str, u64, &str) + Send + Sync>;
 
 /// How to run one function.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FunctionConfig {
     /// Logical name (`PLUTO_HANDLER`).
     pub name: String,
@@ -42,6 +42,21 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     /// Most instances running at once.
     pub max_instances: usize,
+}
+
+impl std::fmt::Debug for FunctionConfig {
+    /// Variable names only: values may be secrets (`from_env`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.env.iter().map(|(key, _)| key.as_str()).collect();
+        f.debug_struct("FunctionConfig")
+            .field("name", &self.name)
+            .field("binary", &self.binary)
+            .field("env", &keys)
+            .field("timeout", &self.timeout)
+            .field("memory_mb", &self.memory_mb)
+            .field("max_instances", &self.max_instances)
+            .finish()
+    }
 }
 
 /// What an invocation came to.
@@ -260,7 +275,6 @@ impl Instance {
             )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{id}"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env(pluto_spec::contract::HANDLER_ENV, &config.name)
             .envs(
                 config
                     .env

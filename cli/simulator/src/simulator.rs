@@ -106,9 +106,10 @@ pub struct Simulator {
     servers: Vec<JoinHandle<()>>,
 }
 
-/// The local URL of function `name` behind the gateway at `gateway_url`.
+/// The local URL of function `name` behind the gateway at `gateway_url`; like a deployed
+/// Function URL (`https://<id>.lambda-url.<region>.on.aws/`) it ends in `/`.
 pub fn local_function_url(gateway_url: &str, name: &str) -> String {
-    format!("{gateway_url}/{name}")
+    format!("{gateway_url}/{name}/")
 }
 
 async fn bind(port: u16) -> Result<(TcpListener, String), SimulatorError> {
@@ -176,8 +177,7 @@ impl Simulator {
             let derived = function_env(architecture, function, &names, &|target| {
                 urls.get(target).cloned()
             });
-            let mut env = LocalAws::credentials_env(name, &aws_endpoint);
-            env.extend(every_resource.iter().cloned());
+            let mut env = every_resource.clone();
             for (key, value) in derived.vars {
                 let value = match value {
                     EnvValue::Literal(value) => value,
@@ -189,6 +189,12 @@ impl Simulator {
                         })?
                     }
                 };
+                env.retain(|(existing, _)| *existing != key);
+                env.push((key, value));
+            }
+            // Last, so a declared `AWS_ENDPOINT_URL` cannot take a function past the local
+            // APIs (and their IAM checks) to somewhere else.
+            for (key, value) in LocalAws::credentials_env(name, &aws_endpoint) {
                 env.retain(|(existing, _)| *existing != key);
                 env.push((key, value));
             }
@@ -220,7 +226,8 @@ impl Simulator {
         if let Some(recorder) = options.access_recorder.clone() {
             aws = aws.with_access_recorder(recorder);
         }
-        let aws_router = Arc::new(aws).router();
+        let aws = Arc::new(aws);
+        let aws_router = aws.clone().router();
         let mut servers = vec![tokio::spawn(async move {
             let _ = axum::serve(aws_listener, aws_router).await;
         })];
@@ -241,7 +248,10 @@ impl Simulator {
                 ))
             })
             .collect();
-        let gateway_router = Arc::new(Gateway::new(exposed, options.request_log.clone())).router();
+        let gateway_router = Arc::new(
+            Gateway::new(exposed, options.request_log.clone()).with_grants_of(aws.clone()),
+        )
+        .router();
         servers.push(tokio::spawn(async move {
             let _ = axum::serve(gateway_listener, gateway_router).await;
         }));
