@@ -48,7 +48,7 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
             let mut words = line.split_whitespace();
             if let (Some(name), Some(url)) = (words.next(), words.next())
                 && url.starts_with("http://127.0.0.1:")
-                && url.ends_with(name)
+                && url.trim_end_matches('/').ends_with(name)
             {
                 urls.insert(name.to_owned(), url.to_owned());
             }
