@@ -64,9 +64,6 @@ pub(crate) struct BuildArgs {
     /// Lambda architecture of the functions.
     #[arg(long, value_enum, default_value_t = ArchArg::X86_64)]
     arch: ArchArg,
-    /// The app's binary target, when it has several.
-    #[arg(long, value_name = "NAME")]
-    bin: Option<String>,
     /// Cargo profile to build with.
     #[arg(long, default_value = "release", value_name = "PROFILE")]
     profile: String,
@@ -289,7 +286,7 @@ fn prepare(
     let started = Instant::now();
     let artifact = pluto_build::build(&BuildRequest {
         manifest_path: deduction.package_root.join("Cargo.toml"),
-        bin: build.bin.clone(),
+        bin: project.bin.clone(),
         arch: build.arch.into(),
         profile: build.profile.clone(),
         out_dir: stack_dir.join("build"),

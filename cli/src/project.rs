@@ -19,15 +19,28 @@ pub(crate) struct ProjectArgs {
     /// The stack (an independent copy of the app, e.g. `dev` or `prod`).
     #[arg(long, default_value = "dev", value_name = "NAME")]
     pub(crate) stack: String,
+    /// The app's binary target, when the package has several (default: its `default-run`, or
+    /// the one named like the package). Only its functions are deduced and deployed.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) bin: Option<String>,
 }
 
 impl ProjectArgs {
     /// Deduces the app, printing warnings on stderr.
     pub(crate) fn deduce(&self) -> Result<Deduction, CliError> {
         check_stack(&self.stack)?;
+        let (_, root) = self.package_name()?;
+        // The binary the build will build (one rule, pluto_build's): only its functions exist
+        // in what is deployed. A package without one is still deduced (and refused by builds).
+        let bin = match pluto_build::choose_binary(&root.join("Cargo.toml"), self.bin.as_deref()) {
+            Ok(bin) => Some(bin),
+            Err(pluto_build::BuildError::NoBinary { .. }) => None,
+            Err(error) => return Err(error.into()),
+        };
         let selector = PackageSelector {
             manifest_path: self.manifest_path.clone(),
             package: self.package.clone(),
+            bin,
         };
         let deduction = match pluto_deducer::deduce(&selector) {
             Ok(deduction) => deduction,
@@ -57,6 +70,7 @@ impl ProjectArgs {
         let location = pluto_deducer::source::locate(&PackageSelector {
             manifest_path: self.manifest_path.clone(),
             package: self.package.clone(),
+            bin: None,
         })?;
         Ok((location.name, location.root))
     }

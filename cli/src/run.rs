@@ -34,9 +34,6 @@ pub(crate) struct RunArgs {
     /// Build the app with `--release`.
     #[arg(long)]
     release: bool,
-    /// The binary to run, when the package has several.
-    #[arg(long, value_name = "NAME")]
-    bin: Option<String>,
 }
 
 pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
@@ -59,7 +56,7 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
     );
     let binary = pluto_build::build_host(&pluto_build::HostBuild {
         manifest_path: deduction.package_root.join("Cargo.toml"),
-        bin: args.bin.clone(),
+        bin: args.project.bin.clone(),
         release: args.release,
         ..pluto_build::HostBuild::default()
     })?;

@@ -214,3 +214,34 @@ fn deduce_ends_with_a_summary_and_strict_refuses_conservative_grants() {
     );
     assert!(stderr.contains("`write` at src/main.rs:97:5"), "{stderr}");
 }
+
+#[test]
+fn several_binaries_need_bin_and_only_the_chosen_ones_functions_are_deduced() {
+    let manifest = format!(
+        "{}/../deducer/tests/fixtures/two_binaries/Cargo.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ambiguous = on_stack(&["deduce"], &manifest, "cli-test");
+    assert!(!ambiguous.status.success());
+    let stderr = String::from_utf8_lossy(&ambiguous.stderr);
+    assert!(
+        stderr.contains("alpha") && stderr.contains("beta") && stderr.contains("--bin"),
+        "{stderr}"
+    );
+
+    let alpha = on_stack(
+        &["deduce", "--json", "--bin", "alpha"],
+        &manifest,
+        "cli-test",
+    );
+    assert_succeeded(&alpha);
+    let architecture: serde_json::Value =
+        serde_json::from_slice(&alpha.stdout).expect("the architecture as JSON");
+    let functions: Vec<&str> = architecture["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .filter_map(|function| function["spec"]["name"].as_str())
+        .collect();
+    assert_eq!(functions, ["alpha-only", "shared"]);
+}

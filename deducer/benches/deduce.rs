@@ -136,6 +136,7 @@ fn main() {
     let selector = PackageSelector {
         manifest_path: Some(dir.join("Cargo.toml")),
         package: None,
+        bin: None,
     };
     let mut grants = 0;
     let deduce = median(

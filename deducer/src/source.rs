@@ -87,6 +87,10 @@ pub struct PackageSelector {
     pub manifest_path: Option<PathBuf>,
     /// `-p NAME` in a workspace.
     pub package: Option<String>,
+    /// The binary target that is deployed, when the package has several: only it (and the
+    /// library) is read, so functions declared in another binary are not deduced. `None`: every
+    /// binary.
+    pub bin: Option<String>,
 }
 
 /// Finds the package with `cargo metadata` and reads its targets' module trees.
@@ -172,12 +176,12 @@ pub fn locate(selector: &PackageSelector) -> Result<PackageLocation, DeduceError
         .targets
         .iter()
         .filter(|target| {
-            target.kind.iter().any(|kind| {
-                matches!(
-                    kind,
-                    cargo_metadata::TargetKind::Lib | cargo_metadata::TargetKind::Bin
-                )
-            })
+            target.kind.contains(&cargo_metadata::TargetKind::Lib)
+                || (target.kind.contains(&cargo_metadata::TargetKind::Bin)
+                    && selector
+                        .bin
+                        .as_ref()
+                        .is_none_or(|bin| target.name.as_str() == bin))
         })
         .map(|target| {
             let mut name = target.name.replace('-', "_");

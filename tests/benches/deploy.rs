@@ -99,6 +99,7 @@ async fn main() {
     let deduction = pluto_deducer::deduce(&PackageSelector {
         manifest_path: Some(root.join("examples/langchain-llama/Cargo.toml")),
         package: None,
+        bin: None,
     })
     .expect("the example deduces");
     let architecture = deduction.architecture;

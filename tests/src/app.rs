@@ -109,6 +109,7 @@ pub fn build_workspace_binary(package: &str) -> std::path::PathBuf {
     let location = pluto_deducer::source::locate(&pluto_deducer::source::PackageSelector {
         manifest_path: Some(crate::workspace_root().join("Cargo.toml")),
         package: Some(package.to_owned()),
+        bin: None,
     })
     .unwrap_or_else(|error| panic!("no workspace package {package}: {error}"));
     pluto_build::build_host(&pluto_build::HostBuild {
@@ -125,6 +126,7 @@ pub fn fixture_architecture() -> pluto_model::Architecture {
     pluto_deducer::deduce(&pluto_deducer::source::PackageSelector {
         manifest_path: Some(manifest),
         package: None,
+        bin: None,
     })
     .unwrap_or_else(|error| panic!("the fixture app deduces: {error}"))
     .architecture

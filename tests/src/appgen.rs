@@ -1566,6 +1566,7 @@ impl Harness {
         let architecture = pluto_deducer::deduce(&PackageSelector {
             manifest_path: Some(dir.join("Cargo.toml")),
             package: None,
+            bin: None,
         })
         .map_err(|error| HarnessError::Deduce(dir.clone(), format!("{error:?}")))?
         .architecture;

@@ -618,6 +618,7 @@ async fn every_request_of_a_deploy_or_destroy_can_fail_and_a_rerun_converges() {
     let deduction = pluto_deducer::deduce(&PackageSelector {
         manifest_path: Some(root.join("examples/langchain-llama/Cargo.toml")),
         package: None,
+        bin: None,
     })
     .expect("the example deduces");
     let architecture = deduction.architecture;

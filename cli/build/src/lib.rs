@@ -55,7 +55,7 @@ pub use error::BuildError;
 pub use package::{MANIFEST_FILE, ZIP_ENTRY, ZIP_FILE, bootstrap_zip, code_sha256, package};
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The newest glibc symbol version Lambda's `provided.al2023` runtime provides (Amazon Linux
 /// 2023 ships glibc 2.34).
@@ -200,6 +200,16 @@ pub fn build(request: &BuildRequest) -> Result<Artifact, BuildError> {
         &request.out_dir,
         &plan.glibc_advice(),
     )
+}
+
+/// The binary target of the package at `manifest_path` that [`build`] and [`build_host`] build:
+/// `asked` if the package has it, else its only one, else its `default-run`, else the one named
+/// like the package; else [`BuildError::SeveralBinaries`] naming them (or
+/// [`BuildError::NoBinary`]). The deducer reads this one binary (and the library), so what is
+/// deduced is what is built.
+pub fn choose_binary(manifest_path: &Path, asked: Option<&str>) -> Result<String, BuildError> {
+    let (_, bin) = cargo::select_binary(&cargo::cargo_program(), manifest_path, asked)?;
+    Ok(bin)
 }
 
 /// A build of the app for this machine, to run it here (`cargo pluto run`, the tests).

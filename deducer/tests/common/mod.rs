@@ -12,6 +12,7 @@ pub(crate) fn package(dir: &str) -> PackageSelector {
     PackageSelector {
         manifest_path: Some(manifest),
         package: None,
+        bin: None,
     }
 }
 
