@@ -729,6 +729,79 @@ fn urls_reach_the_functions_that_read_them_and_a_redeploy_changes_nothing() {
     });
 }
 
+/// The second pass (setting URLs created by this deploy) fails like any step: the function's
+/// report says what is left, and the next deploy, which knows the URL, sets it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_url_update_is_reported_and_the_next_deploy_sets_it() {
+    let moto = moto();
+    let failed_once = std::sync::atomic::AtomicBool::new(false);
+    let proxy = FaultProxy::start(moto.endpoint(), move |seen| {
+        (seen.operation.starts_with("PUT ")
+            && seen
+                .operation
+                .ends_with("engine-app-second-reader/configuration")
+            && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst))
+        .then(|| Fault {
+            status: 400,
+            code: "InvalidParameterValueException".to_owned(),
+            message: "injected: the configuration update is refused".to_owned(),
+        })
+    });
+    let faulty = engine(proxy.endpoint()).await;
+    let app = architecture(vec![
+        function("site", UrlAuth::Public, Vec::new()),
+        function("reader", UrlAuth::None, vec![reads_url("site")]),
+    ]);
+    let code = code("second");
+    let prepared = plan(&faulty, &app, "second", &code).await;
+    let error = faulty
+        .apply(prepared, &Silent)
+        .await
+        .expect_err("the second pass fails");
+    let pluto_aws_engine::EngineError::Partial {
+        failed, resources, ..
+    } = &error
+    else {
+        panic!("a partial apply: {error:?}");
+    };
+    assert_eq!(*failed, 1);
+    let reader = resources
+        .iter()
+        .find(|report| report.resource == "function reader")
+        .expect("the reader's report");
+    let pluto_aws_engine::error::ResourceOutcome::Failed { left, .. } = &reader.outcome else {
+        panic!("the reader failed: {reader:?}");
+    };
+    assert_eq!(
+        left,
+        &["set PLUTO_URL_SITE on Lambda function engine-app-second-reader".to_owned()]
+    );
+
+    let engine = engine(moto.endpoint()).await;
+    let prepared = plan(&engine, &app, "second", &code).await;
+    let shown = prepared.plan.to_string();
+    assert!(shown.contains("PLUTO_URL_SITE"), "{shown}");
+    let outputs = engine
+        .apply(prepared, &Silent)
+        .await
+        .expect("the rerun converges");
+    let site_url = outputs
+        .functions
+        .iter()
+        .find(|function| function.name == "site")
+        .and_then(|function| function.url.clone());
+    let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config().await);
+    let reader_env = function_env(&lambda, "engine-app-second-reader").await;
+    assert_eq!(reader_env.get("PLUTO_URL_SITE"), site_url.as_ref());
+    let prepared = plan(&engine, &app, "second", &code).await;
+    assert!(prepared.plan.is_empty(), "{}", prepared.plan);
+    let destroy = engine
+        .plan_destroy(&StackNames::new("engine-app", "second").expect("names"))
+        .await
+        .expect("a destroy plan");
+    engine.apply(destroy, &Silent).await.expect("destroyed");
+}
+
 #[test]
 fn each_kind_of_change_makes_only_its_own_calls() {
     run(|| async {
