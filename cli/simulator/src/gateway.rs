@@ -145,109 +145,100 @@ async fn handle(
         .get("origin")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    if let (Some(cors), Some(origin)) = (&exposed.cors, &origin)
+    let (mut response, problem) = answer(
+        &gateway,
+        &exposed,
+        &function,
+        &path,
+        request,
+        origin.as_deref(),
+    )
+    .await;
+    (gateway.log)(&RequestRecord {
+        function,
+        method,
+        path,
+        status: response.status().as_u16(),
+        latency: started.elapsed(),
+        problem,
+    });
+    if let (Some(cors), Some(origin)) = (&exposed.cors, &origin) {
+        add_cors_headers(response.headers_mut(), cors, origin);
+    }
+    response
+}
+
+/// The answer to one request to an exposed function, and what went wrong, for the log.
+async fn answer(
+    gateway: &Gateway,
+    exposed: &ExposedFunction,
+    function: &str,
+    path: &str,
+    request: Request,
+    origin: Option<&str>,
+) -> (Response, Option<String>) {
+    if let (Some(cors), Some(origin)) = (&exposed.cors, origin)
         && request.method() == Method::OPTIONS
         && request
             .headers()
             .contains_key("access-control-request-method")
     {
-        let response = preflight(cors, origin);
-        (gateway.log)(&RequestRecord {
-            function,
-            method,
-            path,
-            status: response.status().as_u16(),
-            latency: started.elapsed(),
-            problem: None,
-        });
-        return response;
+        return (preflight(cors, origin), None);
     }
     if exposed.auth == UrlAuth::Iam && !is_signed(request.headers()) {
-        (gateway.log)(&RequestRecord {
-            function,
-            method,
-            path,
-            status: StatusCode::FORBIDDEN.as_u16(),
-            latency: started.elapsed(),
-            problem: Some(format!(
-                "the URL is IAM-auth (url = \"iam\") and the request is not SigV4-signed; sign it \
-                 ({}) or declare url = \"public\"",
-                signing_hint("KEY:SECRET")
-            )),
-        });
-        return forbidden();
+        let problem = format!(
+            "the URL is IAM-auth (url = \"iam\") and the request is not SigV4-signed; sign it \
+             ({}) or declare url = \"public\"",
+            signing_hint("KEY:SECRET")
+        );
+        return (forbidden(), Some(problem));
     }
     if exposed.auth == UrlAuth::Iam
         && let Some(aws) = &gateway.aws
-        && let Err(denied) = aws.authorize_url_call(request.headers(), &function)
+        && let Err(denied) = aws.authorize_url_call(request.headers(), function)
     {
-        (gateway.log)(&RequestRecord {
-            function,
-            method,
-            path,
-            status: StatusCode::FORBIDDEN.as_u16(),
-            latency: started.elapsed(),
-            problem: Some(denied),
-        });
-        return forbidden();
+        return (forbidden(), Some(denied));
     }
-    let pool = exposed.pool.clone();
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_PAYLOAD_BYTES * 2).await {
-        Ok(bytes) => bytes,
-        Err(_) => return payload_too_large(),
-    };
-    let (status, response, problem) = if bytes.len() > MAX_PAYLOAD_BYTES {
+    let too_large = || {
         (
-            StatusCode::PAYLOAD_TOO_LARGE.as_u16(),
             payload_too_large(),
             Some("request body over 6 MB".to_owned()),
         )
-    } else {
-        let request_id = gateway.next_request.fetch_add(1, Ordering::Relaxed);
-        let event = build_event(
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            &path,
-            &bytes,
-            request_id,
-        );
-        match pool.invoke(event).await {
-            Ok(Outcome::Response(value)) => {
-                let response = to_http(value);
-                (response.status().as_u16(), response, None)
-            }
-            Ok(other) => {
-                let problem = match other {
-                    Outcome::FunctionError {
-                        error_type,
-                        message,
-                    } => format!("{error_type}: {message}"),
-                    Outcome::TimedOut(after) => {
-                        format!("Task timed out after {:.2} seconds", after.as_secs_f64())
-                    }
-                    Outcome::Crashed(why) => why,
-                    Outcome::Response(_) => String::new(),
-                };
-                (502, bad_gateway(), Some(problem))
-            }
-            Err(error) => (502, bad_gateway(), Some(error.to_string())),
-        }
     };
-    (gateway.log)(&RequestRecord {
-        function,
-        method,
-        path,
-        status,
-        latency: started.elapsed(),
-        problem,
-    });
-    let mut response = response;
-    if let (Some(cors), Some(origin)) = (&exposed.cors, &origin) {
-        add_cors_headers(response.headers_mut(), cors, origin);
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES * 2).await else {
+        return too_large();
+    };
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return too_large();
     }
-    response
+    let request_id = gateway.next_request.fetch_add(1, Ordering::Relaxed);
+    let event = build_event(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        path,
+        &bytes,
+        request_id,
+    );
+    match exposed.pool.invoke(event).await {
+        Ok(Outcome::Response(value)) => (to_http(value), None),
+        Ok(other) => {
+            let problem = match other {
+                Outcome::FunctionError {
+                    error_type,
+                    message,
+                } => format!("{error_type}: {message}"),
+                Outcome::TimedOut(after) => {
+                    format!("Task timed out after {:.2} seconds", after.as_secs_f64())
+                }
+                Outcome::Crashed(why) => why,
+                Outcome::Response(_) => String::new(),
+            };
+            (bad_gateway(), Some(problem))
+        }
+        Err(error) => (bad_gateway(), Some(error.to_string())),
+    }
 }
 
 /// How to sign a request to a local IAM-auth URL with curl, with these credentials.
