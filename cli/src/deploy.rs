@@ -25,6 +25,26 @@ pub(crate) struct AwsArgs {
     endpoint_url: Option<String>,
 }
 
+impl AwsArgs {
+    /// Where to connect, with the endpoint URL checked (an http(s) URL with a host), so that a
+    /// malformed one is refused before any call, saying what is wrong.
+    fn connect_options(&self) -> Result<ConnectOptions, CliError> {
+        if let Some(url) = &self.endpoint_url {
+            pluto_aws_engine::connect::check_endpoint_url(url).map_err(|reason| {
+                CliError::BadEndpointUrl {
+                    url: url.clone(),
+                    reason,
+                }
+            })?;
+        }
+        Ok(ConnectOptions {
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            ..ConnectOptions::default()
+        })
+    }
+}
+
 /// How to apply a plan.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ApplyArgs {
@@ -168,11 +188,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 async fn engine(args: &AwsArgs, concurrency: usize) -> Result<Engine, CliError> {
-    let aws = pluto_aws_engine::connect(&ConnectOptions {
-        region: args.region.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-    })
-    .await?;
+    let aws = pluto_aws_engine::connect(&args.connect_options()?).await?;
     eprintln!(
         "[pluto] AWS account {} in {} as {}",
         aws.target.account(),
@@ -487,4 +503,35 @@ pub(crate) fn render_outputs(outputs: &Outputs) -> String {
         ]);
     }
     table.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_endpoint_url_is_refused_saying_what_is_wrong() {
+        let args = |url: &str| AwsArgs {
+            region: None,
+            endpoint_url: Some(url.to_owned()),
+        };
+        let error = args("notaurl").connect_options().expect_err("not a URL");
+        assert_eq!(
+            error.to_string(),
+            "--endpoint-url `notaurl` is not an http(s) URL: it has no scheme (`http://` or \
+             `https://`)"
+        );
+        let help = miette::Diagnostic::help(&error).map(|help| help.to_string());
+        assert!(
+            help.is_some_and(|help| help.contains("--endpoint-url http://127.0.0.1:5000")),
+            "{error:?}"
+        );
+        let options = args("http://127.0.0.1:5000")
+            .connect_options()
+            .expect("a URL");
+        assert_eq!(
+            options.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+    }
 }

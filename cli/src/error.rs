@@ -44,6 +44,13 @@ pub(crate) enum CliError {
     #[error("{0}")]
     #[diagnostic(help("pass --model PATH (or set PLUTO_MODEL) to use a llama GGUF you have"))]
     Model(String),
+    /// `run` on an app without functions.
+    #[error("`{0}` declares no function: there is nothing to run")]
+    #[diagnostic(help(
+        "mark a handler with #[resource(function)] (e.g. `#[resource(function(url = \"public\"))]`); \
+         `cargo pluto new NAME` scaffolds an app that runs"
+    ))]
+    NothingToRun(String),
     /// The simulator could not start.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -54,12 +61,31 @@ pub(crate) enum CliError {
     Exists(std::path::PathBuf),
     /// `new` got a name cargo would reject.
     #[error("`{0}` is not a valid package name")]
-    #[diagnostic(help("start with a letter; use letters, digits, `-` and `_`"))]
+    #[diagnostic(help(
+        "start with a letter; use letters, digits, `-` and `_`; not `pluto` (the app depends on \
+         the crate of that name) nor a standard library crate's name"
+    ))]
     BadPackageName(String),
     /// The runtime crate to depend on is missing.
     #[error("no pluto runtime crate at {0}")]
     #[diagnostic(help("pass --pluto-path pointing at the runtime/ directory of a Pluto checkout"))]
     NoRuntime(std::path::PathBuf),
+    /// `--endpoint-url` is not an http(s) URL.
+    #[error("--endpoint-url `{url}` is not an http(s) URL: {reason}")]
+    #[diagnostic(
+        code(pluto::aws::bad_endpoint_url),
+        help(
+            "pass the endpoint's whole URL, with scheme and host (and port, if not the scheme's), \
+             e.g. `--endpoint-url http://127.0.0.1:5000` for an emulator such as moto; leave the \
+             option out to use AWS itself"
+        )
+    )]
+    BadEndpointUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The AWS engine failed.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -92,8 +92,13 @@ fn absolute(path: &Path) -> PathBuf {
     }
 }
 
+/// Package names an app cannot have: its own dependencies' (cargo refuses a package that
+/// depends on a crate of its own name) and the standard library's crates.
+const TAKEN_PACKAGE_NAMES: &[&str] = &["pluto", "std", "core", "alloc", "proc_macro", "test"];
+
 fn valid_package_name(name: &str) -> bool {
-    !name.is_empty()
+    !TAKEN_PACKAGE_NAMES.contains(&name.replace('-', "_").as_str())
+        && !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name
             .chars()

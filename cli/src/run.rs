@@ -48,7 +48,14 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
     let deduction = args.project.deduce()?;
     args.project.write_architecture(&deduction)?;
     let architecture = &deduction.architecture;
+    if architecture.functions.is_empty() {
+        return Err(CliError::NothingToRun(architecture.project.clone()));
+    }
     let stack_dir = args.project.stack_dir(&deduction.package_root);
+    // Before building: another `cargo pluto run` of this stack holds its data.
+    pluto_simulator::store::check_free(
+        &stack_dir.join(pluto_simulator::simulator::KV_DATABASE_FILE),
+    )?;
 
     eprintln!(
         "[pluto] building {}",
@@ -161,8 +168,9 @@ fn print_summary(architecture: &Architecture, simulator: &Simulator, stack_dir: 
         .any(|function| function.spec.url == UrlAuth::Iam)
     {
         println!(
-            "\n  IAM-auth URLs answer 403 to unsigned requests, as on AWS; sign them, e.g.\n  {}",
-            pluto_simulator::gateway::signing_hint("local:local")
+            "\n  IAM-auth URLs need a SigV4-signed request, as on AWS (403 otherwise); sign with \
+             this run's developer key:\n  {}",
+            pluto_simulator::gateway::signing_hint(&simulator.developer_credentials().curl_user())
         );
     }
     println!("\nResources");

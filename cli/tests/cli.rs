@@ -245,3 +245,48 @@ fn several_binaries_need_bin_and_only_the_chosen_ones_functions_are_deduced() {
         .collect();
     assert_eq!(functions, ["alpha-only", "shared"]);
 }
+
+#[test]
+fn regression_new_refuses_a_package_named_like_a_dependency() {
+    let dir = std::env::temp_dir().join(format!("pluto-new-taken-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let app = dir.join("pluto");
+    let output = cargo_pluto(&["pluto", "new", app.to_str().expect("utf-8 path")]);
+    assert!(!output.status.success(), "`pluto` depends on pluto");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not a valid package name") && stderr.contains("`pluto`"),
+        "{stderr}"
+    );
+    assert!(!app.exists(), "nothing is created");
+}
+
+#[test]
+fn regression_an_app_without_resources_is_warned_about_and_not_run() {
+    let dir = std::env::temp_dir().join(format!("pluto-empty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).expect("scratch dir");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"empty-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+    )
+    .expect("manifest");
+    std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").expect("main");
+    let manifest = dir.join("Cargo.toml");
+    let manifest = manifest.to_str().expect("utf-8");
+    let deduced = on_stack(&["deduce"], manifest, "cli-test");
+    assert_succeeded(&deduced);
+    let stderr = String::from_utf8_lossy(&deduced.stderr);
+    assert!(
+        stderr.contains("declares no resource and no function"),
+        "{stderr}"
+    );
+    let run = on_stack(&["run", "--port", "0"], manifest, "cli-test");
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("declares no function: there is nothing to run"),
+        "{stderr}"
+    );
+}

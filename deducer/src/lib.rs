@@ -158,6 +158,29 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
     let defs = resolve::DefMap::new(&package);
     let (declarations, found) = discover::discover(&package, &files, &defs);
     diagnostics.extend(found);
+    if declarations.is_empty()
+        && let Some(root) = package
+            .targets
+            .iter()
+            .find_map(|target| target.modules.first())
+    {
+        diagnostics.push(Diagnostic::warning(
+            SourceLocation {
+                file: files.get(root.file).relative.clone(),
+                line: 1,
+                column: 1,
+            },
+            format!(
+                "package `{}` declares no resource and no function: there is nothing to run or deploy",
+                package.name
+            ),
+            Some(
+                "mark the handlers with #[resource(function)] and the stores and models they use \
+                 with #[resource(kv_store)] or #[resource(sagemaker(...))]"
+                    .to_owned(),
+            ),
+        ));
+    }
     let mut analysis = AccessAnalysis::new(&package, &files, &defs, &declarations);
     let mut resources = Vec::new();
     let mut functions = Vec::new();

@@ -10,7 +10,10 @@
 //! - a connection dropped before forwarding ([`Injection::Drop`]): no answer at all, and the
 //!   request never reached moto;
 //! - a lost response ([`Injection::LoseResponse`]): the request is forwarded and done by moto,
-//!   then the connection is dropped without answering, so the client does not know it was done.
+//!   then the connection is dropped without answering, so the client does not know it was done;
+//! - silence ([`Injection::NeverAnswer`]): the request is read and then never answered, the
+//!   connection held open until the client gives up (an endpoint that hangs); it never reaches
+//!   moto.
 //!
 //! The proxy speaks plain HTTP/1.1 itself (keep-alive, `Content-Length` or chunked request
 //! bodies), so it can close a connection without answering; it forwards through `reqwest`.
@@ -79,6 +82,9 @@ pub enum Injection {
     /// Forwards the request to moto (which does it), then closes the connection without passing
     /// the answer on.
     LoseResponse,
+    /// Reads the request and never answers: the connection stays open and silent until the
+    /// client closes it (or the proxy stops). The request does not reach moto.
+    NeverAnswer,
 }
 
 impl Injection {
@@ -93,7 +99,7 @@ impl Injection {
                 "ServiceUnavailable",
                 "Service is unavailable",
             )),
-            Self::Drop | Self::LoseResponse => None,
+            Self::Drop | Self::LoseResponse | Self::NeverAnswer => None,
         }
     }
 }
@@ -325,6 +331,12 @@ async fn connection(state: Arc<State>, stream: TcpStream) {
             Some(Injection::Drop) => return,
             Some(Injection::LoseResponse) => {
                 let _ = forward(&state, &request).await;
+                return;
+            }
+            Some(Injection::NeverAnswer) => {
+                // Silent until the client gives up and closes the connection.
+                let mut ignored = [0; 4096];
+                while matches!(reader.read(&mut ignored).await, Ok(read) if read > 0) {}
                 return;
             }
             Some(injection) => match injection.answer(&seen) {

@@ -1158,3 +1158,269 @@ fn a_new_instance_type_is_a_blue_green_update_of_the_endpoint() {
         );
     });
 }
+
+/// What the proxy of the silent-endpoint test leaves unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Silence {
+    Nothing,
+    /// Every request for this operation (as the proxy names it).
+    Operation(&'static str),
+    Everything,
+}
+
+/// The error of the call that got no answer in `error`: `error` itself, the read of a failed
+/// plan, or the failed resource of a partial apply.
+fn unanswered(error: &pluto_aws_engine::EngineError) -> Option<&pluto_aws_engine::EngineError> {
+    use pluto_aws_engine::EngineError;
+    use pluto_aws_engine::error::ResourceOutcome;
+    match error {
+        EngineError::NoAnswer { .. } => Some(error),
+        EngineError::ReadFailed { error } => unanswered(error),
+        EngineError::Partial { resources, .. } => {
+            resources
+                .iter()
+                .find_map(|resource| match &resource.outcome {
+                    ResourceOutcome::Failed { error, .. } => unanswered(error),
+                    _ => None,
+                })
+        }
+        _ => None,
+    }
+}
+
+/// Checks that `error` reports `operation` on an object named like `object` as unanswered
+/// `within` (e.g. `within 0.5 s`), with help on what to check; prints how long it took.
+fn assert_unanswered(
+    case: &str,
+    started: std::time::Instant,
+    error: &pluto_aws_engine::EngineError,
+    operation: Option<&str>,
+    object: &str,
+    within: &str,
+) {
+    eprintln!(
+        "[silent endpoint] {case}: failed after {:.2} s: {error}",
+        started.elapsed().as_secs_f64()
+    );
+    let Some(pluto_aws_engine::EngineError::NoAnswer {
+        operation: unanswered_operation,
+        object: unanswered_object,
+        message,
+        ..
+    }) = unanswered(error)
+    else {
+        panic!("{case}: not an unanswered call: {error:?}");
+    };
+    if let Some(operation) = operation {
+        assert_eq!(*unanswered_operation, operation, "{case}: {error}");
+    }
+    assert!(
+        unanswered_operation.contains(':') && unanswered_object.contains(object),
+        "{case}: names the call and its object: {error}"
+    );
+    assert!(message.contains(within), "{case}: {message}");
+    let help = miette::Diagnostic::help(unanswered(error).expect("the unanswered call"))
+        .map(|help| help.to_string())
+        .unwrap_or_default();
+    eprintln!("[silent endpoint] {case}: help: {help}");
+    assert!(
+        help.contains(&format!("did not answer {unanswered_operation} {within}"))
+            && help.contains("--endpoint-url")
+            && help.contains("region"),
+        "{case}: the help says what to check: {help}"
+    );
+}
+
+/// Issue 13, item 6: AWS calls had no read or operation timeout, so a plan or deploy against an
+/// endpoint that accepts connections and never answers waited forever, printing nothing. Now
+/// every client has timeouts, a call that runs into them is retried like throttling, and the
+/// error names the call and its object, how long it waited and what to check.
+///
+/// Through a proxy that reads requests and never answers them — one operation, then every
+/// request — with half-second timeouts: a plan, a deploy, the stack's lock and connecting each
+/// fail with such an error. How long each took is printed, not asserted; a generous guard fails
+/// the test, rather than letting it hang, if a call does hang.
+#[test]
+fn regression_deploys_never_hang_a_silent_endpoint_fails_within_its_timeout() {
+    run(|| async {
+        let guard = std::time::Duration::from_secs(240);
+        if tokio::time::timeout(guard, silent_endpoint_fails_every_command())
+            .await
+            .is_err()
+        {
+            panic!(
+                "still running after {} s: a call to a silent endpoint hangs despite the timeouts",
+                guard.as_secs()
+            );
+        }
+    });
+}
+
+async fn silent_endpoint_fails_every_command() {
+    use aws_config::retry::RetryConfig;
+    use pluto_aws_engine::connect::{MAX_ATTEMPTS, Timeouts, from_config_with_timeouts};
+    use pluto_aws_engine::{EngineError, LockError, WaitPolicy};
+    use pluto_tests::proxy::{Injection, Seen};
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+
+    let moto = moto();
+    let silence = Arc::new(Mutex::new(Silence::Nothing));
+    let silence_now = |now: Silence| *silence.lock().unwrap_or_else(PoisonError::into_inner) = now;
+    let proxy = FaultProxy::start(moto.endpoint(), {
+        let silence = silence.clone();
+        move |seen: &Seen| {
+            let silent = match *silence.lock().unwrap_or_else(PoisonError::into_inner) {
+                Silence::Nothing => false,
+                Silence::Operation(operation) => seen.operation == operation,
+                Silence::Everything => true,
+            };
+            silent.then_some(Injection::NeverAnswer)
+        }
+    });
+    let attempts = |operation: &str| proxy.count(operation);
+    // The engine's retries, with millisecond pauses.
+    let config = pluto_tests::moto::sdk_config_for(proxy.endpoint())
+        .await
+        .into_builder()
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(20)),
+        )
+        .build();
+    // Each attempt's read times out first; all six fit in the operation's time.
+    let timeouts = Timeouts {
+        connect: Duration::from_millis(500),
+        read: Duration::from_millis(500),
+        attempt: Duration::from_secs(1),
+        operation: Duration::from_secs(10),
+    };
+    let within = "within 0.5 s";
+    let mut engine = Engine::new(
+        from_config_with_timeouts(&config, timeouts)
+            .await
+            .expect("the engine connects while the proxy answers"),
+    );
+    engine.wait = WaitPolicy::fast();
+    assert_eq!(engine.aws.timeouts, timeouts);
+    let app = architecture(vec![function("solo", UrlAuth::Iam, Vec::new())]);
+    let code = code("silent");
+    let names = StackNames::new("engine-app", "silent").expect("names");
+    let desired = || {
+        DesiredStack::new(
+            &app,
+            names.clone(),
+            engine.aws.target.clone(),
+            &code,
+            &|_| None,
+        )
+        .expect("a desired stack")
+    };
+
+    // A plan whose read of the function's role is never answered.
+    silence_now(Silence::Operation("GetRole"));
+    let started = Instant::now();
+    let error = engine
+        .plan_deploy(desired())
+        .await
+        .expect_err("the plan fails");
+    assert_unanswered(
+        "plan, iam:GetRole unanswered",
+        started,
+        &error,
+        Some("iam:GetRole"),
+        "engine-app-silent-solo-fn",
+        within,
+    );
+    assert_eq!(
+        attempts("GetRole"),
+        MAX_ATTEMPTS as usize,
+        "each attempt timed out and was retried: {:#?}",
+        proxy.seen()
+    );
+
+    // A deploy whose CreateFunction is never answered: the role is made, the function is not.
+    silence_now(Silence::Operation("POST /2015-03-31/functions"));
+    let prepared = plan(&engine, &app, "silent", &code).await;
+    let started = Instant::now();
+    let error = engine
+        .apply(prepared, &Silent)
+        .await
+        .expect_err("the deploy fails");
+    assert_unanswered(
+        "deploy, lambda:CreateFunction unanswered",
+        started,
+        &error,
+        Some("lambda:CreateFunction"),
+        "engine-app-silent-solo",
+        within,
+    );
+    assert!(
+        matches!(error, EngineError::Partial { .. }),
+        "the report of the apply: {error:?}"
+    );
+    assert_eq!(
+        attempts("POST /2015-03-31/functions"),
+        MAX_ATTEMPTS as usize,
+        "each attempt timed out and was retried"
+    );
+
+    // Nothing answered: a plan fails at its first read, a deploy at taking the lock.
+    silence_now(Silence::Everything);
+    let started = Instant::now();
+    let error = engine
+        .plan_deploy(desired())
+        .await
+        .expect_err("the plan fails");
+    assert_unanswered("plan, nothing answered", started, &error, None, "", within);
+    let started = Instant::now();
+    let error = StackLock::acquire(&engine.aws, &names, &LockOptions::new("deploy"), &|_, _| {})
+        .await
+        .expect_err("the lock cannot be taken");
+    eprintln!(
+        "[silent endpoint] deploy (taking the lock), nothing answered: failed after {:.2} s: {error}",
+        started.elapsed().as_secs_f64()
+    );
+    match &error {
+        LockError::AcquireFailed {
+            operation, message, ..
+        } => assert!(
+            *operation == "dynamodb:PutItem" && message.contains(within),
+            "{error}"
+        ),
+        other => panic!("not a failed acquire: {other:?}"),
+    }
+
+    // Connecting, with an operation timeout shorter than the attempts: it ends the retries.
+    let started = Instant::now();
+    let error = from_config_with_timeouts(
+        &config,
+        Timeouts {
+            connect: Duration::from_secs(1),
+            read: Duration::from_secs(1),
+            attempt: Duration::from_secs(2),
+            operation: Duration::from_millis(1500),
+        },
+    )
+    .await
+    .expect_err("connecting fails");
+    assert_unanswered(
+        "connect, nothing answered",
+        started,
+        &error,
+        Some("sts:GetCallerIdentity"),
+        "the caller",
+        "within 1.5 s",
+    );
+    assert!(error.to_string().contains("operation timeout"), "{error}");
+
+    // The half-made stack goes.
+    silence_now(Silence::Nothing);
+    let destroy = engine.plan_destroy(&names).await.expect("a destroy plan");
+    engine
+        .apply(destroy, &Silent)
+        .await
+        .expect("the half-made stack is destroyed");
+}

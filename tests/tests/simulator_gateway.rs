@@ -1,10 +1,12 @@
 //! The simulator's Function URL gateway in front of real function processes (the fixture app):
-//! payload-2.0 events in and out, instance reuse and scale-out, and how timeouts, crashes and
-//! oversized requests are answered while the simulator keeps serving.
+//! payload-2.0 events in and out, instance reuse and scale-out, how timeouts, crashes and
+//! oversized requests are answered while the simulator keeps serving, and how web pages in the
+//! developer's browser are kept from driving local functions.
 
 use pluto_simulator::gateway::RequestRecord;
+use pluto_simulator::simulator::HEADER_READ_TIMEOUT;
 use pluto_simulator::{Simulator, SimulatorOptions};
-use pluto_spec::UrlAuth;
+use pluto_spec::{Cors, UrlAuth};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -21,6 +23,16 @@ impl Simulated {
     /// Serves the fixture app through `Simulator::start`, with only `functions` behind public
     /// URLs, each with this timeout.
     async fn start(functions: &[&str], timeout_s: u32, max_instances: usize) -> Self {
+        Self::start_with_cors(functions, timeout_s, max_instances, None).await
+    }
+
+    /// As [`Simulated::start`], the URLs with these CORS settings.
+    async fn start_with_cors(
+        functions: &[&str],
+        timeout_s: u32,
+        max_instances: usize,
+        cors: Option<Cors>,
+    ) -> Self {
         let mut architecture = pluto_tests::app::fixture_architecture();
         for function in &mut architecture.functions {
             let exposed = functions.contains(&function.spec.name.as_str());
@@ -29,7 +41,7 @@ impl Simulated {
             } else {
                 UrlAuth::None
             };
-            function.spec.cors = None;
+            function.spec.cors = if exposed { cors.clone() } else { None };
             function.spec.timeout_s = timeout_s;
         }
         static STARTED: AtomicUsize = AtomicUsize::new(0);
@@ -225,5 +237,166 @@ async fn concurrent_requests_start_more_instances_up_to_the_limit() {
         pids.len() <= 3,
         "never more instances than the limit: {pids:?}"
     );
+    simulated.stop().await;
+}
+
+#[tokio::test]
+async fn regression_browser_attacks_foreign_host_and_origin_are_refused() {
+    let cors = Cors {
+        allow_origins: vec!["https://app.example".to_owned()],
+        ..Cors::default()
+    };
+    let simulated = Simulated::start_with_cors(&["kv-set", "kv-get"], 10, 1, Some(cors)).await;
+    let client = reqwest::Client::new();
+    let set = format!("{}/kv-set", simulated.url);
+    let port = simulated.url.rsplit(':').next().expect("a port").to_owned();
+
+    // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1.
+    let rebound = client
+        .post(&set)
+        .header("host", format!("evil.example:{port}"))
+        .header("content-type", "text/plain")
+        .body(r#"["stolen", "by a rebinding page"]"#)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(rebound.status(), 403);
+    let body: Value = rebound.json().await.expect("JSON");
+    assert!(
+        body["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("evil.example")),
+        "{body}"
+    );
+    // CSRF: a page on another origin POSTs text/plain (no preflight needed).
+    let csrf = client
+        .post(&set)
+        .header("origin", "https://evil.example")
+        .header("content-type", "text/plain")
+        .body(r#"["stolen", "by a cross-site page"]"#)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(csrf.status(), 403);
+    let body: Value = csrf.json().await.expect("JSON");
+    assert!(
+        body["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("https://evil.example") && m.contains("cors(")),
+        "{body}"
+    );
+    assert_eq!(
+        post(&format!("{}/kv-get", simulated.url), json!(["stolen"])).await,
+        (200, Value::Null),
+        "the function was not invoked"
+    );
+    {
+        let records = simulated.requests.lock().expect("records");
+        let problems: Vec<&str> = records
+            .iter()
+            .filter_map(|record| record.problem.as_deref())
+            .collect();
+        assert!(
+            problems[0].contains("DNS rebinding") && records[0].status == 403,
+            "{problems:?}"
+        );
+        assert!(
+            problems[1]
+                .contains("a web page on https://evil.example tried to call function `kv-set`"),
+            "{problems:?}"
+        );
+    }
+
+    // The gateway's own origin (any loopback name, its port) and the declared one may call.
+    for origin in [
+        simulated.url.clone(),
+        format!("http://localhost:{port}"),
+        "https://app.example".to_owned(),
+    ] {
+        let allowed = client
+            .post(&set)
+            .header("origin", &origin)
+            .header("content-type", "text/plain")
+            .body(r#"["k", "v"]"#)
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(allowed.status(), 200, "{origin}");
+    }
+    // A loopback page on another port is another origin.
+    let other_port = client
+        .post(&set)
+        .header("origin", "http://127.0.0.1:1")
+        .body(r#"["k", "v"]"#)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(other_port.status(), 403);
+    // `localhost` and `[::1]` are loopback names too.
+    let by_name = client
+        .post(&set)
+        .header("host", format!("localhost:{port}"))
+        .body(r#"["k", "v"]"#)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(by_name.status(), 200);
+    simulated.stop().await;
+}
+
+#[tokio::test]
+async fn regression_gateway_errors_are_json() {
+    let simulated = Simulated::start(&["echo"], 10, 1).await;
+    for (path, status) in [("/", 404), ("/hello/%FF", 404), ("/echo/%FF", 400)] {
+        let response = reqwest::get(format!("{}{path}", simulated.url))
+            .await
+            .expect("GET");
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{path}"
+        );
+        let body: Value = response.json().await.expect("JSON");
+        assert!(body["Message"].is_string(), "{path}: {body}");
+    }
+    simulated.stop().await;
+}
+
+#[tokio::test]
+async fn regression_slowloris_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let simulated = Simulated::start(&["echo"], 10, 1).await;
+    let trickle = |address: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connects");
+        stream
+            .write_all(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .expect("writes");
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(
+            HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5),
+            stream.read_to_end(&mut rest),
+        )
+        .await;
+        (closed.is_ok(), started.elapsed())
+    };
+    let gateway = simulated.url.trim_start_matches("http://").to_owned();
+    let aws = simulated
+        .simulator
+        .aws_endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let (gateway, aws) = tokio::join!(trickle(gateway), trickle(aws));
+    for (closed, after) in [gateway, aws] {
+        assert!(closed, "the connection is still open after {after:?}");
+        assert!(
+            after >= HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1),
+            "closed too early: {after:?}"
+        );
+    }
     simulated.stop().await;
 }

@@ -99,6 +99,30 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
         .expect("qa");
     assert_eq!(bad.status().as_u16(), 400);
 
+    // regression: a second `cargo pluto run` of the same stack says so before building.
+    let second = Command::new(&cargo_pluto)
+        .args([
+            "pluto",
+            "run",
+            "--port",
+            "0",
+            "--stack",
+            "e2e",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .output()
+        .await
+        .expect("a second cargo-pluto runs");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another `cargo pluto run` of this stack is running")
+            && stderr.contains("--stack")
+            && !stderr.contains("[pluto] building"),
+        "{stderr}"
+    );
+
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill")
         .args(["-INT", &pid])

@@ -992,7 +992,7 @@ impl Engine {
 /// A failed read while planning: nothing was changed.
 fn read_failed(error: EngineError) -> EngineError {
     match error {
-        EngineError::Aws { .. } => EngineError::ReadFailed {
+        EngineError::Aws { .. } | EngineError::NoAnswer { .. } => EngineError::ReadFailed {
             error: Box::new(error),
         },
         other => other,

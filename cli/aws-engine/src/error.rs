@@ -41,6 +41,31 @@ pub enum EngineError {
         message: String,
     },
 
+    /// An AWS API call got no answer within its timeout ([`crate::connect::Timeouts`]), after
+    /// the SDK's retries.
+    #[error("{operation} on {object} failed: {message}")]
+    #[diagnostic(
+        code(pluto::aws::no_answer),
+        help(
+            "the AWS endpoint did not answer {operation} {within}. Check the network connection; \
+             that `--endpoint-url`, if you pass one, is the address of a running AWS API (scheme, \
+             host and port); and that the region (`--region`, AWS_REGION or the profile's) is a \
+             region that exists. Then run the command again: it reads what exists in AWS and does \
+             only what is left"
+        )
+    )]
+    NoAnswer {
+        /// The API operation, e.g. `lambda:CreateFunction`.
+        operation: &'static str,
+        /// What it acted on, e.g. `Lambda function my-app-dev-chat`.
+        object: String,
+        /// Which timeout ran out, e.g. `no answer from AWS within 60 s (read timeout; still
+        /// failing after retries; the call may or may not have taken effect)`.
+        message: String,
+        /// `within 60 s` (or `in time`, when the SDK did not say how long).
+        within: String,
+    },
+
     /// A declared secret (`from_env("VAR")`) is not set on the deploying machine.
     #[error("{resource} needs `{key}` from the environment variable `{var}`, which is not set")]
     #[diagnostic(
@@ -309,6 +334,14 @@ pub(crate) fn aws_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(timeout) = timed_out(&error) {
+        return EngineError::NoAnswer {
+            operation,
+            object: object.into(),
+            message: timeout.describe(),
+            within: timeout.within(),
+        };
+    }
     EngineError::Aws {
         operation,
         object: object.into(),
@@ -327,6 +360,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     use aws_smithy_runtime_api::client::result::SdkError;
+    if let Some(timeout) = timed_out(error) {
+        return timeout.describe();
+    }
     let retried = if is_transient(error) {
         "; still failing after retries"
     } else {
@@ -359,6 +395,119 @@ where
         ),
         _ => error_chain(error),
     }
+}
+
+/// Which of the [`crate::connect::Timeouts`] ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeoutKind {
+    Connect,
+    Read,
+    Attempt,
+    Operation,
+    /// A timeout the SDK did not name.
+    Other,
+}
+
+/// A call that failed because a timeout ran out: which one, and after how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TimedOut {
+    kind: TimeoutKind,
+    after: Option<std::time::Duration>,
+}
+
+impl TimedOut {
+    /// `within 60 s`, or `in time`.
+    fn within(self) -> String {
+        match self.after {
+            // Tenths of a second: an upload's timeouts have odd milliseconds.
+            Some(after) => format!("within {} s", (after.as_secs_f64() * 10.0).round() / 10.0),
+            None => "in time".to_owned(),
+        }
+    }
+
+    /// What [`describe`] says about it.
+    fn describe(self) -> String {
+        let within = self.within();
+        match self.kind {
+            TimeoutKind::Connect => format!(
+                "could not connect to the AWS endpoint {within} (connect timeout; still failing \
+                 after retries)"
+            ),
+            TimeoutKind::Read => format!(
+                "no answer from AWS {within} (read timeout; still failing after retries; the call \
+                 may or may not have taken effect)"
+            ),
+            TimeoutKind::Attempt => format!(
+                "no answer from AWS {within} (attempt timeout; still failing after retries; the \
+                 call may or may not have taken effect)"
+            ),
+            TimeoutKind::Operation => format!(
+                "no answer from AWS {within} (operation timeout, which covers all attempts; the \
+                 call may or may not have taken effect)"
+            ),
+            TimeoutKind::Other => format!(
+                "no answer from AWS {within} (still failing after retries; the call may or may \
+                 not have taken effect)"
+            ),
+        }
+    }
+}
+
+/// Whether `error` is a timeout that ran out, and which. The SDK says which in its error text:
+/// `HTTP connect timeout occurred after 5s`, `HTTP read timeout occurred after 60s`, `operation
+/// attempt timeout (single attempt) occurred after 90s`, `operation timeout (all attempts
+/// including retries) occurred after 180s`.
+fn timed_out<E>(
+    error: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> Option<TimedOut>
+where
+    E: std::error::Error + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match error {
+        SdkError::TimeoutError(_) => {}
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {}
+        _ => return None,
+    }
+    let text = error_chain(error);
+    let kind = if text.contains("HTTP connect timeout") {
+        TimeoutKind::Connect
+    } else if text.contains("HTTP read timeout") {
+        TimeoutKind::Read
+    } else if text.contains("operation attempt timeout") {
+        TimeoutKind::Attempt
+    } else if text.contains("operation timeout") {
+        TimeoutKind::Operation
+    } else {
+        TimeoutKind::Other
+    };
+    let after = text
+        .split_once("occurred after ")
+        .and_then(|(_, rest)| parse_duration(rest));
+    Some(TimedOut { kind, after })
+}
+
+/// A duration as `Debug` writes it, at the start of `text`: `60s`, `1.5s`, `500ms`, `20µs`.
+fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let number: f64 = text[..end].parse().ok()?;
+    let unit = text[end..]
+        .split(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or_default();
+    let seconds = match unit {
+        "s" => number,
+        "ms" => number / 1e3,
+        "µs" | "us" => number / 1e6,
+        "ns" => number / 1e9,
+        _ => return None,
+    };
+    std::time::Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// An error and its sources, as `a: b: c`, without repeats (the SDK's `Display`s often repeat
@@ -533,6 +682,71 @@ mod tests {
                 && text.contains("connection closed before message completed")
                 && text.contains("may or may not have taken effect"),
             "{text}"
+        );
+    }
+
+    fn timed_out_after(text: &str, dispatch: bool) -> Sdk {
+        let source: aws_smithy_runtime_api::box_error::BoxError = text.to_owned().into();
+        if dispatch {
+            Sdk::dispatch_failure(
+                aws_smithy_runtime_api::client::result::ConnectorError::timeout(source),
+            )
+        } else {
+            Sdk::timeout_error(source)
+        }
+    }
+
+    #[test]
+    fn timeouts_name_the_call_how_long_it_waited_and_what_to_check() {
+        for (text, dispatch, says) in [
+            (
+                "HTTP read timeout occurred after 60s",
+                true,
+                "no answer from AWS within 60 s (read timeout",
+            ),
+            (
+                "HTTP connect timeout occurred after 5s",
+                true,
+                "could not connect to the AWS endpoint within 5 s",
+            ),
+            (
+                "operation attempt timeout (single attempt) occurred after 1.5s",
+                false,
+                "no answer from AWS within 1.5 s (attempt timeout",
+            ),
+            (
+                "operation timeout (all attempts including retries) occurred after 500ms",
+                false,
+                "no answer from AWS within 0.5 s (operation timeout",
+            ),
+        ] {
+            let error = timed_out_after(text, dispatch);
+            assert!(is_transient(&error), "{text}");
+            let error = aws_error("lambda:CreateFunction", "Lambda function f", error);
+            assert!(matches!(error, EngineError::NoAnswer { .. }), "{error:?}");
+            let message = error.to_string();
+            assert!(
+                message.starts_with("lambda:CreateFunction on Lambda function f failed: ")
+                    && message.contains(says),
+                "{message}"
+            );
+            let help = Diagnostic::help(&error).map(|help| help.to_string());
+            assert!(
+                help.as_ref().is_some_and(|help| help
+                    .contains("did not answer lambda:CreateFunction within")
+                    && help.contains("--endpoint-url")
+                    && help.contains("--region")),
+                "{help:?}"
+            );
+        }
+        let error = aws_error(
+            "iam:GetRole",
+            "IAM role r",
+            timed_out_after("something else", false),
+        );
+        assert!(
+            Diagnostic::help(&error).is_some_and(|help| help.to_string().contains("in time")),
+            "{error:?}"
         );
     }
 

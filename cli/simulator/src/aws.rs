@@ -7,17 +7,23 @@
 //!   model;
 //! - Lambda `Invoke` for `Function::invoke`, answered by the function's own instances.
 //!
-//! **IAM is enforced**: each function process gets its own access key; a call to a resource or
-//! operation the deducer did not grant that function gets the `AccessDeniedException` AWS
-//! returns, and the simulator log says which grant is missing. (Signatures are not verified:
-//! every caller is a process the simulator started.)
+//! **IAM is enforced**: each function process gets its own random access key and secret per run
+//! ([`sigv4::Keyring`]), every call must carry a valid SigV4 signature made with one of them
+//! (else AWS's `MissingAuthenticationTokenException`, `UnrecognizedClientException` or
+//! `InvalidSignatureException`), and a call to a resource or operation the deducer did not grant
+//! that function gets the `AccessDeniedException` AWS returns, the simulator log saying which
+//! grant is missing. Only requests to a loopback host name are answered: no web page can reach
+//! these APIs through DNS rebinding.
+
+pub mod sigv4;
 
 use crate::error::SimulatorError;
 use crate::lambda::{FunctionPool, Outcome};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use pluto_model::iam::AwsTarget;
@@ -25,11 +31,16 @@ use pluto_model::llm::{TextGeneration, TgiRequest};
 use pluto_model::naming::StackNames;
 use pluto_model::{Architecture, Operation, ResourceRef};
 use pluto_spec::ResourceKind;
+use pluto_spec::limits::{
+    DYNAMODB_REQUEST_MAX_BYTES, MAX_PAYLOAD_BYTES, SAGEMAKER_PAYLOAD_MAX_BYTES,
+};
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde_json::{Value, json};
+use sigv4::{Keyring, Principal, ReceivedRequest, Scope};
 use std::collections::HashMap;
 use std::path::Path as FsPath;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// A line for the simulator log.
 pub type AwsLog = Arc<dyn Fn(&str) + Send + Sync>;
@@ -62,8 +73,8 @@ pub const LOCAL_REGION: &str = "us-east-1";
 /// The local AWS APIs of one running app.
 pub struct LocalAws {
     architecture: Architecture,
-    /// Access key id → function (logical name).
-    callers: HashMap<String, String>,
+    /// This run's credentials: each function's and the developer's.
+    keys: Arc<Keyring>,
     /// Physical name → resource.
     resources: HashMap<String, ResourceRef>,
     database: Database,
@@ -86,20 +97,17 @@ impl std::fmt::Debug for LocalAws {
 
 impl LocalAws {
     /// Opens (or creates) the KV database at `database_path` for `architecture`, whose
-    /// functions run in `functions` (by logical name).
+    /// functions run in `functions` (by logical name) with the credentials in `keys`.
     pub fn new(
         architecture: Architecture,
         names: StackNames,
         database_path: &FsPath,
         model: Option<Arc<dyn TextGeneration>>,
         functions: HashMap<String, Arc<FunctionPool>>,
+        keys: Arc<Keyring>,
         log: AwsLog,
     ) -> Result<Self, SimulatorError> {
-        let database =
-            Database::create(database_path).map_err(|error| SimulatorError::Database {
-                path: database_path.to_path_buf(),
-                message: error.to_string(),
-            })?;
+        let database = crate::store::open(database_path)?;
         let mut resources = HashMap::new();
         for resource in &architecture.resources {
             let (kind, name) = (resource.spec.kind(), resource.spec.name().to_owned());
@@ -116,19 +124,9 @@ impl LocalAws {
                 },
             );
         }
-        let callers = architecture
-            .functions
-            .iter()
-            .map(|function| {
-                (
-                    access_key_id(&function.spec.name),
-                    function.spec.name.clone(),
-                )
-            })
-            .collect();
         Ok(Self {
             architecture,
-            callers,
+            keys,
             resources,
             database,
             model,
@@ -148,21 +146,19 @@ impl LocalAws {
         self
     }
 
-    /// The AWS settings of a function process: its own credentials (which tell the simulator
-    /// who calls), the local region and this API's endpoint.
-    pub fn credentials_env(function: &str, endpoint: &str) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID".to_owned(), access_key_id(function)),
-            (
-                "AWS_SECRET_ACCESS_KEY".to_owned(),
-                "pluto-local-secret".to_owned(),
-            ),
-            ("AWS_REGION".to_owned(), LOCAL_REGION.to_owned()),
-            ("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
-        ]
+    /// The AWS settings of function process `function`: its own credentials of this run (which
+    /// tell the simulator who calls), the local region and this API's endpoint.
+    pub fn credentials_env(&self, function: &str, endpoint: &str) -> Vec<(String, String)> {
+        credentials_env(&self.keys, function, endpoint)
     }
 
-    /// The axum router serving the APIs.
+    /// This run's credentials.
+    pub fn keys(&self) -> &Arc<Keyring> {
+        &self.keys
+    }
+
+    /// The axum router serving the APIs; every request must name a loopback host and be signed
+    /// with this run's credentials.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/", post(dynamodb))
@@ -171,24 +167,52 @@ impl LocalAws {
                 "/2015-03-31/functions/{name}/invocations",
                 post(lambda_invoke),
             )
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                authenticate,
+            ))
+            // Each API checks its own limit (Lambda and SageMaker: 6 MB) with AWS's error.
+            .layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES))
             .with_state(self)
     }
 
-    /// The calling function, from the access key in the SigV4 `Authorization` header.
+    /// The calling function, from the access key in the SigV4 `Authorization` header (whose
+    /// signature the router has verified).
     fn caller(&self, headers: &HeaderMap) -> Option<String> {
         let authorization = headers.get("authorization")?.to_str().ok()?;
         let credential = authorization.split("Credential=").nth(1)?;
         let key = credential.split('/').next()?;
-        self.callers.get(key).cloned()
+        match self.keys.principal(key)? {
+            Principal::Function(name) => Some(name.clone()),
+            Principal::Developer => None,
+        }
     }
 
-    /// Whether a signed request to the IAM-auth URL of function `function` may call it: a
-    /// request signed with a function's local credentials needs that function's
-    /// `function_url` grant (`lambda:InvokeFunctionUrl`, as deployed); one signed with any other
-    /// key is a person's (any key signs locally). The error is the reason, already logged.
-    pub fn authorize_url_call(&self, headers: &HeaderMap, function: &str) -> Result<(), String> {
-        let Some(caller) = self.caller(headers) else {
-            return Ok(());
+    /// Whether `request` to the IAM-auth URL of function `function` may call it: it must carry
+    /// a valid SigV4 signature (service `lambda`) made with this run's developer credential or a
+    /// function's; signed by a function, that function also needs its `function_url` grant
+    /// (`lambda:InvokeFunctionUrl`), as deployed. The error is the reason, for the log.
+    pub fn authorize_url_call(
+        &self,
+        request: &ReceivedRequest<'_>,
+        function: &str,
+    ) -> Result<(), String> {
+        let scope = Scope {
+            service: Some("lambda"),
+            region: LOCAL_REGION,
+        };
+        let caller = match self.keys.verify(request, scope, SystemTime::now()) {
+            Ok(Principal::Developer) => return Ok(()),
+            Ok(Principal::Function(caller)) => caller,
+            Err(error) => {
+                return Err(format!(
+                    "the URL is IAM-auth (url = \"iam\") and {} ({}); sign with the developer \
+                     credentials `cargo pluto run` prints ({}), or declare url = \"public\"",
+                    error.detail(),
+                    error.code(),
+                    crate::gateway::signing_hint("KEY:SECRET")
+                ));
+            }
         };
         let physical = self
             .resources
@@ -262,20 +286,134 @@ impl LocalAws {
     }
 }
 
-/// The access key id of a function's local credentials.
-pub fn access_key_id(function: &str) -> String {
-    let suffix: String = function
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_uppercase();
-    format!("PLUTOLOCAL{suffix}{:08X}", fnv(function))
+/// The AWS settings of function process `function` with this run's `keys`: its own credentials,
+/// the local region and the endpoint of the local APIs.
+///
+/// # Panics
+/// When `keys` has no credentials for `function` (the simulator makes them for every function).
+pub fn credentials_env(keys: &Keyring, function: &str, endpoint: &str) -> Vec<(String, String)> {
+    let credentials = keys
+        .function(function)
+        .unwrap_or_else(|| panic!("the simulator made no credentials for function `{function}`"));
+    vec![
+        (
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            credentials.access_key_id.clone(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_owned(),
+            credentials.secret_access_key.clone(),
+        ),
+        ("AWS_REGION".to_owned(), LOCAL_REGION.to_owned()),
+        ("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
+    ]
 }
 
-fn fnv(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
+/// Whether `host` (a `Host` header or URI authority) names this machine's loopback interface:
+/// `127.0.0.1`, `localhost` or `[::1]`, with any port. The simulator listens on 127.0.0.1 only,
+/// so any other name is a web page's DNS rebinding (or a proxy's), never a local client.
+pub fn is_loopback_host(host: &str) -> bool {
+    if host.contains('@') {
+        return false;
+    }
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority.host().to_ascii_lowercase();
+    matches!(name.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// The host a request names: its `Host` header, else its URI's authority.
+pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get("host")
+        .map(|value| value.to_str().unwrap_or("(not text)"))
+        .or_else(|| uri.authority().map(axum::http::uri::Authority::as_str))
+}
+
+/// The most a request to the local APIs may carry (DynamoDB takes 16 MB).
+const MAX_API_BODY_BYTES: usize = DYNAMODB_REQUEST_MAX_BYTES;
+
+/// The SigV4 service name of the API at `path`.
+fn service_of(path: &str) -> Option<&'static str> {
+    if path == "/" {
+        Some("dynamodb")
+    } else if path.starts_with("/endpoints/") {
+        Some("sagemaker")
+    } else if path.starts_with("/2015-03-31/functions/") {
+        Some("lambda")
+    } else {
+        None
+    }
+}
+
+/// An authentication error as the service at `service` answers it: DynamoDB (JSON 1.0) with
+/// `400 {"__type": "com.amazon.coral.service#...", "message"}`, the REST APIs (Lambda, SageMaker
+/// Runtime) with `403` and `x-amzn-errortype`.
+fn auth_error(service: Option<&str>, code: &str, message: &str) -> Response {
+    if service == Some("dynamodb") {
+        json_1_0(
+            StatusCode::BAD_REQUEST,
+            &json!({"__type": format!("com.amazon.coral.service#{code}"), "message": message}),
+        )
+    } else {
+        rest_error(StatusCode::FORBIDDEN, code, message)
+    }
+}
+
+/// Refuses requests to a foreign host name and requests not signed with this run's
+/// credentials, as AWS refuses unsigned and badly signed ones; logs why.
+async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let service = service_of(&path);
+    let host = request_host(request.headers(), request.uri()).map(str::to_owned);
+    if !host.as_deref().is_some_and(is_loopback_host) {
+        let host = host.unwrap_or_else(|| "(none)".to_owned());
+        (aws.log)(&format!(
+            "refused a request to {path} for host `{host}`: the local AWS APIs answer only \
+             requests to 127.0.0.1, localhost or [::1] (a web page using DNS rebinding names its \
+             own host)"
+        ));
+        return auth_error(
+            service,
+            "AccessDeniedException",
+            &format!("The local AWS APIs only answer requests to a loopback host, not `{host}`."),
+        );
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_API_BODY_BYTES).await else {
+        return rest_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+            "Request must be smaller than 16777216 bytes",
+        );
+    };
+    let received = ReceivedRequest {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    let scope = Scope {
+        service,
+        region: LOCAL_REGION,
+    };
+    if let Err(error) = aws.keys.verify(&received, scope, SystemTime::now()) {
+        (aws.log)(&format!(
+            "refused a {} call to {path}: {} ({})",
+            service.unwrap_or("AWS"),
+            error.detail(),
+            error.code()
+        ));
+        let message = if error == sigv4::AuthError::Missing && service == Some("dynamodb") {
+            "Request is missing Authentication Token".to_owned()
+        } else {
+            error.message()
+        };
+        return auth_error(service, error.code(), &message);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// An IAM denial, rendered per protocol.
@@ -358,25 +496,15 @@ async fn dynamodb(State(aws): State<Arc<LocalAws>>, headers: HeaderMap, body: By
             ),
         );
     };
-    let table = request["TableName"].as_str().unwrap_or_default().to_owned();
+    // DynamoDB validates the request before it checks permissions.
+    let (table, key) = match crate::dynamodb::validate(operation, &request) {
+        Ok(valid) => valid,
+        Err(rejection) => return dynamodb_error(rejection.kind, &rejection.message),
+    };
     let caller = aws.caller(&headers);
     if let Err(denied) = aws.authorize(caller.as_deref(), operation, &table) {
         return dynamodb_error("AccessDeniedException", &denied.message);
     }
-    let key_attribute = pluto_spec::contract::KV_KEY_ATTRIBUTE;
-    let item_or_key = if operation == Operation::KvSet {
-        &request["Item"]
-    } else {
-        &request["Key"]
-    };
-    let Some(key) = item_or_key[key_attribute]["S"].as_str().map(str::to_owned) else {
-        return dynamodb_error(
-            "ValidationException",
-            &format!(
-                "One of the required keys was not given a value: the key attribute is `{key_attribute}` (S)"
-            ),
-        );
-    };
     let result =
         tokio::task::spawn_blocking(move || kv_operation(&aws, &table, operation, &key, &request))
             .await;
@@ -445,6 +573,17 @@ async fn sagemaker(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if body.len() > SAGEMAKER_PAYLOAD_MAX_BYTES {
+        return rest_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ValidationError",
+            &format!(
+                "Request payload of {} bytes is larger than InvokeEndpoint's limit of \
+                 {SAGEMAKER_PAYLOAD_MAX_BYTES} bytes",
+                body.len()
+            ),
+        );
+    }
     let caller = aws.caller(&headers);
     if let Err(denied) = aws.authorize(caller.as_deref(), Operation::SagemakerInvoke, &endpoint) {
         return rest_error(
@@ -515,6 +654,15 @@ async fn lambda_invoke(
     body: Bytes,
 ) -> Response {
     let name = function.rsplit(':').next().unwrap_or(&function).to_owned();
+    if body.len() > MAX_PAYLOAD_BYTES {
+        return rest_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            &format!(
+                "Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation"
+            ),
+        );
+    }
     let caller = aws.caller(&headers);
     let target = match aws.authorize(caller.as_deref(), Operation::FunctionInvoke, &name) {
         Ok(target) => target,

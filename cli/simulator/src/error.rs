@@ -24,6 +24,18 @@ pub enum SimulatorError {
         /// Why.
         message: String,
     },
+    /// Another simulator holds this stack's KV data.
+    #[error(
+        "the stack's KV data {path} is in use: another `cargo pluto run` of this stack is running"
+    )]
+    #[diagnostic(help(
+        "stop the other one (Ctrl-C in its terminal), or run this one as another stack with \
+         --stack NAME (its data is kept apart)"
+    ))]
+    StackInUse {
+        /// The database file.
+        path: PathBuf,
+    },
     /// A loopback port could not be bound.
     #[error("could not listen on 127.0.0.1:{port}: {source}")]
     #[diagnostic(help("choose another port with --port, or --port 0 for any free one"))]

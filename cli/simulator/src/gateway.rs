@@ -4,25 +4,35 @@
 //!
 //! A function that fails, times out or crashes is answered `502 {"Message":"Internal Server
 //! Error"}`, like a Function URL; the simulator log says what happened. Functions declared with
-//! `url = "none"` are not exposed.
+//! `url = "none"` are not exposed. Every error the gateway itself answers (unknown function, a
+//! path that is not UTF-8, refusals) has the Function URL shape `{"Message": ...}`.
 //!
 //! What the declaration says of each URL is honoured as AWS does:
-//! - **IAM auth** (`url = "iam"`, the default): a request without a SigV4 `Authorization` header
-//!   is answered `403 {"Message":"Forbidden"}` (the signature itself is not verified locally).
+//! - **IAM auth** (`url = "iam"`, the default): a request must carry a valid SigV4 signature
+//!   (service `lambda`, region `us-east-1`) made with this run's developer credential (which
+//!   `cargo pluto run` prints) or a function's credentials (then that function needs its
+//!   `function_url` grant); otherwise `403 {"Message":"Forbidden"}` and the log says why.
 //! - **CORS** (`cors(...)`): preflight requests (`OPTIONS` with `Origin` and
 //!   `Access-Control-Request-Method`) are answered by the gateway, without calling the function
 //!   and without auth, and responses to an allowed `Origin` carry `Access-Control-Allow-Origin`,
 //!   `-Expose-Headers` and `-Allow-Credentials`. Without `cors(...)` no CORS header is added and
 //!   `OPTIONS` reaches the function like any method.
+//!
+//! And, because the gateway runs on a developer's machine next to their browser, web pages
+//! cannot drive local functions: a request to a host name other than `127.0.0.1`, `localhost`
+//! or `[::1]` (DNS rebinding) is refused, and so is a request whose `Origin` is neither the
+//! gateway's own nor one the function's `cors(...)` allows (a cross-site `POST` of `text/plain`
+//! needs no preflight, so CORS alone would not stop it).
 
-use crate::aws::{LOCAL_REGION, LocalAws};
+use crate::aws::sigv4::ReceivedRequest;
+use crate::aws::{LOCAL_REGION, LocalAws, is_loopback_host, request_host};
 use crate::lambda::{FunctionPool, Outcome};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
 use base64::Engine;
 use pluto_spec::limits::MAX_PAYLOAD_BYTES;
 use pluto_spec::{Cors, UrlAuth};
@@ -48,7 +58,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// Time from request to response.
     pub latency: std::time::Duration,
-    /// What went wrong, for 502s.
+    /// What went wrong: why a request was refused (403s), or what happened to the function
+    /// (502s).
     pub problem: Option<String>,
 }
 
@@ -66,7 +77,8 @@ pub struct ExposedFunction {
 /// The functions reachable over HTTP.
 pub struct Gateway {
     functions: BTreeMap<String, ExposedFunction>,
-    /// Checks calls signed with a function's local keys against its grants.
+    /// Verifies signatures of calls to IAM-auth URLs, and checks those signed with a function's
+    /// credentials against its grants.
     aws: Option<Arc<LocalAws>>,
     log: RequestLog,
     next_request: AtomicU64,
@@ -91,8 +103,10 @@ impl Gateway {
         }
     }
 
-    /// Also checks calls to IAM-auth URLs signed with a function's local credentials against
-    /// that function's grants, as IAM does deployed ([`LocalAws::authorize_url_call`]).
+    /// Verifies the signatures of calls to IAM-auth URLs with the credentials of `aws`, and
+    /// checks calls signed with a function's credentials against that function's grants, as IAM
+    /// does deployed ([`LocalAws::authorize_url_call`]). Without it, IAM-auth URLs refuse every
+    /// request.
     #[must_use]
     pub fn with_grants_of(mut self, aws: Arc<LocalAws>) -> Self {
         self.aws = Some(aws);
@@ -102,70 +116,186 @@ impl Gateway {
     /// The axum router serving the gateway.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
-            .route("/{function}", any(handle_root))
-            .route("/{function}/", any(handle_root))
-            .route("/{function}/{*path}", any(handle_path))
+            .fallback(handle)
             // Bigger than Lambda's limit, so oversized bodies reach the 413 below.
             .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES * 2))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                refuse_foreign_hosts,
+            ))
             .with_state(self)
+    }
+
+    fn record(&self, request: &RequestTarget, status: StatusCode, problem: Option<String>) {
+        (self.log)(&RequestRecord {
+            function: request.function.clone(),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            status: status.as_u16(),
+            latency: request.started.elapsed(),
+            problem,
+        });
     }
 }
 
-async fn handle_root(
-    State(gateway): State<Arc<Gateway>>,
-    Path(function): Path<String>,
-    request: Request,
-) -> Response {
-    handle(gateway, function, "/".to_owned(), request).await
-}
-
-async fn handle_path(
-    State(gateway): State<Arc<Gateway>>,
-    Path((function, path)): Path<(String, String)>,
-    request: Request,
-) -> Response {
-    handle(gateway, function, format!("/{path}"), request).await
-}
-
-async fn handle(
-    gateway: Arc<Gateway>,
+/// What the log says of a request: method, function and path (percent-decoded where they are
+/// UTF-8), and when it arrived.
+struct RequestTarget {
+    method: String,
     function: String,
     path: String,
+    started: Instant,
+}
+
+impl RequestTarget {
+    fn of(request: &Request) -> Self {
+        let (function, path) = split_path(request.uri().path());
+        Self {
+            method: request.method().to_string(),
+            function: percent_decode(function).unwrap_or_else(|| function.to_owned()),
+            path: percent_decode(path).unwrap_or_else(|| path.to_owned()),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// `/fn/a/b` → (`fn`, `/a/b`); `/fn` and `/fn/` → (`fn`, `/`); `/` → (``, `/`). Still
+/// percent-encoded.
+fn split_path(path: &str) -> (&str, &str) {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    match path.find('/') {
+        Some(slash) => (&path[..slash], &path[slash..]),
+        None => (path, "/"),
+    }
+}
+
+/// Percent-decodes `text` (malformed escapes are kept as written); `None` when the result is
+/// not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        let escaped = (byte == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(value) => {
+                decoded.push(value);
+                index += 3;
+            }
+            None => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// `{"Message": message}` with `status`, the shape of Function URL errors.
+fn message(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "Message": message }))).into_response()
+}
+
+/// Refuses (403, logged) requests whose `Host` is not a loopback name: the gateway listens on
+/// 127.0.0.1, so another name is a web page that rebound its DNS name to this machine.
+async fn refuse_foreign_hosts(
+    State(gateway): State<Arc<Gateway>>,
     request: Request,
+    next: Next,
 ) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let Some(exposed) = gateway.functions.get(&function).cloned() else {
+    let host = request_host(request.headers(), request.uri()).map(str::to_owned);
+    if host.as_deref().is_some_and(is_loopback_host) {
+        return next.run(request).await;
+    }
+    let target = RequestTarget::of(&request);
+    let host = host.unwrap_or_else(|| "(none)".to_owned());
+    let response = message(
+        StatusCode::FORBIDDEN,
+        &format!(
+            "Forbidden: the local gateway answers only requests to 127.0.0.1, localhost or [::1], not to `{host}`"
+        ),
+    );
+    gateway.record(
+        &target,
+        StatusCode::FORBIDDEN,
+        Some(format!(
+            "refused: the request names host `{host}`, not 127.0.0.1, localhost or [::1]; a web \
+             page that points its own DNS name at this machine (DNS rebinding) sends its name, so \
+             the gateway answers only loopback names"
+        )),
+    );
+    response
+}
+
+async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let target = RequestTarget::of(&request);
+    let Some(exposed) = gateway.functions.get(&target.function).cloned() else {
         let known: Vec<&str> = gateway.functions.keys().map(String::as_str).collect();
-        let body = json!({"Message": format!("no function `{function}` has a URL here; these do: {}", known.join(", "))});
-        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+        let text = if target.function.is_empty() {
+            format!(
+                "no function here: function URLs are /<function>/...; these functions have one: {}",
+                known.join(", ")
+            )
+        } else {
+            format!(
+                "no function `{}` has a URL here; these do: {}",
+                target.function,
+                known.join(", ")
+            )
+        };
+        gateway.record(&target, StatusCode::NOT_FOUND, None);
+        return message(StatusCode::NOT_FOUND, &text);
     };
+    let (_, raw_path) = split_path(request.uri().path());
+    if percent_decode(raw_path).is_none() {
+        gateway.record(
+            &target,
+            StatusCode::BAD_REQUEST,
+            Some("the path is not UTF-8 once percent-decoded".to_owned()),
+        );
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: the path is not UTF-8 once percent-decoded",
+        );
+    }
     let origin = request
         .headers()
         .get("origin")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
     let (mut response, problem) = answer(
         &gateway,
         &exposed,
-        &function,
-        &path,
+        &target.function,
+        &target.path,
         request,
         origin.as_deref(),
     )
     .await;
-    (gateway.log)(&RequestRecord {
-        function,
-        method,
-        path,
-        status: response.status().as_u16(),
-        latency: started.elapsed(),
-        problem,
-    });
+    gateway.record(&target, response.status(), problem);
     if let (Some(cors), Some(origin)) = (&exposed.cors, &origin) {
         add_cors_headers(response.headers_mut(), cors, origin);
     }
     response
+}
+
+/// Whether a page on `origin` may call a function with `cors`, through the gateway reached as
+/// `host`: its own origin (`http://` and a loopback name with the gateway's port) may, and so
+/// may any origin the function's `cors(...)` allows.
+fn origin_may_call(origin: &str, host: &str, cors: Option<&Cors>) -> bool {
+    let port = |authority: &str| {
+        authority
+            .parse::<axum::http::uri::Authority>()
+            .ok()
+            .and_then(|authority| authority.port_u16())
+    };
+    let own = origin
+        .strip_prefix("http://")
+        .is_some_and(|authority| is_loopback_host(authority) && port(authority) == port(host));
+    own || cors.is_some_and(|cors| allowed_origin(cors, origin).is_some())
 }
 
 /// The answer to one request to an exposed function, and what went wrong, for the log.
@@ -185,19 +315,22 @@ async fn answer(
     {
         return (preflight(cors, origin), None);
     }
-    if exposed.auth == UrlAuth::Iam && !is_signed(request.headers()) {
-        let problem = format!(
-            "the URL is IAM-auth (url = \"iam\") and the request is not SigV4-signed; sign it \
-             ({}) or declare url = \"public\"",
-            signing_hint("KEY:SECRET")
-        );
-        return (forbidden(), Some(problem));
-    }
-    if exposed.auth == UrlAuth::Iam
-        && let Some(aws) = &gateway.aws
-        && let Err(denied) = aws.authorize_url_call(request.headers(), function)
+    let host = request_host(request.headers(), request.uri())
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(origin) = origin
+        && !origin_may_call(origin, &host, exposed.cors.as_ref())
     {
-        return (forbidden(), Some(denied));
+        let explanation = format!(
+            "a web page on {origin} tried to call function `{function}`; the local gateway \
+             refuses calls from other origins (a page in this machine's browser could otherwise \
+             drive local functions) unless the function allows them: declare \
+             cors(allow_origins = [\"{origin}\"]) on it"
+        );
+        return (
+            message(StatusCode::FORBIDDEN, &format!("Forbidden: {explanation}")),
+            Some(format!("refused: {explanation}")),
+        );
     }
     let (parts, body) = request.into_parts();
     let too_large = || {
@@ -206,11 +339,42 @@ async fn answer(
             Some("request body over 6 MB".to_owned()),
         )
     };
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES * 2).await else {
-        return too_large();
+    let bytes = match axum::body::to_bytes(body, MAX_PAYLOAD_BYTES * 2).await {
+        Ok(bytes) => bytes,
+        // Over the read limit: the body is too large. Anything else is a body that could not
+        // be read (the client went away or sent a broken chunked body), which is no 413.
+        Err(error) if is_length_limit(&error) => return too_large(),
+        Err(error) => {
+            return (
+                message(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: the request body could not be read",
+                ),
+                Some(format!("the request body could not be read: {error}")),
+            );
+        }
     };
     if bytes.len() > MAX_PAYLOAD_BYTES {
         return too_large();
+    }
+    if exposed.auth == UrlAuth::Iam {
+        let received = ReceivedRequest {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            body: &bytes,
+        };
+        let verdict = match &gateway.aws {
+            Some(aws) => aws.authorize_url_call(&received, function),
+            None => Err(
+                "the gateway was started without the simulator's credentials, so it \
+                         cannot verify signatures"
+                    .to_owned(),
+            ),
+        };
+        if let Err(problem) = verdict {
+            return (forbidden(), Some(problem));
+        }
     }
     let request_id = gateway.next_request.fetch_add(1, Ordering::Relaxed);
     let event = build_event(
@@ -241,25 +405,15 @@ async fn answer(
     }
 }
 
-/// How to sign a request to a local IAM-auth URL with curl, with these credentials.
+/// How to sign a request to a local IAM-auth URL with curl, with `credentials` (`KEY:SECRET`,
+/// e.g. [`crate::aws::sigv4::Credentials::curl_user`] of
+/// [`crate::Simulator::developer_credentials`]).
 pub fn signing_hint(credentials: &str) -> String {
     format!("curl --aws-sigv4 \"aws:amz:{LOCAL_REGION}:lambda\" --user {credentials} <url>")
 }
 
-/// Whether the request carries a SigV4 signature (`Authorization: AWS4-HMAC-SHA256 ...`).
-fn is_signed(headers: &HeaderMap) -> bool {
-    headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("AWS4-HMAC-SHA256 "))
-}
-
 fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        axum::Json(json!({"Message": "Forbidden"})),
-    )
-        .into_response()
+    message(StatusCode::FORBIDDEN, "Forbidden")
 }
 
 /// The `Access-Control-Allow-Origin` value for `origin`, when the settings allow it.
@@ -329,6 +483,18 @@ fn preflight(cors: &Cors, origin: &str) -> Response {
         insert_header(headers, "access-control-max-age", &max_age.to_string());
     }
     response
+}
+
+/// Whether reading a body failed because it was over the limit given to `to_bytes`.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 fn payload_too_large() -> Response {
@@ -586,6 +752,49 @@ mod tests {
         let plain = to_http(json!(["not", "structured"]));
         assert_eq!(plain.status(), StatusCode::OK);
         assert_eq!(plain.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn paths_split_into_function_and_path_and_decode() {
+        assert_eq!(split_path("/"), ("", "/"));
+        assert_eq!(split_path("/echo"), ("echo", "/"));
+        assert_eq!(split_path("/echo/"), ("echo", "/"));
+        assert_eq!(split_path("/echo/a/b"), ("echo", "/a/b"));
+        assert_eq!(
+            percent_decode("/a%20b%2Fc%zz%"),
+            Some("/a b/c%zz%".to_owned())
+        );
+        assert_eq!(percent_decode("/%FF"), None);
+    }
+
+    #[test]
+    fn only_the_gateways_own_origin_and_declared_ones_may_call() {
+        let cors = Cors {
+            allow_origins: vec!["https://app.example".to_owned()],
+            ..Cors::default()
+        };
+        let host = "127.0.0.1:9000";
+        for own in [
+            "http://127.0.0.1:9000",
+            "http://localhost:9000",
+            "http://[::1]:9000",
+        ] {
+            assert!(origin_may_call(own, host, None), "{own}");
+        }
+        for foreign in [
+            "https://evil.example",
+            "http://127.0.0.1:3000",
+            "https://127.0.0.1:9000",
+            "null",
+            "http://evil.example:9000",
+        ] {
+            assert!(!origin_may_call(foreign, host, None), "{foreign}");
+        }
+        assert!(origin_may_call("https://app.example", host, Some(&cors)));
+        assert!(!origin_may_call("https://evil.example", host, Some(&cors)));
+        assert!(is_loopback_host("LOCALHOST:1"));
+        assert!(!is_loopback_host("127.0.0.1.evil.example"));
+        assert!(!is_loopback_host("evil@127.0.0.1"));
     }
 
     #[test]

@@ -9,10 +9,11 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pluto_spec::limits::MAX_RESPONSE_BYTES;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ pub enum LambdaError {
     /// The simulator is stopping.
     #[error("function `{0}` is shutting down")]
     ShuttingDown(String),
+    /// The task running the invocation failed (it panicked or the runtime is shutting down).
+    #[error("the invocation's task failed: {0}")]
+    Task(String),
     /// The app binary could not be started.
     #[error("could not start {binary} for function `{function}`: {source}")]
     Spawn {
@@ -99,8 +103,15 @@ pub enum LambdaError {
     },
 }
 
-/// The instances of one function.
+/// The instances of one function: a cheap handle; an invocation runs on its own task, so a
+/// caller that goes away (a client disconnecting from the gateway) does not cut it short.
+#[derive(Clone)]
 pub struct FunctionPool {
+    inner: Arc<PoolInner>,
+}
+
+/// What the handles of one pool share.
+struct PoolInner {
     config: FunctionConfig,
     logs: LogSink,
     idle: Mutex<Vec<Instance>>,
@@ -112,8 +123,33 @@ pub struct FunctionPool {
 impl std::fmt::Debug for FunctionPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FunctionPool")
-            .field("function", &self.config.name)
+            .field("function", &self.inner.config.name)
             .finish()
+    }
+}
+
+/// Logs, when dropped before [`CallerWatch::answered`], that the caller went away while the
+/// invocation goes on (Lambda finishes an invocation whose client disconnected).
+struct CallerWatch<'a> {
+    pool: &'a PoolInner,
+    answered: bool,
+}
+
+impl CallerWatch<'_> {
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for CallerWatch<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            (self.pool.logs)(
+                &self.pool.config.name,
+                0,
+                "the caller went away; the invocation runs to its end, as on Lambda",
+            );
+        }
     }
 }
 
@@ -122,30 +158,52 @@ impl FunctionPool {
     pub fn new(config: FunctionConfig, logs: LogSink) -> Self {
         let slots = Semaphore::new(config.max_instances.max(1));
         Self {
-            config,
-            logs,
-            idle: Mutex::new(Vec::new()),
-            slots,
-            next_instance: AtomicU64::new(1),
-            next_request: AtomicU64::new(1),
+            inner: Arc::new(PoolInner {
+                config,
+                logs,
+                idle: Mutex::new(Vec::new()),
+                slots,
+                next_instance: AtomicU64::new(1),
+                next_request: AtomicU64::new(1),
+            }),
         }
     }
 
     /// The function's configuration.
     pub fn config(&self) -> &FunctionConfig {
-        &self.config
+        &self.inner.config
     }
 
     /// Starts one instance ahead of the first request (a warm start).
     pub async fn warm_up(&self) -> Result<(), LambdaError> {
-        let instance = self.start_instance().await?;
-        self.idle.lock().await.push(instance);
+        let instance = self.inner.start_instance().await?;
+        self.inner.idle.lock().await.push(instance);
         Ok(())
     }
 
     /// Runs one invocation on an idle instance, or a new one when none is idle and the limit
-    /// allows; otherwise waits for one.
+    /// allows; otherwise waits for one. The invocation runs on its own task: if this future is
+    /// dropped (the caller disconnected), it still runs to its end and the log says so.
     pub async fn invoke(&self, event: Value) -> Result<Outcome, LambdaError> {
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move { inner.invoke(event).await });
+        let watch = CallerWatch {
+            pool: &self.inner,
+            answered: false,
+        };
+        let result = task.await;
+        watch.answered();
+        result.unwrap_or_else(|error| Err(LambdaError::Task(error.to_string())))
+    }
+
+    /// Stops every idle instance.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown().await;
+    }
+}
+
+impl PoolInner {
+    async fn invoke(&self, event: Value) -> Result<Outcome, LambdaError> {
         let _slot = self
             .slots
             .acquire()
@@ -181,7 +239,7 @@ impl FunctionPool {
     }
 
     /// Stops every idle instance.
-    pub async fn shutdown(&self) {
+    async fn shutdown(&self) {
         self.slots.close();
         for mut instance in self.idle.lock().await.drain(..) {
             instance.kill().await;
@@ -246,6 +304,7 @@ impl Instance {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .layer(DefaultBodyLimit::max(MAX_RESPONSE_BYTES * 2))
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -427,6 +486,17 @@ async fn respond(
     Path(id): Path<String>,
     body: Bytes,
 ) -> StatusCode {
+    if body.len() > MAX_RESPONSE_BYTES {
+        // What Lambda does: the invocation fails with this error, and the runtime is told 413.
+        let outcome = Outcome::FunctionError {
+            error_type: "Function.ResponseSizeTooLarge".to_owned(),
+            message: format!(
+                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            ),
+        };
+        settle(&api, &id, outcome).await;
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    }
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     settle(&api, &id, Outcome::Response(value)).await

@@ -3,7 +3,8 @@
 //! gateway and every function's environment (`pluto_model::env::function_env`, the derivation the
 //! AWS engine uses too); `cargo pluto run`, the tests and the benches all start apps through it.
 
-use crate::aws::{AccessRecorder, AwsLog, LocalAws};
+use crate::aws::sigv4::{Credentials, Keyring};
+use crate::aws::{AccessRecorder, AwsLog, LocalAws, credentials_env};
 use crate::error::SimulatorError;
 use crate::gateway::{ExposedFunction, Gateway, RequestLog};
 use crate::lambda::{FunctionConfig, FunctionPool, LambdaError, LogSink, Outcome};
@@ -22,6 +23,11 @@ use tokio::task::JoinHandle;
 
 /// The KV database's file in [`SimulatorOptions::data_dir`].
 pub const KV_DATABASE_FILE: &str = "kv.redb";
+
+/// How long a client may take to send a request's headers (and a kept-alive connection may stay
+/// idle) on the gateway and the local AWS APIs before the connection is closed, so clients that
+/// trickle headers (slowloris) cannot hold the simulator's file descriptors.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads a variable of the deploying machine's environment (`from_env("VAR")` values).
 pub type DeployEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -103,6 +109,7 @@ pub struct Simulator {
     gateway_url: String,
     pools: BTreeMap<String, Arc<FunctionPool>>,
     urls: BTreeMap<String, String>,
+    keys: Arc<Keyring>,
     servers: Vec<JoinHandle<()>>,
 }
 
@@ -122,10 +129,34 @@ async fn bind(port: u16) -> Result<(TcpListener, String), SimulatorError> {
     Ok((listener, format!("http://{address}")))
 }
 
+/// Serves `router` on `listener` over HTTP/1.1, closing connections that do not send a
+/// request's headers within [`HEADER_READ_TIMEOUT`] (`axum::serve` sets no such timeout).
+async fn serve(listener: TcpListener, router: axum::Router) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors, or a connection reset before it was accepted: retry soon.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 impl Simulator {
-    /// Starts `architecture` as `options` say: binds the local AWS APIs and the gateway, derives
+    /// Starts `architecture` as `options` say: binds the local AWS APIs and the gateway, makes
+    /// this run's credentials (random, one per function and one for the developer), derives
     /// each function's environment (its grants' resources, the URLs it reads, its declared
-    /// variables, local credentials), and serves. Returns once everything listens (and, with
+    /// variables, its credentials), and serves. Returns once everything listens (and, with
     /// [`SimulatorOptions::warm_up`], once every function has an instance).
     pub async fn start(
         architecture: &Architecture,
@@ -139,6 +170,12 @@ impl Simulator {
         })?;
         let (aws_listener, aws_endpoint) = bind(0).await?;
         let (gateway_listener, gateway_url) = bind(options.gateway_port).await?;
+        let keys = Arc::new(Keyring::generate(
+            architecture
+                .functions
+                .iter()
+                .map(|function| function.spec.name.as_str()),
+        ));
         let urls: BTreeMap<String, String> = architecture
             .functions
             .iter()
@@ -194,7 +231,7 @@ impl Simulator {
             }
             // Last, so a declared `AWS_ENDPOINT_URL` cannot take a function past the local
             // APIs (and their IAM checks) to somewhere else.
-            for (key, value) in LocalAws::credentials_env(name, &aws_endpoint) {
+            for (key, value) in credentials_env(&keys, name, &aws_endpoint) {
                 env.retain(|(existing, _)| *existing != key);
                 env.push((key, value));
             }
@@ -221,6 +258,7 @@ impl Simulator {
                 .iter()
                 .map(|(name, pool)| (name.clone(), pool.clone()))
                 .collect::<HashMap<_, _>>(),
+            keys.clone(),
             options.log.clone(),
         )?;
         if let Some(recorder) = options.access_recorder.clone() {
@@ -228,9 +266,7 @@ impl Simulator {
         }
         let aws = Arc::new(aws);
         let aws_router = aws.clone().router();
-        let mut servers = vec![tokio::spawn(async move {
-            let _ = axum::serve(aws_listener, aws_router).await;
-        })];
+        let mut servers = vec![tokio::spawn(serve(aws_listener, aws_router))];
 
         let exposed: BTreeMap<String, ExposedFunction> = architecture
             .functions
@@ -252,15 +288,14 @@ impl Simulator {
             Gateway::new(exposed, options.request_log.clone()).with_grants_of(aws.clone()),
         )
         .router();
-        servers.push(tokio::spawn(async move {
-            let _ = axum::serve(gateway_listener, gateway_router).await;
-        }));
+        servers.push(tokio::spawn(serve(gateway_listener, gateway_router)));
 
         let simulator = Self {
             aws_endpoint,
             gateway_url,
             pools,
             urls,
+            keys,
             servers,
         };
         if options.warm_up {
@@ -288,6 +323,18 @@ impl Simulator {
     /// The local URL of each function that has one, by logical name.
     pub fn urls(&self) -> &BTreeMap<String, String> {
         &self.urls
+    }
+
+    /// The developer credential of this run: it signs requests to IAM-auth URLs (e.g.
+    /// `curl --aws-sigv4 "aws:amz:us-east-1:lambda" --user KEY:SECRET URL`, see
+    /// [`crate::gateway::signing_hint`] and [`Credentials::curl_user`]). New on every run.
+    pub fn developer_credentials(&self) -> &Credentials {
+        self.keys.developer()
+    }
+
+    /// The credentials of function `name`'s processes in this run.
+    pub fn function_credentials(&self, name: &str) -> Option<&Credentials> {
+        self.keys.function(name)
     }
 
     /// The instances of function `name`.

@@ -52,6 +52,23 @@ pub const NAME_MAX_LEN: usize = 48;
 /// invocations.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
+/// Largest response a function may return synchronously: the figure Lambda's error names
+/// (`Response payload size exceeded maximum allowed payload size (6291556 bytes).`).
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+
+/// Largest DynamoDB item, attribute names and values included (400 KB).
+pub const DYNAMODB_ITEM_MAX_BYTES: usize = 400 * 1024;
+
+/// Largest DynamoDB partition key value.
+pub const DYNAMODB_PARTITION_KEY_MAX_BYTES: usize = 2048;
+
+/// Largest DynamoDB request body (16 MB).
+pub const DYNAMODB_REQUEST_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest SageMaker real-time `InvokeEndpoint` request or response (6 MB; serverless endpoints
+/// take 4 MB).
+pub const SAGEMAKER_PAYLOAD_MAX_BYTES: usize = 6 * 1024 * 1024;
+
 /// Environment variables Lambda reserves for itself; a function cannot set them.
 pub const LAMBDA_RESERVED_ENV: &[&str] = &[
     "_HANDLER",
