@@ -307,6 +307,26 @@ async fn regression_browser_attacks_foreign_host_and_origin_are_refused() {
         );
     }
 
+    // A no-cors GET from another site carries no Origin, but Sec-Fetch-Site tells.
+    let image = client
+        .get(format!("{}/kv-get?key=stolen", simulated.url))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(image.status(), 403);
+    let typed = client
+        .get(format!("{}/kv-get?key=k", simulated.url))
+        .header("sec-fetch-site", "none")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(
+        typed.status(),
+        200,
+        "a URL typed in the address bar is the user's own"
+    );
+
     // The gateway's own origin (any loopback name, its port) and the declared one may call.
     for origin in [
         simulated.url.clone(),

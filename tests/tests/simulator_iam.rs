@@ -676,3 +676,57 @@ async fn regression_iam_urls_need_a_valid_signature() {
     }
     simulator.stop().await;
 }
+
+/// A valid signature with one's own key, and a second `Credential=` naming a function with the
+/// grant in front of it: the Authorization header is not signed, so a reader taking the first
+/// key would act for the victim.
+#[tokio::test]
+async fn regression_a_second_credential_field_cannot_borrow_another_functions_grants() {
+    let simulator = Running::start(&scratch_dir("borrowed")).await;
+    let url = format!("{}/", simulator.simulator.aws_endpoint());
+    let table = StackNames::new("pluto-tests", "test")
+        .expect("names")
+        .table("notes");
+    let victim = simulator
+        .simulator
+        .function_credentials("kv-get")
+        .expect("kv-get's credentials")
+        .access_key_id
+        .clone();
+    let developer = simulator.simulator.developer_credentials().clone();
+    let client = reqwest::Client::new();
+    let honest = signed_post(
+        &client,
+        &url,
+        "dynamodb",
+        &developer,
+        &get_item(&table, "k"),
+        &[GET_ITEM],
+        SystemTime::now(),
+    )
+    .build()
+    .expect("a request");
+    let signed = honest
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .expect("signed")
+        .to_owned();
+    let borrowed = signed.replacen(
+        "AWS4-HMAC-SHA256 ",
+        &format!("AWS4-HMAC-SHA256 Credential={victim}/20261129/us-east-1/dynamodb/aws4_request, "),
+        1,
+    );
+    let mut attack = honest;
+    attack
+        .headers_mut()
+        .insert("authorization", borrowed.parse().expect("a header value"));
+    let response = client.execute(attack).await.expect("the API answers");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(
+        body["__type"], "com.amazon.coral.service#IncompleteSignatureException",
+        "{body}"
+    );
+    simulator.stop().await;
+}

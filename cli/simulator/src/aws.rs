@@ -21,7 +21,7 @@ use crate::error::SimulatorError;
 use crate::lambda::{FunctionPool, Outcome};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -174,18 +174,6 @@ impl LocalAws {
             // Each API checks its own limit (Lambda and SageMaker: 6 MB) with AWS's error.
             .layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES))
             .with_state(self)
-    }
-
-    /// The calling function, from the access key in the SigV4 `Authorization` header (whose
-    /// signature the router has verified).
-    fn caller(&self, headers: &HeaderMap) -> Option<String> {
-        let authorization = headers.get("authorization")?.to_str().ok()?;
-        let credential = authorization.split("Credential=").nth(1)?;
-        let key = credential.split('/').next()?;
-        match self.keys.principal(key)? {
-            Principal::Function(name) => Some(name.clone()),
-            Principal::Developer => None,
-        }
     }
 
     /// Whether `request` to the IAM-auth URL of function `function` may call it: it must carry
@@ -381,12 +369,22 @@ async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: 
         );
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_API_BODY_BYTES).await else {
-        return rest_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLargeException",
-            "Request must be smaller than 16777216 bytes",
-        );
+    let bytes = match axum::body::to_bytes(body, MAX_API_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) if crate::gateway::is_length_limit(&error) => {
+            return rest_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                &format!("Request must be smaller than {MAX_API_BODY_BYTES} bytes"),
+            );
+        }
+        Err(error) => {
+            return rest_error(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                &format!("the request body could not be read: {error}"),
+            );
+        }
     };
     let received = ReceivedRequest {
         method: &parts.method,
@@ -398,7 +396,7 @@ async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: 
         service,
         region: LOCAL_REGION,
     };
-    if let Err(error) = aws.keys.verify(&received, scope, SystemTime::now()) {
+    let refuse = |error: sigv4::AuthError| {
         (aws.log)(&format!(
             "refused a {} call to {path}: {} ({})",
             service.unwrap_or("AWS"),
@@ -410,11 +408,27 @@ async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: 
         } else {
             error.message()
         };
-        return auth_error(service, error.code(), &message);
-    }
+        auth_error(service, error.code(), &message)
+    };
+    let principal = match aws.keys.verify(&received, scope, SystemTime::now()) {
+        Ok(principal) => principal,
+        Err(error) => return refuse(error),
+    };
+    // The handlers act for the principal the signature proved, never for a key read again
+    // from the header (which the signature does not cover).
+    let mut parts = parts;
+    parts.extensions.insert(Caller(match principal {
+        Principal::Function(name) => Some(name),
+        Principal::Developer => None,
+    }));
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
+
+/// The function whose verified signature a request to the local APIs carries (`None`: the
+/// developer's key, which has no grants), set by [`authenticate`].
+#[derive(Debug, Clone)]
+struct Caller(Option<String>);
 
 /// An IAM denial, rendered per protocol.
 struct Denied {
@@ -471,7 +485,12 @@ fn rest_error(status: StatusCode, kind: &str, message: &str) -> Response {
     response
 }
 
-async fn dynamodb(State(aws): State<Arc<LocalAws>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn dynamodb(
+    State(aws): State<Arc<LocalAws>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -501,7 +520,7 @@ async fn dynamodb(State(aws): State<Arc<LocalAws>>, headers: HeaderMap, body: By
         Ok(valid) => valid,
         Err(rejection) => return dynamodb_error(rejection.kind, &rejection.message),
     };
-    let caller = aws.caller(&headers);
+    let caller = caller.0;
     if let Err(denied) = aws.authorize(caller.as_deref(), operation, &table) {
         return dynamodb_error("AccessDeniedException", &denied.message);
     }
@@ -569,8 +588,8 @@ fn kv_operation(
 
 async fn sagemaker(
     State(aws): State<Arc<LocalAws>>,
+    Extension(caller): Extension<Caller>,
     Path(endpoint): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if body.len() > SAGEMAKER_PAYLOAD_MAX_BYTES {
@@ -584,7 +603,7 @@ async fn sagemaker(
             ),
         );
     }
-    let caller = aws.caller(&headers);
+    let caller = caller.0;
     if let Err(denied) = aws.authorize(caller.as_deref(), Operation::SagemakerInvoke, &endpoint) {
         return rest_error(
             StatusCode::FORBIDDEN,
@@ -649,8 +668,8 @@ async fn sagemaker(
 
 async fn lambda_invoke(
     State(aws): State<Arc<LocalAws>>,
+    Extension(caller): Extension<Caller>,
     Path(function): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let name = function.rsplit(':').next().unwrap_or(&function).to_owned();
@@ -663,7 +682,7 @@ async fn lambda_invoke(
             ),
         );
     }
-    let caller = aws.caller(&headers);
+    let caller = caller.0;
     let target = match aws.authorize(caller.as_deref(), Operation::FunctionInvoke, &name) {
         Ok(target) => target,
         Err(denied) => {

@@ -332,6 +332,29 @@ async fn answer(
             Some(format!("refused: {explanation}")),
         );
     }
+    // A page's request that carries no `Origin` (a no-cors GET such as `<img src=...>`):
+    // browsers still say it came from another site. Only a function allowing every origin
+    // takes it.
+    let fetched_by_another_site = request
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|site| site == "cross-site" || site == "same-site");
+    let allows_every_origin = exposed
+        .cors
+        .as_ref()
+        .is_some_and(|cors| cors.allow_origins.iter().any(|allowed| allowed == "*"));
+    if origin.is_none() && fetched_by_another_site && !allows_every_origin {
+        let explanation = format!(
+            "a web page on another site made the browser call function `{function}` (no Origin, \
+             Sec-Fetch-Site says so); the local gateway refuses that unless the function allows \
+             every origin: cors(allow_origins = [\"*\"])"
+        );
+        return (
+            message(StatusCode::FORBIDDEN, &format!("Forbidden: {explanation}")),
+            Some(format!("refused: {explanation}")),
+        );
+    }
     let (parts, body) = request.into_parts();
     let too_large = || {
         (
@@ -486,7 +509,7 @@ fn preflight(cors: &Cors, origin: &str) -> Response {
 }
 
 /// Whether reading a body failed because it was over the limit given to `to_bytes`.
-fn is_length_limit(error: &axum::Error) -> bool {
+pub(crate) fn is_length_limit(error: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
         if current.is::<http_body_util::LengthLimitError>() {
@@ -627,21 +650,7 @@ fn clf_time(epoch_seconds: u64) -> String {
     ];
     let days = i64::try_from(epoch_seconds / 86_400).unwrap_or_default();
     let seconds = epoch_seconds % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::aws::sigv4::civil_from_days(days);
     let month_name = MONTHS[usize::try_from(month - 1).unwrap_or_default()];
     format!(
         "{day:02}/{month_name}/{year}:{:02}:{:02}:{:02} +0000",

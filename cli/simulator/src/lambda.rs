@@ -117,7 +117,6 @@ struct PoolInner {
     idle: Mutex<Vec<Instance>>,
     slots: Semaphore,
     next_instance: AtomicU64,
-    next_request: AtomicU64,
 }
 
 impl std::fmt::Debug for FunctionPool {
@@ -164,7 +163,6 @@ impl FunctionPool {
                 idle: Mutex::new(Vec::new()),
                 slots,
                 next_instance: AtomicU64::new(1),
-                next_request: AtomicU64::new(1),
             }),
         }
     }
@@ -214,15 +212,13 @@ impl PoolInner {
             Some(instance) => instance,
             None => self.start_instance().await?,
         };
-        let request_id = format!(
-            "{:08x}-0000-4000-8000-{:012x}",
-            std::process::id(),
-            self.next_request.fetch_add(1, Ordering::Relaxed)
-        );
+        let request_id = random_request_id();
         let outcome = instance
             .invoke(request_id, event, self.config.timeout)
             .await;
         match &outcome {
+            // Stopped while this invocation ran: its instance goes too.
+            _ if self.slots.is_closed() => instance.kill().await,
             Outcome::Response(_) | Outcome::FunctionError { .. } => {
                 self.idle.lock().await.push(instance)
             }
@@ -250,6 +246,40 @@ impl PoolInner {
         let id = self.next_instance.fetch_add(1, Ordering::Relaxed);
         Instance::start(&self.config, id, self.logs.clone()).await
     }
+}
+
+/// A request id like Lambda's (a random UUID): nothing else on this machine can guess the id
+/// of an invocation in flight and answer it.
+fn random_request_id() -> String {
+    let mut bytes = [0_u8; 16];
+    // A failed read of the system's randomness leaves zeros, still a valid (if guessable) id.
+    let _ = getrandom::fill(&mut bytes);
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+/// Only the function's own process may use its Runtime API: requests to a name other than this
+/// machine's (DNS rebinding) or that a browser sent for a page (`Origin`, `Sec-Fetch-Site`) are
+/// refused, so a web page cannot take events or post answers.
+async fn only_this_machine(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let loopback =
+        crate::aws::request_host(headers, request.uri()).is_some_and(crate::aws::is_loopback_host);
+    let from_a_page = headers.contains_key("origin") || headers.contains_key("sec-fetch-site");
+    if !loopback || from_a_page {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    next.run(request).await
 }
 
 fn describe(outcome: &Outcome) -> String {
@@ -305,6 +335,7 @@ impl Instance {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .layer(DefaultBodyLimit::max(MAX_RESPONSE_BYTES * 2))
+            .layer(axum::middleware::from_fn(only_this_machine))
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

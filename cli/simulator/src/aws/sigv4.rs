@@ -354,11 +354,17 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthError> {
     let mut signed_headers = None;
     let mut signature = None;
     for field in fields.split(',') {
-        match field.trim().split_once('=') {
-            Some(("Credential", value)) => credential = Some(value),
-            Some(("SignedHeaders", value)) => signed_headers = Some(value),
-            Some(("Signature", value)) => signature = Some(value),
-            _ => {}
+        let slot = match field.trim().split_once('=') {
+            Some(("Credential", value)) => (&mut credential, value),
+            Some(("SignedHeaders", value)) => (&mut signed_headers, value),
+            Some(("Signature", value)) => (&mut signature, value),
+            _ => continue,
+        };
+        // A field given twice could make two readers see two different keys: refused.
+        if slot.0.replace(slot.1).is_some() {
+            return Err(AuthError::Incomplete(
+                "Authorization header has a parameter more than once.".to_owned(),
+            ));
         }
     }
     let mut missing = String::new();
@@ -626,7 +632,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// The civil date of a day since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
