@@ -77,7 +77,9 @@ pub struct LocalAws {
     keys: Arc<Keyring>,
     /// Physical name → resource.
     resources: HashMap<String, ResourceRef>,
-    database: Database,
+    /// The KV data; `None` once [`LocalAws::close`]d, so another simulator of the stack can
+    /// open it at once.
+    database: std::sync::RwLock<Option<Database>>,
     model: Option<Arc<dyn TextGeneration>>,
     /// Function pools by logical name, for `Lambda:Invoke`.
     functions: HashMap<String, Arc<FunctionPool>>,
@@ -128,7 +130,7 @@ impl LocalAws {
             architecture,
             keys,
             resources,
-            database,
+            database: std::sync::RwLock::new(Some(database)),
             model,
             functions,
             target: local_target(),
@@ -155,6 +157,13 @@ impl LocalAws {
     /// This run's credentials.
     pub fn keys(&self) -> &Arc<Keyring> {
         &self.keys
+    }
+
+    /// Releases the KV data (in-flight operations finish first); later calls fail.
+    pub fn close(&self) {
+        if let Ok(mut database) = self.database.write() {
+            database.take();
+        }
     }
 
     /// The axum router serving the APIs; every request must name a loopback host and be signed
@@ -542,9 +551,16 @@ fn kv_operation(
     request: &Value,
 ) -> Result<Value, String> {
     let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(table);
+    let guard = aws
+        .database
+        .read()
+        .map_err(|_| "the KV database lock is poisoned".to_owned())?;
+    let Some(database) = guard.as_ref() else {
+        return Err("the simulator is stopping".to_owned());
+    };
     match operation {
         Operation::KvGet => {
-            let read = aws.database.begin_read().map_err(|e| e.to_string())?;
+            let read = database.begin_read().map_err(|e| e.to_string())?;
             let table = match read.open_table(definition) {
                 Ok(table) => table,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(json!({})),
@@ -561,7 +577,7 @@ fn kv_operation(
         }
         Operation::KvSet => {
             let item = request["Item"].to_string();
-            let write = aws.database.begin_write().map_err(|e| e.to_string())?;
+            let write = database.begin_write().map_err(|e| e.to_string())?;
             {
                 let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
                 table
@@ -572,7 +588,7 @@ fn kv_operation(
             Ok(json!({}))
         }
         Operation::KvDelete => {
-            let write = aws.database.begin_write().map_err(|e| e.to_string())?;
+            let write = database.begin_write().map_err(|e| e.to_string())?;
             {
                 let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
                 table.remove(key).map_err(|e| e.to_string())?;

@@ -111,6 +111,8 @@ pub struct Simulator {
     urls: BTreeMap<String, String>,
     keys: Arc<Keyring>,
     servers: Vec<JoinHandle<()>>,
+    /// Closed on stop, so the stack's KV data is free at once (connections may linger).
+    aws: Arc<LocalAws>,
 }
 
 /// The local URL of function `name` behind the gateway at `gateway_url`; like a deployed
@@ -291,6 +293,7 @@ impl Simulator {
         servers.push(tokio::spawn(serve(gateway_listener, gateway_router)));
 
         let simulator = Self {
+            aws,
             aws_endpoint,
             gateway_url,
             pools,
@@ -358,5 +361,6 @@ impl Simulator {
         for pool in self.pools.values() {
             pool.shutdown().await;
         }
+        self.aws.close();
     }
 }
