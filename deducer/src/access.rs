@@ -390,12 +390,6 @@ impl std::fmt::Debug for AccessAnalysis<'_> {
     }
 }
 
-/// The operation the handle method `method` of a `kind` handle performs, if any (the table is
-/// `pluto_model::operation::HANDLE_METHODS`).
-fn client_operation(kind: ResourceKind, method: &str) -> Option<Operation> {
-    Operation::of_handle_method(kind, method)
-}
-
 /// Whether `method` is a handle method that needs no permission (it reads the handle only).
 fn harmless_method(method: &str) -> bool {
     HANDLE_METHODS_WITHOUT_OPERATION
@@ -2977,7 +2971,7 @@ impl Walker<'_, '_> {
             .collect();
         let mut performed = false;
         for resource in &receiver.handles {
-            if let Some(operation) = client_operation(resource.kind, &method) {
+            if let Some(operation) = Operation::of_handle_method(resource.kind, &method) {
                 let call_text = format!("{}.{method}", compact(&call.receiver.to_token_stream()));
                 let location = self.location(span);
                 self.summary.reaches.push(Reach {
@@ -3111,7 +3105,7 @@ impl Walker<'_, '_> {
             let target = self.call_candidates(deref, Vec::new(), receiver.clone(), span);
             let mut performed_on_target = false;
             for resource in &target.handles {
-                if let Some(operation) = client_operation(resource.kind, &method) {
+                if let Some(operation) = Operation::of_handle_method(resource.kind, &method) {
                     let location = self.location(span);
                     self.summary.reaches.push(Reach {
                         resource: resource.clone(),

@@ -337,6 +337,17 @@ async fn regression_local_iam_bypass_forged_and_unsigned_calls_are_refused() {
         .expect("names")
         .table("notes");
     let client = reqwest::Client::new();
+    let get_item_signed_by = |credentials: &Credentials, time: SystemTime| {
+        signed_post(
+            &client,
+            &url,
+            "dynamodb",
+            credentials,
+            &get_item(&table, "k"),
+            &[GET_ITEM],
+            time,
+        )
+    };
     let reader = simulator
         .simulator
         .function_credentials("kv-get")
@@ -374,18 +385,10 @@ async fn regression_local_iam_bypass_forged_and_unsigned_calls_are_refused() {
     );
     // Signed with a made-up key.
     let stranger = Credentials::generate("AKIA");
-    let forged = signed_post(
-        &client,
-        &url,
-        "dynamodb",
-        &stranger,
-        &get_item(&table, "k"),
-        &[GET_ITEM],
-        SystemTime::now(),
-    )
-    .send()
-    .await
-    .expect("the API answers");
+    let forged = get_item_signed_by(&stranger, SystemTime::now())
+        .send()
+        .await
+        .expect("the API answers");
     assert_eq!(
         dynamodb_error(forged).await,
         (
@@ -401,18 +404,10 @@ async fn regression_local_iam_bypass_forged_and_unsigned_calls_are_refused() {
         access_key_id: reader.access_key_id.clone(),
         secret_access_key: stranger.secret_access_key.clone(),
     };
-    let wrong = signed_post(
-        &client,
-        &url,
-        "dynamodb",
-        &impostor,
-        &get_item(&table, "k"),
-        &[GET_ITEM],
-        SystemTime::now(),
-    )
-    .send()
-    .await
-    .expect("the API answers");
+    let wrong = get_item_signed_by(&impostor, SystemTime::now())
+        .send()
+        .await
+        .expect("the API answers");
     let (status, body) = dynamodb_error(wrong).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -426,18 +421,10 @@ async fn regression_local_iam_bypass_forged_and_unsigned_calls_are_refused() {
         "{body}"
     );
     // The right key, signed 20 minutes ago.
-    let old = signed_post(
-        &client,
-        &url,
-        "dynamodb",
-        &reader,
-        &get_item(&table, "k"),
-        &[GET_ITEM],
-        SystemTime::now() - Duration::from_secs(20 * 60),
-    )
-    .send()
-    .await
-    .expect("the API answers");
+    let old = get_item_signed_by(&reader, SystemTime::now() - Duration::from_secs(20 * 60))
+        .send()
+        .await
+        .expect("the API answers");
     let (status, body) = dynamodb_error(old).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -451,17 +438,9 @@ async fn regression_local_iam_bypass_forged_and_unsigned_calls_are_refused() {
         "{body}"
     );
     // The right key and signature, but another body than the one signed.
-    let mut tampered = signed_post(
-        &client,
-        &url,
-        "dynamodb",
-        &reader,
-        &get_item(&table, "k"),
-        &[GET_ITEM],
-        SystemTime::now(),
-    )
-    .build()
-    .expect("request");
+    let mut tampered = get_item_signed_by(&reader, SystemTime::now())
+        .build()
+        .expect("request");
     *tampered.body_mut() = Some(
         serde_json::to_vec(&get_item(&table, "other"))
             .expect("JSON")

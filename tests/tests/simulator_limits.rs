@@ -115,15 +115,19 @@ async fn regression_a_client_disconnect_does_not_kill_the_instance() {
     let running = start(&["sleepy"]).await;
     let url = running.simulator.urls()["sleepy"].clone();
     let client = reqwest::Client::new();
-    let first_pid: Value = client
-        .post(&url)
-        .json(&json!([0]))
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("a pid");
+    // The pid of the process that serves a request that does not sleep.
+    let serving_pid = || async {
+        client
+            .post(&url)
+            .json(&json!([0]))
+            .send()
+            .await
+            .expect("answers")
+            .json::<Value>()
+            .await
+            .expect("a pid")
+    };
+    let first_pid = serving_pid().await;
     let gone = client
         .post(&url)
         .json(&json!([1500]))
@@ -133,15 +137,7 @@ async fn regression_a_client_disconnect_does_not_kill_the_instance() {
     assert!(gone.is_err(), "the client gives up first");
     // The instance finishes the invocation and serves the next request (no cold start).
     tokio::time::sleep(Duration::from_millis(1800)).await;
-    let next_pid: Value = client
-        .post(&url)
-        .json(&json!([0]))
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("a pid");
+    let next_pid = serving_pid().await;
     assert_eq!(first_pid, next_pid, "the same instance serves on");
     let logs = running.function_logs.lock().expect("log lock").join("\n");
     assert!(logs.contains("the caller went away"), "{logs}");

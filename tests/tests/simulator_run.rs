@@ -24,17 +24,23 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
     assert!(hint.is_empty(), "the local model is missing: {hint}");
     let cargo_pluto = build_workspace_binary("cargo-pluto");
     let manifest = pluto_tests::workspace_root().join("examples/langchain-llama/Cargo.toml");
-    let mut child = Command::new(&cargo_pluto)
-        .args([
-            "pluto",
-            "run",
-            "--port",
-            "0",
-            "--stack",
-            "e2e",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
+    // `cargo pluto run` of the example as stack `e2e`, on any free port.
+    let run = || {
+        let mut command = Command::new(&cargo_pluto);
+        command
+            .args([
+                "pluto",
+                "run",
+                "--port",
+                "0",
+                "--stack",
+                "e2e",
+                "--manifest-path",
+            ])
+            .arg(&manifest);
+        command
+    };
+    let mut child = run()
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -100,20 +106,7 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
     assert_eq!(bad.status().as_u16(), 400);
 
     // regression: a second `cargo pluto run` of the same stack says so before building.
-    let second = Command::new(&cargo_pluto)
-        .args([
-            "pluto",
-            "run",
-            "--port",
-            "0",
-            "--stack",
-            "e2e",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .output()
-        .await
-        .expect("a second cargo-pluto runs");
+    let second = run().output().await.expect("a second cargo-pluto runs");
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(

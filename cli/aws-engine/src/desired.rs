@@ -53,6 +53,14 @@ pub struct EnvEntry {
 }
 
 impl EnvEntry {
+    /// A value that is no secret (a literal, a physical name, a URL).
+    pub fn plain(value: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            secret: false,
+        }
+    }
+
     /// What plans and logs show: the value, or `(secret)`.
     pub fn shown(&self) -> String {
         if self.secret {
@@ -229,10 +237,7 @@ fn resolve_env(
     env.iter()
         .map(|(key, value)| {
             let entry = match value {
-                EnvValue::Literal(value) => EnvEntry {
-                    value: value.clone(),
-                    secret: false,
-                },
+                EnvValue::Literal(value) => EnvEntry::plain(value.clone()),
                 EnvValue::FromDeployEnv(var) => EnvEntry {
                     value: secret(var).ok_or_else(|| EngineError::MissingSecret {
                         resource: resource.to_owned(),

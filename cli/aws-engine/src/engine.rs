@@ -212,26 +212,14 @@ fn fill_known_urls(units: &mut [Unit]) {
                 let key = contract::function_url_env_var(&logical);
                 match live_urls.get(&logical) {
                     Some(url) => {
-                        desired.env.insert(
-                            key,
-                            EnvEntry {
-                                value: url.clone(),
-                                secret: false,
-                            },
-                        );
+                        desired.env.insert(key, EnvEntry::plain(url.clone()));
                     }
                     None => {
                         // Until the URL exists, a value the function has stays (the second pass
                         // replaces it), so the plan shows one change and the function is never
                         // left without the variable in between.
                         if let Some(value) = live.as_ref().and_then(|live| live.env.get(&key)) {
-                            desired.env.insert(
-                                key,
-                                EnvEntry {
-                                    value: value.clone(),
-                                    secret: false,
-                                },
-                            );
+                            desired.env.insert(key, EnvEntry::plain(value.clone()));
                         }
                         desired.urls_pending.push(logical);
                     }
@@ -730,13 +718,7 @@ impl Engine {
                 if let Some(url) = url {
                     let key = contract::function_url_env_var(logical);
                     set.push(key.clone());
-                    desired.env.insert(
-                        key,
-                        EnvEntry {
-                            value: url,
-                            secret: false,
-                        },
-                    );
+                    desired.env.insert(key, EnvEntry::plain(url));
                 }
             }
             if set.is_empty() {

@@ -148,17 +148,6 @@ impl LocalAws {
         self
     }
 
-    /// The AWS settings of function process `function`: its own credentials of this run (which
-    /// tell the simulator who calls), the local region and this API's endpoint.
-    pub fn credentials_env(&self, function: &str, endpoint: &str) -> Vec<(String, String)> {
-        credentials_env(&self.keys, function, endpoint)
-    }
-
-    /// This run's credentials.
-    pub fn keys(&self) -> &Arc<Keyring> {
-        &self.keys
-    }
-
     /// Releases the KV data (in-flight operations finish first); later calls fail.
     pub fn close(&self) {
         if let Ok(mut database) = self.database.write() {

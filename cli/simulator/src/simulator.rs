@@ -166,10 +166,6 @@ impl Simulator {
     ) -> Result<Self, SimulatorError> {
         let names = StackNames::new(&architecture.project, &options.stack)
             .map_err(SimulatorError::BadStack)?;
-        std::fs::create_dir_all(&options.data_dir).map_err(|error| SimulatorError::Database {
-            path: options.data_dir.clone(),
-            message: error.to_string(),
-        })?;
         let (aws_listener, aws_endpoint) = bind(0).await?;
         let (gateway_listener, gateway_url) = bind(options.gateway_port).await?;
         let keys = Arc::new(Keyring::generate(
