@@ -2,7 +2,7 @@
 //! (`#[pluto::resource]`, `use pluto::resource as res;`, `use pluto::*;`), with their options
 //! parsed by the same option model as the macro.
 
-use crate::architecture::{Param, SourceLocation};
+use crate::architecture::{Param, ResponseMode, SourceLocation};
 use crate::diagnostics::Diagnostic;
 use crate::resolve::{DefMap, Namespace, segments};
 use crate::source::{Package, SourceFiles};
@@ -29,6 +29,8 @@ pub struct Declaration {
     pub location: SourceLocation,
     /// Handler parameters (functions only).
     pub params: Vec<Param>,
+    /// How the function answers (functions only): it streams when it returns `TextStream`.
+    pub response: ResponseMode,
     /// Target and module indexes in the [`Package`].
     pub module: (usize, usize),
 }
@@ -85,11 +87,12 @@ pub fn discover(
                 rust_path.extend(module.path.iter().cloned());
                 rust_path.push(rust_name(&function.sig.ident));
                 match declaration(attribute, &function) {
-                    Ok((spec, params)) => declarations.push(Declaration {
+                    Ok((spec, params, response)) => declarations.push(Declaration {
                         spec,
                         rust_path,
                         location,
                         params,
+                        response,
                         module: (target_index, module_index),
                     }),
                     Err(error) => {
@@ -139,27 +142,36 @@ fn is_resource_attribute(attribute: &Attribute, defs: &DefMap, module: &[String]
 fn declaration(
     attribute: &Attribute,
     function: &FnItem,
-) -> syn::Result<(DeclaredSpec, Vec<Param>)> {
+) -> syn::Result<(DeclaredSpec, Vec<Param>, ResponseMode)> {
     let args = match &attribute.meta {
         syn::Meta::List(list) => list.tokens.clone(),
         _ => proc_macro2::TokenStream::new(),
     };
     let spec = parse_resource_args(args, &function.sig.ident)?;
-    let params = match spec.kind() {
-        ResourceKind::Function => check_handler(function)?
-            .params
-            .iter()
-            .map(|param| Param {
-                name: param.name(),
-                ty: type_text(&param.ty),
-            })
-            .collect(),
+    let (params, response) = match spec.kind() {
+        ResourceKind::Function => {
+            let signature = check_handler(function)?;
+            let params = signature
+                .params
+                .iter()
+                .map(|param| Param {
+                    name: param.name(),
+                    ty: type_text(&param.ty),
+                })
+                .collect();
+            let response = if signature.streams {
+                ResponseMode::Stream
+            } else {
+                ResponseMode::Buffered
+            };
+            (params, response)
+        }
         kind => {
             check_handle_declaration(kind, function)?;
-            Vec::new()
+            (Vec::new(), ResponseMode::Buffered)
         }
     };
-    Ok((spec, params))
+    Ok((spec, params, response))
 }
 
 fn duplicate_names(declarations: &[Declaration]) -> Vec<Diagnostic> {

@@ -203,6 +203,7 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
                     spec: spec.clone(),
                     rust_path,
                     params: declaration.params.clone(),
+                    response: declaration.response,
                     source: declaration.location.clone(),
                     grants: access::merge(reaches, handler, MAX_CHAINS_PER_GRANT),
                 });

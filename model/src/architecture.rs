@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Version of the `Architecture` format; bumped on every incompatible change.
-pub const ARCHITECTURE_VERSION: u32 = 2;
+pub const ARCHITECTURE_VERSION: u32 = 3;
 
 /// An app as the deducer sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,10 +148,58 @@ pub struct Function {
     pub rust_path: String,
     /// Handler parameters, in order: what requests pass.
     pub params: Vec<Param>,
+    /// Whether it answers at once or streams (returns `pluto::TextStream`).
+    #[serde(default)]
+    pub response: ResponseMode,
     /// Where it is declared.
     pub source: SourceLocation,
     /// What it may do, sorted by resource then operation.
     pub grants: Vec<Grant>,
+}
+
+/// How a function answers: the whole result at once, or a stream of chunks as they come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// The handler returns a value; the response is sent when it is complete.
+    #[default]
+    Buffered,
+    /// The handler returns `pluto::TextStream` (or `pluto::Result<pluto::TextStream>`): the
+    /// response is sent chunk by chunk, and its Function URL streams.
+    Stream,
+}
+
+impl ResponseMode {
+    /// The `InvokeMode` of the function's URL in Lambda: `BUFFERED` or `RESPONSE_STREAM`.
+    pub fn invoke_mode(self) -> &'static str {
+        match self {
+            Self::Buffered => "BUFFERED",
+            Self::Stream => "RESPONSE_STREAM",
+        }
+    }
+
+    /// The mode of a Lambda `InvokeMode` (`None` when absent: Lambda's default, buffered).
+    pub fn from_invoke_mode(mode: Option<&str>) -> Option<Self> {
+        match mode {
+            None | Some("BUFFERED") => Some(Self::Buffered),
+            Some("RESPONSE_STREAM") => Some(Self::Stream),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether the function streams.
+    pub fn is_stream(self) -> bool {
+        self == Self::Stream
+    }
+}
+
+impl fmt::Display for ResponseMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Buffered => "buffered",
+            Self::Stream => "stream",
+        })
+    }
 }
 
 /// One handler parameter.

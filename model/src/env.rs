@@ -105,6 +105,7 @@ mod tests {
             },
             rust_path: format!("app::{name}"),
             params: Vec::new(),
+            response: crate::architecture::ResponseMode::Buffered,
             source: SourceLocation {
                 file: "src/main.rs".to_owned(),
                 line: 1,

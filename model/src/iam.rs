@@ -540,6 +540,7 @@ mod tests {
             },
             rust_path: format!("chat_bot::{name}"),
             params: Vec::new(),
+            response: crate::architecture::ResponseMode::Buffered,
             source: SourceLocation {
                 file: "src/main.rs".to_owned(),
                 line: 1,

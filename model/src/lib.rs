@@ -17,6 +17,6 @@ pub mod operation;
 
 pub use architecture::{
     ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, GrantSummary,
-    Operation, Param, Resource, ResourceRef, ResourceSpec, SourceLocation,
+    Operation, Param, Resource, ResourceRef, ResourceSpec, ResponseMode, SourceLocation,
 };
 pub use pluto_spec;

@@ -6,6 +6,9 @@
 //! - [`TgiRequest`] / [`TgiParameters`] / [`TgiGeneration`] / [`TgiError`]: the JSON on the wire,
 //!   in both directions ([`TgiRequest::new`] for clients, [`GenerationParams::from`] a
 //!   [`TgiParameters`] for servers);
+//! - [`TgiStreamEvent`] / [`TgiStreamToken`] / [`TgiStreamDetails`]: TGI's streaming format
+//!   (server-sent `data:{json}` events), which SageMaker's `InvokeEndpointWithResponseStream`
+//!   carries in its payload parts;
 //! - [`DEFAULT_MAX_NEW_TOKENS`], [`DEFAULT_SAMPLING_TEMPERATURE`]: the defaults both sides apply;
 //! - [`Role`], [`SYSTEM_TAG`], [`USER_TAG`], [`ASSISTANT_TAG`], [`END_OF_TURN`] and
 //!   [`render_zephyr`]: the Zephyr chat format (TinyLlama-Chat, Zephyr) the apps prompt in;
@@ -331,9 +334,82 @@ pub struct TgiError {
     pub error_type: Option<String>,
 }
 
+/// One token of a TGI stream: `{"id": 1234, "text": " Paris", "logprob": -0.1, "special": false}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TgiStreamToken {
+    /// The token's id in the model's vocabulary.
+    #[serde(default)]
+    pub id: u32,
+    /// Its text (for a special token, e.g. `</s>`, its spelling, which is not part of the answer).
+    pub text: String,
+    /// Its log-probability (0 when the server does not say).
+    #[serde(default)]
+    pub logprob: f32,
+    /// Whether it is a special token (end of sequence, end of turn), not text.
+    #[serde(default)]
+    pub special: bool,
+}
+
+/// The `details` of the last event of a TGI stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TgiStreamDetails {
+    /// Why generation stopped: `length`, `eos_token` or `stop_sequence`.
+    pub finish_reason: String,
+    /// Tokens generated, the end-of-sequence token included.
+    pub generated_tokens: u32,
+    /// The sampler's seed, when sampling.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// One event of a TGI stream (`"stream": true`, or SageMaker's
+/// `InvokeEndpointWithResponseStream`), sent as a server-sent event `data:{json}\n\n`
+/// ([`TgiStreamEvent::to_sse`]): a token, and on the last event the whole `generated_text` and
+/// the `details`. A failure mid-stream is a [`TgiError`] in the same framing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TgiStreamEvent {
+    /// The token this event carries.
+    pub token: TgiStreamToken,
+    /// The whole generated text, on the last event only.
+    #[serde(default)]
+    pub generated_text: Option<String>,
+    /// Why generation stopped, on the last event only.
+    #[serde(default)]
+    pub details: Option<TgiStreamDetails>,
+}
+
+/// The prefix of every event line of a TGI stream.
+pub const TGI_SSE_DATA_PREFIX: &str = "data:";
+
+impl TgiStreamEvent {
+    /// The event as TGI sends it: `data:{json}\n\n`.
+    pub fn to_sse(&self) -> String {
+        sse_data(&serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+impl TgiError {
+    /// The error as a TGI stream sends it mid-stream: `data:{json}\n\n`.
+    pub fn to_sse(&self) -> String {
+        sse_data(&serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+fn sse_data(json: &str) -> String {
+    format!("{TGI_SSE_DATA_PREFIX}{json}\n\n")
+}
+
+/// What a streaming generation ended with: the TGI `details` of the last event.
+pub type StreamEnd = TgiStreamDetails;
+
+/// What a [`TextGeneration::generate_stream`] callback tells the model: go on, or stop (the
+/// client went away; no more model time is spent on it).
+pub type Continue = std::ops::ControlFlow<()>;
+
 /// A text-generation model serving TGI requests, as a simulated SageMaker endpoint does: the
 /// simulator hands it each request's [`TgiRequest`] (from a blocking thread) and answers with
-/// [`TgiGeneration`]s. `pluto-local-model`'s `LocalModel` implements it.
+/// [`TgiGeneration`]s, or streams [`TgiStreamEvent`]s. `pluto-local-model`'s `LocalModel`
+/// implements it.
 pub trait TextGeneration: Send + Sync + fmt::Debug {
     /// Generates for one request: only the generated text, without the prompt (the caller
     /// prepends it for `return_full_text`). Blocks while generating.
@@ -341,6 +417,31 @@ pub trait TextGeneration: Send + Sync + fmt::Debug {
         &self,
         request: &TgiRequest,
     ) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
+
+    /// Generates for one request, handing `on_token` each token as soon as it is known: its text
+    /// (never half a UTF-8 character, never part of a stop string that ends the generation) and
+    /// whether it is special. `on_token` returning `Continue::Break(())` stops the generation at
+    /// once. Returns the details of the end. Blocks while generating.
+    ///
+    /// The default generates the whole text and hands it over as one token.
+    fn generate_stream(
+        &self,
+        request: &TgiRequest,
+        on_token: &mut dyn FnMut(TgiStreamToken) -> Continue,
+    ) -> Result<StreamEnd, Box<dyn std::error::Error + Send + Sync>> {
+        let text = self.generate(request)?;
+        let _ = on_token(TgiStreamToken {
+            id: 0,
+            text,
+            logprob: 0.0,
+            special: false,
+        });
+        Ok(StreamEnd {
+            finish_reason: "length".to_owned(),
+            generated_tokens: 1,
+            seed: None,
+        })
+    }
 
     /// A short label for logs, e.g. `SmolLM2-135M-Instruct (Q4_1)`.
     fn label(&self) -> String;
@@ -551,6 +652,44 @@ mod tests {
             })
             .unwrap(),
             json!({"error": "boom"})
+        );
+    }
+
+    #[test]
+    fn stream_events_are_tgi_server_sent_events() {
+        let last = TgiStreamEvent {
+            token: TgiStreamToken {
+                id: 2,
+                text: "</s>".to_owned(),
+                logprob: 0.0,
+                special: true,
+            },
+            generated_text: Some(" Paris.".to_owned()),
+            details: Some(TgiStreamDetails {
+                finish_reason: "eos_token".to_owned(),
+                generated_tokens: 3,
+                seed: None,
+            }),
+        };
+        let sse = last.to_sse();
+        assert!(sse.starts_with("data:{") && sse.ends_with("}\n\n"), "{sse}");
+        let json: Value = serde_json::from_str(&sse[5..sse.len() - 2]).unwrap();
+        assert_eq!(json["token"]["special"], json!(true));
+        assert_eq!(json["details"]["finish_reason"], json!("eos_token"));
+        // What TGI sends for a middle token reads back.
+        let middle: TgiStreamEvent = serde_json::from_str(
+            r#"{"index":1,"token":{"id":3681,"text":" Paris","logprob":-0.2,"special":false},"generated_text":null,"details":null,"top_tokens":null}"#,
+        )
+        .unwrap();
+        assert_eq!(middle.token.text, " Paris");
+        assert_eq!(middle.generated_text, None);
+        let error = TgiError {
+            error: "boom".to_owned(),
+            error_type: Some("generation".to_owned()),
+        };
+        assert_eq!(
+            error.to_sse(),
+            "data:{\"error\":\"boom\",\"error_type\":\"generation\"}\n\n"
         );
     }
 

@@ -34,6 +34,7 @@ pub fn function(name: &str, url: UrlAuth, grants: Vec<Grant>) -> Function {
         },
         rust_path: format!("app::{}", name.replace('-', "_")),
         params: Vec::new(),
+        response: pluto_model::ResponseMode::Buffered,
         source: SourceLocation {
             file: "src/main.rs".to_owned(),
             line: 1,

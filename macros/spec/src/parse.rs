@@ -89,7 +89,15 @@ pub struct HandlerSignature {
     pub params: Vec<HandlerParam>,
     /// What the function returns.
     pub output: HandlerOutput,
+    /// Whether it streams its answer: it returns [`TEXT_STREAM`] (`-> TextStream`, or a `Result`
+    /// whose `Ok` type is `TextStream`), spelled by that name. The macro and the deducer both
+    /// read it from here, so the response mode is known at compile time.
+    pub streams: bool,
 }
+
+/// The name of the runtime's streaming answer type, `pluto::TextStream`: a handler returning it
+/// (directly or in a `Result`) streams.
+pub const TEXT_STREAM: &str = "TextStream";
 
 /// One handler parameter.
 #[derive(Debug, Clone)]
@@ -878,10 +886,16 @@ pub fn check_handler(item: &FnItem) -> syn::Result<HandlerSignature> {
             }
         }
     };
+    let streams = match &output {
+        HandlerOutput::Unit => false,
+        HandlerOutput::Value(ty) => is_text_stream(ty),
+        HandlerOutput::Result(ty) => first_type_argument(ty).is_some_and(is_text_stream),
+    };
     Ok(HandlerSignature {
         is_async: sig.asyncness.is_some(),
         params,
         output,
+        streams,
     })
 }
 
@@ -908,6 +922,29 @@ fn check_serde_type(ty: &Type, role: &str) -> syn::Result<()> {
         Type::Paren(inner) => check_serde_type(&inner.elem, role),
         Type::Group(inner) => check_serde_type(&inner.elem, role),
         _ => Ok(()),
+    }
+}
+
+/// Whether `ty` names the runtime's [`TEXT_STREAM`] (`TextStream`, `pluto::TextStream`).
+fn is_text_stream(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|segment| segment == TEXT_STREAM)
+}
+
+/// The first generic type argument of a path type: `T` of `Result<T, E>`.
+fn first_type_argument(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Path(path) => match &path.path.segments.last()?.arguments {
+            syn::PathArguments::AngleBracketed(arguments) => {
+                arguments.args.iter().find_map(|argument| match argument {
+                    syn::GenericArgument::Type(ty) => Some(ty),
+                    _ => None,
+                })
+            }
+            _ => None,
+        },
+        Type::Group(group) => first_type_argument(&group.elem),
+        Type::Paren(paren) => first_type_argument(&paren.elem),
+        _ => None,
     }
 }
 
@@ -1337,6 +1374,18 @@ mod tests {
             ["query", "n"]
         );
         assert!(matches!(signature.output, HandlerOutput::Result(_)));
+        assert!(!signature.streams);
+        for (item, streams) in [
+            (quote!(async fn f() -> pluto::Result<pluto::TextStream> { todo!() }), true),
+            (quote!(async fn f() -> Result<TextStream, MyError> { todo!() }), true),
+            (quote!(fn f() -> TextStream { todo!() }), true),
+            (quote!(fn f() -> pluto::Result<String> { todo!() }), false),
+            (quote!(fn f() -> Vec<TextStream> { todo!() }), false),
+            (quote!(fn f() {}), false),
+        ] {
+            let item: FnItem = syn::parse2(item).unwrap();
+            assert_eq!(check_handler(&item).unwrap().streams, streams, "{}", item.sig.ident);
+        }
         for (item, expected) in [
             (
                 quote!(
