@@ -19,7 +19,7 @@ pub enum Operation {
     KvSet,
     /// `KvStore::delete`.
     KvDelete,
-    /// `SageMaker::invoke`, `invoke_as`, `invoke_raw`.
+    /// `SageMaker::invoke`, `invoke_as`, `invoke_raw`, `invoke_stream`.
     SagemakerInvoke,
     /// `Function::invoke`, `invoke_as`.
     FunctionInvoke,
@@ -76,6 +76,12 @@ pub const HANDLE_METHODS: &[HandleMethod] = &[
     method(
         ResourceKind::Sagemaker,
         "invoke_raw",
+        Operation::SagemakerInvoke,
+    ),
+    // `InvokeEndpointWithResponseStream`, which IAM authorizes as `sagemaker:InvokeEndpoint`.
+    method(
+        ResourceKind::Sagemaker,
+        "invoke_stream",
         Operation::SagemakerInvoke,
     ),
     method(ResourceKind::Function, "invoke", Operation::FunctionInvoke),
