@@ -102,7 +102,15 @@ pub(crate) fn render_tables(architecture: &Architecture) -> String {
             resource.source.to_string(),
         ]);
     }
-    let mut functions = table(&["name", "url", "timeout", "memory", "handler", "declared at"]);
+    let mut functions = table(&[
+        "name",
+        "url",
+        "response",
+        "timeout",
+        "memory",
+        "handler",
+        "declared at",
+    ]);
     for function in &architecture.functions {
         let url = function.spec.url;
         let url = match &function.spec.cors {
@@ -112,6 +120,7 @@ pub(crate) fn render_tables(architecture: &Architecture) -> String {
         functions.add_row(vec![
             function.spec.name.clone(),
             url,
+            function.response.to_string(),
             format!("{} s", function.spec.timeout_s),
             format!("{} MB", function.spec.memory_mb),
             function.rust_path.clone(),

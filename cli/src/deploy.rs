@@ -481,6 +481,9 @@ pub(crate) fn render_outputs(outputs: &Outputs) -> String {
             function.name.clone(),
             function.function_name.clone(),
             match &function.url {
+                Some(url) if function.response.is_stream() => {
+                    format!("{url} ({}, streaming)", function.url_auth)
+                }
                 Some(url) => format!("{url} ({})", function.url_auth),
                 None => "no URL (invoke only)".to_owned(),
             },
@@ -508,6 +511,42 @@ pub(crate) fn render_outputs(outputs: &Outputs) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pluto_aws_engine::engine::FunctionOutput;
+    use pluto_model::ResponseMode;
+
+    #[test]
+    fn outputs_mark_the_urls_that_stream() {
+        let function = |name: &str, url_auth: &str, response| FunctionOutput {
+            name: name.to_owned(),
+            function_name: format!("app-dev-{name}"),
+            url: Some(format!("https://{name}.lambda-url.us-east-1.on.aws/")),
+            url_auth: url_auth.to_owned(),
+            response,
+            role: format!("app-dev-{name}-fn"),
+        };
+        let outputs = Outputs {
+            functions: vec![
+                function("chat", "iam", ResponseMode::Stream),
+                function("forget", "public", ResponseMode::Buffered),
+            ],
+            ..Outputs::default()
+        };
+        let table = render_outputs(&outputs);
+        assert!(
+            table.contains("https://chat.lambda-url.us-east-1.on.aws/ (iam, streaming)"),
+            "{table}"
+        );
+        let forget = table
+            .lines()
+            .find(|line| line.contains("forget"))
+            .expect("a row for forget");
+        assert!(
+            forget
+                .trim_end()
+                .ends_with("https://forget.lambda-url.us-east-1.on.aws/ (public)"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn a_malformed_endpoint_url_is_refused_saying_what_is_wrong() {

@@ -1,10 +1,11 @@
-//! `cargo pluto graph`: the architecture as a picture — functions, resources, and edges
-//! labelled with the operations each function performs — in Mermaid and Graphviz DOT.
+//! `cargo pluto graph`: the architecture as a picture — functions (with their URL, and whether
+//! they stream), resources, and edges labelled with the operations each function performs — in
+//! Mermaid and Graphviz DOT.
 
 use crate::error::CliError;
 use crate::project::{ProjectArgs, write_atomically};
-use pluto_model::{Architecture, ResourceRef};
-use pluto_spec::{ResourceKind, UrlAuth};
+use pluto_model::{Architecture, Function, ResourceRef};
+use pluto_spec::ResourceKind;
 use std::collections::BTreeMap;
 
 /// Arguments of `cargo pluto graph`.
@@ -78,11 +79,18 @@ fn edges(architecture: &Architecture) -> BTreeMap<(String, ResourceRef), Vec<&'s
     edges
 }
 
-fn url_label(url: UrlAuth) -> String {
-    if url.has_url() {
+/// `public URL`, `iam URL` or `no URL`, with `, streaming` for a function that streams.
+fn url_label(function: &Function) -> String {
+    let url = function.spec.url;
+    let url = if url.has_url() {
         format!("{url} URL")
     } else {
         "no URL".to_owned()
+    };
+    if function.response.is_stream() {
+        format!("{url}, streaming")
+    } else {
+        url
     }
 }
 
@@ -94,7 +102,7 @@ pub(crate) fn mermaid(architecture: &Architecture) -> String {
         out.push_str(&format!(
             "    {id}[\"function {}<br/>{}\"]\n",
             function.spec.name,
-            url_label(function.spec.url)
+            url_label(function)
         ));
     }
     for resource in &architecture.resources {
@@ -124,7 +132,7 @@ pub(crate) fn dot(architecture: &Architecture) -> String {
         out.push_str(&format!(
             "    {id} [shape=box, label=\"function {}\\n{}\"];\n",
             function.spec.name,
-            url_label(function.spec.url)
+            url_label(function)
         ));
     }
     for resource in &architecture.resources {

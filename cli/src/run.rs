@@ -8,7 +8,7 @@ use crate::project::ProjectArgs;
 use pluto_local_model::{LocalModel, TextGeneration, resolve_model};
 use pluto_model::Architecture;
 use pluto_model::ResourceSpec;
-use pluto_simulator::gateway::RequestRecord;
+use pluto_simulator::gateway::{RequestRecord, StreamProgress};
 use pluto_simulator::lambda::LogSink;
 use pluto_simulator::{Simulator, SimulatorOptions};
 use pluto_spec::UrlAuth;
@@ -84,13 +84,19 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
             .as_deref()
             .map(|p| format!(" ({p})"))
             .unwrap_or_default();
+        let millis = record.latency.as_secs_f64() * 1e3;
+        let outcome = match &record.stream {
+            None => format!("{} in {millis:.1} ms", record.status),
+            Some(StreamProgress::Started) => {
+                format!("{}, streaming; first byte in {millis:.1} ms", record.status)
+            }
+            Some(StreamProgress::Cut { chunks, bytes }) => {
+                format!("stream cut after {chunks} chunks ({bytes} bytes) at {millis:.1} ms")
+            }
+        };
         eprintln!(
-            "[gateway] {} {} {} -> {} in {:.1} ms{problem}",
-            record.function,
-            record.method,
-            record.path,
-            record.status,
-            record.latency.as_secs_f64() * 1e3
+            "[gateway] {} {} {} -> {outcome}{problem}",
+            record.function, record.method, record.path,
         );
     });
     let simulator = Simulator::start(architecture, options).await?;
@@ -157,8 +163,13 @@ fn print_summary(architecture: &Architecture, simulator: &Simulator, stack_dir: 
             .as_ref()
             .map(|cors| format!(", CORS {}", cors.allow_origins.join(" ")))
             .unwrap_or_default();
+        let streams = if function.response.is_stream() {
+            ", streams: curl -N"
+        } else {
+            ""
+        };
         println!(
-            "  {:<20} {url}  [{}{cors}]",
+            "  {:<20} {url}  [{}{cors}{streams}]",
             function.spec.name, function.spec.url
         );
     }

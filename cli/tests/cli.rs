@@ -290,3 +290,51 @@ fn regression_an_app_without_resources_is_warned_about_and_not_run() {
         "{stderr}"
     );
 }
+
+fn streaming_fixture_manifest() -> String {
+    format!(
+        "{}/../deducer/tests/fixtures/streaming/Cargo.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn deduce_and_graph_show_which_functions_stream() {
+    let manifest = streaming_fixture_manifest();
+    let output = on_stack(&["deduce"], &manifest, "cli-test");
+    assert_succeeded(&output);
+    let tables = String::from_utf8_lossy(&output.stdout);
+    let row = |name: &str| {
+        tables
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name} in:\n{tables}"))
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("chat-stream"), ["chat-stream", "public", "stream"]);
+    assert_eq!(row("echo-stream"), ["echo-stream", "none", "stream"]);
+    assert_eq!(row("chat"), ["chat", "iam", "buffered"]);
+
+    let mermaid = on_stack(&["graph", "--format", "mermaid"], &manifest, "cli-test");
+    assert_succeeded(&mermaid);
+    let mermaid = String::from_utf8_lossy(&mermaid.stdout);
+    assert!(
+        mermaid.contains("fn_chat_stream[\"function chat-stream<br/>public URL, streaming\"]"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("fn_chat[\"function chat<br/>iam URL\"]"),
+        "{mermaid}"
+    );
+    let dot = on_stack(&["graph", "--format", "dot"], &manifest, "cli-test");
+    assert_succeeded(&dot);
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(
+        dot.contains(
+            "fn_echo_stream [shape=box, label=\"function echo-stream\\nno URL, streaming\"];"
+        ),
+        "{dot}"
+    );
+}

@@ -15,7 +15,7 @@ pub mod source;
 pub use pluto_model::architecture;
 pub use pluto_model::{
     ARCHITECTURE_VERSION, Architecture, CallChain, CallStep, Escape, Function, Grant, GrantSummary,
-    Operation, Param, Resource, ResourceRef, ResourceSpec, SourceLocation,
+    Operation, Param, Resource, ResourceRef, ResourceSpec, ResponseMode, SourceLocation,
 };
 
 pub mod access;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::grants;
+use pluto_deducer::architecture::ResponseMode;
 use pluto_deducer::diagnostics::DeduceError;
 use pluto_deducer::source::PackageSelector;
 use pluto_deducer::{Operation, deduce};
@@ -193,4 +194,34 @@ fn trait_objects_select_vec_and_if_let() {
         grants(architecture, "ask"),
         [grant("model", Operation::SagemakerInvoke)]
     );
+}
+
+#[test]
+fn streaming_snapshot() {
+    let deduction = deduce(&fixture("streaming")).expect("the fixture deduces");
+    insta::assert_json_snapshot!(deduction.architecture);
+}
+
+#[test]
+fn handlers_returning_a_text_stream_record_the_stream_response_mode() {
+    let architecture = deduce(&fixture("streaming")).expect("deduces").architecture;
+    let mode = |name: &str| architecture.function(name).expect(name).response;
+    assert_eq!(mode("chat-stream"), ResponseMode::Stream);
+    assert_eq!(mode("echo-stream"), ResponseMode::Stream);
+    assert_eq!(mode("chat"), ResponseMode::Buffered);
+}
+
+#[test]
+fn a_streaming_invoke_grants_the_invoke_of_its_endpoint_with_its_place() {
+    let architecture = deduce(&fixture("streaming")).expect("deduces").architecture;
+    assert_eq!(
+        grants(&architecture, "chat-stream"),
+        [grant("llama", Operation::SagemakerInvoke)]
+    );
+    let chat_stream = architecture.function("chat-stream").expect("chat-stream");
+    assert_eq!(
+        chat_stream.grants[0].provenance[0].to_string(),
+        "chat-stream (src/main.rs:11:10) -> llama().invoke_stream (src/main.rs:13:26)"
+    );
+    assert_eq!(grants(&architecture, "echo-stream"), []);
 }

@@ -8,7 +8,9 @@
 //!   endpoint's handle (likewise `kv_store` and `KvStore`);
 //! - `#[resource(function(...))] async fn chat(query: String) -> pluto::Result<String> { .. }`
 //!   stays as written, and is registered with the runtime's handler dispatch, which decodes each
-//!   request into the parameters and encodes the result as JSON;
+//!   request into the parameters and encodes the result as JSON; a handler returning
+//!   `TextStream` (or a `Result` of it), spelled by that name, is registered as streaming and
+//!   its stream is handed to the runtime as is;
 //! - `function!(chat)` is the `pluto::Function` handle of a declared function.
 //!
 //! Generated code refers to the runtime as `::pluto`.
@@ -192,13 +194,22 @@ fn expand_handler(
     } else {
         quote! { #ident(#(#bindings),*) }
     };
-    let output = match &signature.output {
-        HandlerOutput::Unit => quote! { ::pluto::__private::value_output(__pluto_out) },
-        HandlerOutput::Value(ty) => {
-            quote_spanned! {ty.span()=> ::pluto::__private::value_output(__pluto_out) }
+    let streams = signature.streams;
+    let output = match (&signature.output, streams) {
+        (HandlerOutput::Unit, _) => quote! {
+            ::pluto::__private::value_output(__pluto_out).map(::pluto::__private::HandlerValue::Json)
+        },
+        (HandlerOutput::Value(ty), false) => quote_spanned! {ty.span()=>
+            ::pluto::__private::value_output(__pluto_out).map(::pluto::__private::HandlerValue::Json)
+        },
+        (HandlerOutput::Result(ty), false) => quote_spanned! {ty.span()=>
+            ::pluto::__private::result_output(__pluto_out).map(::pluto::__private::HandlerValue::Json)
+        },
+        (HandlerOutput::Value(ty), true) => {
+            quote_spanned! {ty.span()=> ::pluto::__private::stream_output(__pluto_out) }
         }
-        HandlerOutput::Result(ty) => {
-            quote_spanned! {ty.span()=> ::pluto::__private::result_output(__pluto_out) }
+        (HandlerOutput::Result(ty), true) => {
+            quote_spanned! {ty.span()=> ::pluto::__private::stream_result_output(__pluto_out) }
         }
     };
     Ok(quote! {
@@ -225,6 +236,7 @@ fn expand_handler(
                     name: #name,
                     rust_path: ::core::concat!(::core::module_path!(), "::", #rust_name),
                     params: &[#(#param_specs),*],
+                    streams: #streams,
                     call: __pluto_call,
                 }
             }

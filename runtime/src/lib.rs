@@ -25,7 +25,8 @@
 //! - Resource handles: [`SageMaker`], [`KvStore`] and [`Function`], on the AWS SDK for Rust.
 //! - [`start`] serves the declared functions inside AWS Lambda (or `cargo pluto run`); see
 //!   [`handler`] for how requests map to arguments.
-//! - [`chain`] holds LangChain-style prompt templates, LLMs and chains.
+//! - [`chain`] holds LangChain-style prompt templates, LLMs and chains, buffered or streamed.
+//! - A handler returning [`TextStream`] streams its answer to the client as it is produced.
 //! - [`contract`] documents the environment variables deployment sets for the runtime.
 
 pub mod chain;
@@ -35,6 +36,7 @@ mod function;
 pub mod handler;
 mod kv_store;
 mod sagemaker;
+mod text_stream;
 
 #[doc(hidden)]
 pub mod __private;
@@ -45,7 +47,8 @@ pub use handler::{HttpError, start};
 pub use kv_store::KvStore;
 pub use pluto_macros::{function, resource};
 pub use pluto_spec::contract;
-pub use sagemaker::{RawRequest, RawResponse, SageMaker};
+pub use sagemaker::{PayloadStream, RawRequest, RawResponse, SageMaker};
+pub use text_stream::TextStream;
 
 /// The error type handlers return: any error, boxed (`?` converts into it).
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;

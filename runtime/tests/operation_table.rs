@@ -30,6 +30,9 @@ fn handle_has(kind: ResourceKind, method: &str) -> bool {
         (ResourceKind::Sagemaker, "invoke_raw") => {
             check(|| MODEL.invoke_raw(pluto::RawRequest::json(Vec::new())))
         }
+        (ResourceKind::Sagemaker, "invoke_stream") => {
+            check(|| MODEL.invoke_stream(pluto::RawRequest::json(Vec::new())))
+        }
         (ResourceKind::Sagemaker, "name") => check(|| MODEL.name()),
         (ResourceKind::Sagemaker, "endpoint_name") => check(|| MODEL.endpoint_name()),
         (ResourceKind::Function, "invoke") => check(|| FUNCTION.invoke(&(1,))),

@@ -5,10 +5,11 @@
 //! the whole server to itself: moto's request recorder ([`crate::recorder`]) and its reset are
 //! global to a server, and the tests of a binary run concurrently.
 //!
-//! The server is `tests/moto/server.py` (moto's own server plus SageMaker `UpdateEndpoint`),
-//! run by the Python next to `moto_server`. A shell runs it and kills it on EOF on its stdin, a
-//! pipe held by this process: when the [`Moto`] is dropped or the test process exits, for
-//! whatever reason, the pipe closes and the shell stops moto.
+//! The server is `tests/moto/server.py` (moto's own server plus SageMaker `UpdateEndpoint`,
+//! SageMaker Runtime `InvokeEndpointWithResponseStream` and Function URL `InvokeMode`), run by the
+//! Python next to `moto_server`. A shell runs it and
+//! kills it on EOF on its stdin, a pipe held by this process: when the [`Moto`] is dropped or the
+//! test process exits, for whatever reason, the pipe closes and the shell stops moto.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -79,8 +80,10 @@ impl Moto {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    /// Queues results for SageMaker `InvokeEndpoint` (moto returns them in order; an identical
-    /// request later gets the same result again). moto has one queue for all endpoints, so the
+    /// Queues results for SageMaker `InvokeEndpoint` and `InvokeEndpointWithResponseStream` (moto
+    /// returns them in order; an identical request later gets the same result again). The stream
+    /// sends a TGI answer `[{"generated_text": T}]` as TGI's token events, any other body in one
+    /// part (see `tests/moto/server.py`). moto has one queue for all endpoints, so the
     /// returned guard keeps other tests of this binary from queueing until it is dropped: hold it
     /// until the invocations that consume the results are done.
     pub async fn queue_sagemaker_results(

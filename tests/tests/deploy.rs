@@ -264,6 +264,8 @@ struct Expected<'a> {
     timeout_s: i32,
     env: &'a [(&'a str, &'a str)],
     zip: &'a Path,
+    /// The URL's `InvokeMode`: `RESPONSE_STREAM` for a function returning a `TextStream`.
+    invoke_mode: &'a str,
 }
 
 /// Checks a function's configuration, environment, URL and public permissions; returns its URL.
@@ -276,6 +278,7 @@ async fn assert_public_function(clients: &Clients, expected: &Expected<'_>) -> S
         timeout_s,
         env,
         zip,
+        invoke_mode,
     } = *expected;
     let function = clients
         .lambda
@@ -339,6 +342,11 @@ async fn assert_public_function(clients: &Clients, expected: &Expected<'_>) -> S
         "{name} is declared public"
     );
     assert!(url.cors().is_none(), "no CORS is declared");
+    assert_eq!(
+        url.invoke_mode().map(|mode| mode.as_str()),
+        Some(invoke_mode),
+        "the invoke mode of {name}'s URL"
+    );
 
     let policy = clients
         .lambda
@@ -634,6 +642,7 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
                     ("PLUTO_SAGEMAKER_LLAMA", "langchain-llama-it-llama"),
                 ],
                 zip: &zip,
+                invoke_mode: "RESPONSE_STREAM",
             },
         )
         .await;
@@ -746,9 +755,22 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
                 ),
             ],
             zip: &history_zip,
+            invoke_mode: "BUFFERED",
         },
     )
     .await;
+    let chat_url = clients
+        .lambda
+        .get_function_url_config()
+        .function_name("chatbot-history-it-chat")
+        .send()
+        .await
+        .expect("the URL of chat");
+    assert_eq!(
+        chat_url.invoke_mode().map(|mode| mode.as_str()),
+        Some("RESPONSE_STREAM"),
+        "chat streams its reply"
+    );
     assert_endpoint(&clients, "chatbot-history", &history_outputs).await;
 
     // --- every policy Pluto wrote passes parliament ------------------------------------------

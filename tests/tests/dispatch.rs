@@ -278,14 +278,6 @@ async fn direct_invocations_take_arrays_or_objects_and_return_plain_results() {
         .await
         .expect_err("panic");
     assert_eq!(error.error_type(), "Pluto.Panic");
-    let diagnostic: lambda_runtime_diagnostic::Diagnostic = error.into();
-    assert_eq!(diagnostic.error_type, "Pluto.Panic");
-}
-
-/// `lambda_runtime` is the runtime's dependency; its `Diagnostic` is what gets posted to the
-/// Runtime API's error endpoint.
-mod lambda_runtime_diagnostic {
-    pub(crate) use lambda_runtime::Diagnostic;
 }
 
 #[test]

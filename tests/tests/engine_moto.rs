@@ -1,19 +1,20 @@
 //! The AWS engine as a library against moto, with small hand-made architectures and a tiny code
 //! zip (moto stores code, it never runs it): Function URL auth types and CORS from the
-//! declaration, function-to-function grants, switching a URL from public to IAM, removing a
-//! function, retrying while IAM propagates a new role (injected by a proxy), and SageMaker
-//! blue/green updates.
+//! declaration, function-to-function grants, switching a URL from public to IAM, Function URL
+//! invoke modes (streaming functions get `RESPONSE_STREAM`), removing a function, retrying while
+//! IAM propagates a new role (injected by a proxy), and SageMaker blue/green updates.
 //!
 //! Minimal change is proven from the server side: tests that count calls run on their own moto
 //! server with its request recorder on, and assert the exact mutating calls moto received, after
 //! checking that they are exactly the calls the engine's own log says it sent (every attempt).
 
 use pluto_aws_engine::{
-    Action, Code, DesiredStack, Engine, LockOptions, Outputs, PreparedChange, Silent, StackLock,
+    Action, Code, DesiredStack, Engine, FieldChange, LockOptions, Outputs, PreparedChange, Silent,
+    StackLock,
 };
 use pluto_model::naming::StackNames;
 use pluto_model::{
-    Architecture, Function, Grant, Operation, Resource, ResourceSpec, SourceLocation,
+    Architecture, Function, Grant, Operation, Resource, ResourceSpec, ResponseMode, SourceLocation,
 };
 use pluto_spec::{Cors, EnvValue, Hosting, KvStoreSpec, ResourceKind, SagemakerSpec, UrlAuth};
 use pluto_tests::fixtures::{engine, function, grant};
@@ -1425,4 +1426,139 @@ async fn silent_endpoint_fails_every_command() {
         .apply(destroy, &Silent)
         .await
         .expect("the half-made stack is destroyed");
+}
+
+/// `function` answering with `response`.
+fn answering(mut function: Function, response: ResponseMode) -> Function {
+    function.response = response;
+    function
+}
+
+/// The `InvokeMode` moto reports for the URL of the Lambda function `name`.
+async fn invoke_mode(lambda: &aws_sdk_lambda::Client, name: &str) -> String {
+    lambda
+        .get_function_url_config()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("{name} has a URL: {error:?}"))
+        .invoke_mode()
+        .map(|mode| mode.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn streaming_functions_get_response_stream_urls_and_a_switch_is_one_url_update() {
+    run(|| async {
+        let recorded = Recorded::start().await;
+        let (moto, engine) = (&recorded.moto, &recorded.engine);
+        let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config().await);
+        let first = architecture(vec![
+            answering(
+                function("stream", UrlAuth::Public, Vec::new()),
+                ResponseMode::Stream,
+            ),
+            function("answer", UrlAuth::Iam, Vec::new()),
+        ]);
+        let code = code("streaming");
+        let (outputs, _) = recorded.deploy(&first, "streams", &code).await;
+        assert_eq!(
+            invoke_mode(&lambda, "engine-app-streams-stream").await,
+            ResponseMode::Stream.invoke_mode()
+        );
+        assert_eq!(
+            invoke_mode(&lambda, "engine-app-streams-answer").await,
+            ResponseMode::Buffered.invoke_mode()
+        );
+        let responses: BTreeMap<&str, ResponseMode> = outputs
+            .functions
+            .iter()
+            .map(|function| (function.name.as_str(), function.response))
+            .collect();
+        assert_eq!(
+            responses,
+            BTreeMap::from([
+                ("answer", ResponseMode::Buffered),
+                ("stream", ResponseMode::Stream)
+            ])
+        );
+
+        // Nothing changed: the invoke modes read back as deployed, and nothing is written.
+        let prepared = plan(engine, &first, "streams", &code).await;
+        assert!(prepared.plan.is_empty(), "{}", prepared.plan);
+        let (_, calls) = recorded.deploy(&first, "streams", &code).await;
+        assert_eq!(calls, Vec::<String>::new(), "a redeploy without changes");
+
+        // `answer` starts streaming: its URL's invoke mode is the one change.
+        let second = architecture(vec![
+            answering(
+                function("stream", UrlAuth::Public, Vec::new()),
+                ResponseMode::Stream,
+            ),
+            answering(
+                function("answer", UrlAuth::Iam, Vec::new()),
+                ResponseMode::Stream,
+            ),
+        ]);
+        let prepared = plan(engine, &second, "streams", &code).await;
+        let changed: Vec<(String, Action)> = prepared
+            .plan
+            .changes
+            .iter()
+            .filter(|change| change.action != Action::Unchanged)
+            .map(|change| (change.object(), change.action.clone()))
+            .collect();
+        assert_eq!(
+            changed,
+            [(
+                "Function URL of engine-app-streams-answer".to_owned(),
+                Action::Update(vec![FieldChange::new(
+                    "invoke mode",
+                    "BUFFERED",
+                    "RESPONSE_STREAM"
+                )])
+            )],
+            "{}",
+            prepared.plan
+        );
+        assert!(
+            prepared
+                .plan
+                .to_string()
+                .contains("invoke mode: BUFFERED -> RESPONSE_STREAM"),
+            "{}",
+            prepared.plan
+        );
+        let calls = recorded.apply("streams", prepared).await;
+        assert_eq!(
+            calls,
+            ["Lambda:UpdateFunctionUrlConfig engine-app-streams-answer"]
+        );
+        assert_eq!(
+            invoke_mode(&lambda, "engine-app-streams-answer").await,
+            ResponseMode::Stream.invoke_mode()
+        );
+        let prepared = plan(engine, &second, "streams", &code).await;
+        assert!(prepared.plan.is_empty(), "{}", prepared.plan);
+
+        // And back: buffered again, with the same one call.
+        let prepared = plan(engine, &first, "streams", &code).await;
+        assert!(
+            prepared
+                .plan
+                .to_string()
+                .contains("invoke mode: RESPONSE_STREAM -> BUFFERED"),
+            "{}",
+            prepared.plan
+        );
+        let calls = recorded.apply("streams", prepared).await;
+        assert_eq!(
+            calls,
+            ["Lambda:UpdateFunctionUrlConfig engine-app-streams-answer"]
+        );
+        assert_eq!(
+            invoke_mode(&lambda, "engine-app-streams-answer").await,
+            ResponseMode::Buffered.invoke_mode()
+        );
+    });
 }

@@ -1,5 +1,5 @@
 //! The app binary as a Lambda function process: `pluto::start()` selects the handler from
-//! `PLUTO_HANDLER` and serves it through `lambda_runtime` against a Runtime API.
+//! `PLUTO_HANDLER` and serves it through the runtime's Lambda Runtime API loop.
 
 use pluto_tests::app::{FunctionUnderTest, OutcomeExt, run_to_exit};
 use pluto_tests::events::{UrlEvent, response_parts};

@@ -5,6 +5,7 @@
 use crate::error::EngineError;
 use pluto_model::Architecture;
 use pluto_model::ResourceSpec;
+use pluto_model::ResponseMode;
 use pluto_model::env;
 use pluto_model::iam::{self, AwsTarget, PolicyDocument};
 use pluto_model::naming::StackNames;
@@ -128,6 +129,9 @@ pub struct DesiredUrl {
     pub public: bool,
     /// CORS settings.
     pub cors: Option<Cors>,
+    /// How it answers: its `InvokeMode` is [`ResponseMode::invoke_mode`], `RESPONSE_STREAM` for
+    /// a function that streams, `BUFFERED` otherwise.
+    pub response: ResponseMode,
 }
 
 impl DesiredUrl {
@@ -365,10 +369,12 @@ impl DesiredStack {
                     UrlAuth::Public => Some(DesiredUrl {
                         public: true,
                         cors: spec.cors.clone(),
+                        response: function.response,
                     }),
                     UrlAuth::Iam => Some(DesiredUrl {
                         public: false,
                         cors: spec.cors.clone(),
+                        response: function.response,
                     }),
                 },
                 tags: function_tags,

@@ -21,6 +21,7 @@ use crate::role::{self, LiveRole};
 use crate::sagemaker::{self, LiveEndpoint, SageMakerObject};
 use crate::wait::WaitPolicy;
 use futures_util::{FutureExt, StreamExt, TryStreamExt, stream};
+use pluto_model::ResponseMode;
 use pluto_model::naming::StackNames;
 use pluto_spec::{ResourceKind, UrlAuth, contract};
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,10 @@ pub struct FunctionOutput {
     pub url: Option<String>,
     /// `public`, `iam` or `none`.
     pub url_auth: String,
+    /// Whether its URL answers at once or streams (the URL's invoke mode; buffered when it has
+    /// no URL).
+    #[serde(default)]
+    pub response: ResponseMode,
     /// Execution role name.
     pub role: String,
 }
@@ -834,6 +839,11 @@ impl Engine {
                         Some(_) => UrlAuth::Iam,
                     }
                     .to_string(),
+                    response: desired
+                        .url
+                        .as_ref()
+                        .map(|url| url.response)
+                        .unwrap_or_default(),
                     role: desired.role.name.clone(),
                 }))
             }

@@ -1,4 +1,5 @@
-//! Lambda: a function's configuration and code, its Function URL (auth type, CORS) and, for public
+//! Lambda: a function's configuration and code, its Function URL (auth type, CORS, invoke mode:
+//! `RESPONSE_STREAM` for a function that streams, `BUFFERED` otherwise) and, for public
 //! URLs, the two resource-policy statements AWS requires since October 2025
 //! (`lambda:InvokeFunctionUrl` with `FunctionUrlAuthType: NONE`, and `lambda:InvokeFunction` only
 //! when invoked through the URL).
@@ -16,9 +17,10 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Cors, Environment, FunctionUrlAuthType, LastUpdateStatus, Runtime, State,
+    Architecture, Cors, Environment, FunctionUrlAuthType, InvokeMode, LastUpdateStatus, Runtime,
+    State,
 };
-use pluto_model::Operation;
+use pluto_model::{Operation, ResponseMode};
 use pluto_spec::Cors as DeclaredCors;
 use pluto_spec::contract;
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +79,23 @@ pub(crate) struct LiveUrl {
     pub auth_type: String,
     /// CORS, in the declaration's shape.
     pub cors: Option<DeclaredCors>,
+    /// `InvokeMode` as reported (`BUFFERED`, `RESPONSE_STREAM`; absent means buffered).
+    pub invoke_mode: Option<String>,
+}
+
+impl LiveUrl {
+    /// How the URL answers; `None` for an `InvokeMode` Pluto does not know.
+    fn response(&self) -> Option<ResponseMode> {
+        ResponseMode::from_invoke_mode(self.invoke_mode.as_deref())
+    }
+
+    /// The invoke mode as a plan shows it: Lambda's spelling, or what was reported if unknown.
+    fn shown_invoke_mode(&self) -> String {
+        match self.response() {
+            Some(mode) => mode.invoke_mode().to_owned(),
+            None => format!("{:?}", self.invoke_mode.as_deref().unwrap_or_default()),
+        }
+    }
 }
 
 /// `Lambda function NAME`.
@@ -165,6 +184,7 @@ async fn read_url(aws: &Aws, name: &str) -> Result<Option<LiveUrl>, EngineError>
             max_age_s: cors.max_age().and_then(|age| u32::try_from(age).ok()),
             allow_credentials: cors.allow_credentials().unwrap_or(false),
         }),
+        invoke_mode: url.invoke_mode().map(|mode| mode.as_str().to_owned()),
     }))
 }
 
@@ -284,14 +304,19 @@ fn url_diff(desired: Option<&DesiredUrl>, live: &LiveFunction) -> Vec<FieldChang
     if live_auth != desired_auth {
         changes.push(FieldChange::new("url auth", live_auth, desired_auth));
     }
-    if let (Some(desired), Some(live_url)) = (desired, &live.url)
-        && normalised_cors(desired.cors.as_ref()) != normalised_cors(live_url.cors.as_ref())
-    {
-        {
+    if let (Some(desired), Some(live_url)) = (desired, &live.url) {
+        if normalised_cors(desired.cors.as_ref()) != normalised_cors(live_url.cors.as_ref()) {
             changes.push(FieldChange::new(
                 "cors",
                 render_cors(live_url.cors.as_ref()),
                 render_cors(desired.cors.as_ref()),
+            ));
+        }
+        if live_url.response() != Some(desired.response) {
+            changes.push(FieldChange::new(
+                "invoke mode",
+                live_url.shown_invoke_mode(),
+                desired.response.invoke_mode(),
             ));
         }
     }
@@ -623,6 +648,7 @@ pub(crate) async fn converge_url(
                 .function_name(name)
                 .auth_type(FunctionUrlAuthType::from(desired.auth_type()))
                 .set_cors(cors(desired.cors.as_ref()))
+                .invoke_mode(invoke_mode(desired))
                 .send()
                 .await;
             match result {
@@ -657,7 +683,13 @@ pub(crate) async fn converge_url(
     Ok(url)
 }
 
-/// Updates the URL if its auth type or CORS differ from the declaration; returns the URL.
+/// The URL's `InvokeMode` as Lambda's API takes it.
+fn invoke_mode(desired: &DesiredUrl) -> InvokeMode {
+    InvokeMode::from(desired.response.invoke_mode())
+}
+
+/// Updates the URL if its auth type, CORS or invoke mode differ from the declaration; returns
+/// the URL.
 async fn update_url(
     aws: &Aws,
     name: &str,
@@ -667,7 +699,8 @@ async fn update_url(
     let same_auth = current.auth_type == desired.auth_type();
     let same_cors =
         normalised_cors(current.cors.as_ref()) == normalised_cors(desired.cors.as_ref());
-    if same_auth && same_cors {
+    let same_mode = current.response() == Some(desired.response);
+    if same_auth && same_cors && same_mode {
         return Ok(current.url.clone());
     }
     Ok(aws
@@ -676,6 +709,7 @@ async fn update_url(
         .function_name(name)
         .auth_type(FunctionUrlAuthType::from(desired.auth_type()))
         .cors(cors(desired.cors.as_ref()).unwrap_or_else(|| Cors::builder().build()))
+        .invoke_mode(invoke_mode(desired))
         .send()
         .await
         .map_err(|error| aws_error("lambda:UpdateFunctionUrlConfig", url_object(name), error))?
@@ -870,6 +904,89 @@ mod tests {
             "The operation cannot be performed at this time. An update is in progress for \
              resource: x"
         )));
+    }
+
+    fn live_with_url(invoke_mode: Option<&str>) -> LiveFunction {
+        LiveFunction {
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:app-dev-chat".to_owned(),
+            role: String::new(),
+            runtime: LAMBDA_RUNTIME.to_owned(),
+            handler: LAMBDA_HANDLER.to_owned(),
+            memory_mb: 128,
+            timeout_s: 30,
+            architecture: "x86_64".to_owned(),
+            env: BTreeMap::new(),
+            code_sha256: String::new(),
+            tags: BTreeMap::new(),
+            url: Some(LiveUrl {
+                url: "https://chat.lambda-url.us-east-1.on.aws/".to_owned(),
+                auth_type: "AWS_IAM".to_owned(),
+                cors: None,
+                invoke_mode: invoke_mode.map(str::to_owned),
+            }),
+            statements: BTreeSet::new(),
+        }
+    }
+
+    fn iam_url(response: ResponseMode) -> DesiredUrl {
+        DesiredUrl {
+            public: false,
+            cors: None,
+            response,
+        }
+    }
+
+    #[test]
+    fn invoke_mode_changes_are_planned_with_lambdas_spelling() {
+        let buffered = live_with_url(Some("BUFFERED"));
+        assert_eq!(
+            url_diff(Some(&iam_url(ResponseMode::Stream)), &buffered),
+            [FieldChange::new(
+                "invoke mode",
+                "BUFFERED",
+                "RESPONSE_STREAM"
+            )]
+        );
+        assert_eq!(
+            url_diff(Some(&iam_url(ResponseMode::Buffered)), &buffered),
+            []
+        );
+        let streaming = live_with_url(Some("RESPONSE_STREAM"));
+        assert_eq!(
+            url_diff(Some(&iam_url(ResponseMode::Stream)), &streaming),
+            []
+        );
+        assert_eq!(
+            url_diff(Some(&iam_url(ResponseMode::Buffered)), &streaming),
+            [FieldChange::new(
+                "invoke mode",
+                "RESPONSE_STREAM",
+                "BUFFERED"
+            )]
+        );
+    }
+
+    #[test]
+    fn an_absent_invoke_mode_is_buffered_and_an_unknown_one_is_shown_as_reported() {
+        let absent = live_with_url(None);
+        assert_eq!(
+            url_diff(Some(&iam_url(ResponseMode::Buffered)), &absent),
+            []
+        );
+        assert_eq!(
+            url_diff(Some(&iam_url(ResponseMode::Stream)), &absent),
+            [FieldChange::new(
+                "invoke mode",
+                "BUFFERED",
+                "RESPONSE_STREAM"
+            )]
+        );
+        // moto 5.2.1, unpatched, reports `Buffered`: not Lambda's spelling, so it is corrected.
+        let misspelt = live_with_url(Some("Buffered"));
+        assert_eq!(
+            url_diff(Some(&iam_url(ResponseMode::Buffered)), &misspelt),
+            [FieldChange::new("invoke mode", "\"Buffered\"", "BUFFERED")]
+        );
     }
 
     #[test]

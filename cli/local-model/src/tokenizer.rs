@@ -76,6 +76,16 @@ impl<'a> Metadata<'a> {
         self.u64(key).and_then(|v| u32::try_from(v).ok())
     }
 
+    pub(crate) fn f32(self, key: &str) -> Option<f32> {
+        match *self.0.get(key)? {
+            Value::F32(v) => Some(v),
+            // Lossy on purpose: model hyperparameters stored as f64.
+            #[allow(clippy::cast_possible_truncation)]
+            Value::F64(v) => Some(v as f32),
+            _ => None,
+        }
+    }
+
     pub(crate) fn bool(self, key: &str) -> Option<bool> {
         match *self.0.get(key)? {
             Value::Bool(v) => Some(v),
@@ -237,6 +247,11 @@ impl GgufTokenizer {
         self.tokenizer
             .decode(ids, true)
             .map_err(|e| ModelError::Tokenizer(e.to_string()))
+    }
+
+    /// How token `id` is spelled in the vocabulary (`<|im_end|>`), empty for an unknown id.
+    pub(crate) fn spelling(&self, id: u32) -> String {
+        self.tokenizer.id_to_token(id).unwrap_or_default()
     }
 
     /// Whether generation ends at `id` (end of sequence or of the assistant's turn).

@@ -5,30 +5,26 @@
 //! there. Such tensors are converted to Q8_0 on load, which represents their 4- and 5-bit values
 //! almost exactly and runs several times faster; the others load as they are.
 
-use std::io::{Cursor, Read, Seek};
+use std::collections::HashMap;
+use std::io::{Read, Seek};
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Result};
-use candle_transformers::models::quantized_llama::ModelWeights;
 
 /// Quantizations converted to [`FAST_DTYPE`] on load.
 const SLOW_DTYPES: [GgmlDType; 3] = [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1];
 /// What they are converted to.
 const FAST_DTYPE: GgmlDType = GgmlDType::Q8_0;
 
-/// The model weights of `content` (read from `reader`), on the CPU.
-pub(crate) fn load<R: Read + Seek>(mut content: Content, reader: &mut R) -> Result<ModelWeights> {
+/// Every tensor of `content` (read from `reader`) by name, on the CPU, those of a slow
+/// quantization converted to [`FAST_DTYPE`].
+pub(crate) fn load<R: Read + Seek>(
+    content: &Content,
+    reader: &mut R,
+) -> Result<HashMap<String, QTensor>> {
     let device = Device::Cpu;
-    let slow = content
-        .tensor_infos
-        .values()
-        .any(|info| converted(info.ggml_dtype, info.shape.dims()));
-    if !slow {
-        return ModelWeights::from_gguf(content, reader, &device);
-    }
-    // Every tensor goes into an in-memory tensor data section, converted or as it is, and the
-    // tensor table points into it. Reading is sequential; converting runs on every core.
+    // Reading is sequential; converting runs on every core.
     let mut names: Vec<String> = content.tensor_infos.keys().cloned().collect();
     names.sort();
     let tensors = names
@@ -36,16 +32,7 @@ pub(crate) fn load<R: Read + Seek>(mut content: Content, reader: &mut R) -> Resu
         .map(|name| content.tensor(reader, name, &device))
         .collect::<Result<Vec<_>>>()?;
     let tensors = convert_all(tensors)?;
-    let mut data = Vec::new();
-    for (name, tensor) in names.iter().zip(tensors) {
-        if let Some(info) = content.tensor_infos.get_mut(name) {
-            info.ggml_dtype = tensor.dtype();
-            info.offset = data.len() as u64;
-        }
-        data.extend_from_slice(&tensor.data()?);
-    }
-    content.tensor_data_offset = 0;
-    ModelWeights::from_gguf(content, &mut Cursor::new(data), &device)
+    Ok(names.into_iter().zip(tensors).collect())
 }
 
 /// `tensors`, those of a slow quantization converted to [`FAST_DTYPE`], in parallel.

@@ -1,5 +1,6 @@
 //! The local model with the real SmolLM2-135M-Instruct weights: answers, determinism, the
-//! generation parameters, the tokenizer's special tokens and the model's metadata.
+//! generation parameters, token streaming, the reuse of the attention cache for a common prompt
+//! prefix, the tokenizer's special tokens and the model's metadata.
 //!
 //! The model is found as `cargo pluto run` finds it (`PLUTO_MODEL`, else the cache directory of
 //! `PLUTO_CACHE_DIR`), or else in the repository's `.cache/pluto`, where `scripts/fetch-model`
@@ -14,9 +15,10 @@ use std::sync::OnceLock;
 
 use pluto_local_model::{
     CACHE_DIR_ENV, ChatFormat, FinishReason, Generation, GenerationParams, LocalModel, MODEL_ENV,
-    ModelError, TextGeneration, locate_model, model_path_in, to_local_chat_prompt,
+    ModelError, PREFILL_BLOCK_TOKENS, TextGeneration, locate_model, model_path_in,
+    to_local_chat_prompt,
 };
-use pluto_model::llm::{Role, TgiRequest, render_zephyr};
+use pluto_model::llm::{Continue, Role, TgiRequest, TgiStreamToken, render_zephyr};
 
 const QUESTION: &str = "What is the capital of France?";
 
@@ -261,4 +263,227 @@ fn serves_tgi_requests_as_text_generation() {
     .unwrap();
     let error = served.generate(&invalid).unwrap_err();
     assert!(error.to_string().contains("top_p"), "{error}");
+}
+
+/// Streams `prompt` (chat format) with `params`: the tokens handed over and the generation.
+fn stream(
+    model: &LocalModel,
+    prompt: &str,
+    params: &GenerationParams,
+) -> (Vec<TgiStreamToken>, Generation) {
+    let mut tokens = Vec::new();
+    let generation = model
+        .generate_chat_stream(prompt, params, |token| {
+            tokens.push(token);
+            Continue::Continue(())
+        })
+        .unwrap();
+    eprintln!("{prompt:?} -> {tokens:?}");
+    (tokens, generation)
+}
+
+/// The texts of the non-special tokens, joined.
+fn joined(tokens: &[TgiStreamToken]) -> String {
+    tokens
+        .iter()
+        .filter(|token| !token.special)
+        .map(|token| token.text.as_str())
+        .collect()
+}
+
+#[test]
+fn streamed_tokens_join_to_the_buffered_text() {
+    let model = model();
+    let cases = [
+        (QUESTION, greedy(64)),
+        (QUESTION, greedy(64).stop("Paris")),
+        (QUESTION, greedy(64).stop(" is")),
+        (
+            "Tell me a long story about a dragon.",
+            greedy(48).stop("\n\n"),
+        ),
+        ("Tell me a long story about a dragon.", greedy(20)),
+        (
+            "Write three sentences in French about coffee and the café.",
+            greedy(48),
+        ),
+        ("Name three colors.", greedy(24).stop(",").stop("\n")),
+    ];
+    for (prompt, params) in cases {
+        let buffered = model.generate_chat(prompt, &params).unwrap();
+        let (tokens, streamed) = stream(model, prompt, &params);
+        assert_eq!(joined(&tokens), buffered.text, "{prompt:?} {params:?}");
+        assert_eq!(streamed, buffered, "{prompt:?} {params:?}");
+        // One event per generated token, plus one releasing held-back text before an end of turn.
+        let extra = usize::from(
+            buffered.finish_reason == FinishReason::EndOfSequence
+                && tokens.len() == buffered.generated_tokens + 1,
+        );
+        assert_eq!(
+            tokens.len(),
+            buffered.generated_tokens + extra,
+            "{tokens:?}"
+        );
+        for token in &tokens {
+            assert!(
+                !token.text.contains(char::REPLACEMENT_CHARACTER),
+                "{token:?}"
+            );
+            assert!(token.logprob <= 0.0, "{token:?}");
+        }
+        for stop in &params.stop {
+            assert!(!joined(&tokens).contains(stop.as_str()), "{tokens:?}");
+        }
+    }
+}
+
+#[test]
+fn multi_byte_characters_are_streamed_whole() {
+    let model = model();
+    let prompt = "Write three sentences in French about coffee and the café.";
+    let (tokens, generation) = stream(model, prompt, &greedy(48));
+    assert!(
+        generation.text.chars().any(|c| c.len_utf8() > 1),
+        "no multi-byte character to check: {generation:?}"
+    );
+    assert_eq!(joined(&tokens), generation.text);
+    assert!(tokens.iter().all(|token| !token.text.contains('\u{FFFD}')));
+}
+
+#[test]
+fn end_of_turn_is_streamed_as_a_special_token_last() {
+    let (tokens, generation) = stream(model(), QUESTION, &greedy(64));
+    assert_eq!(generation.finish_reason, FinishReason::EndOfSequence);
+    let last = tokens.last().unwrap();
+    assert!(last.special, "{last:?}");
+    assert_eq!(last.text, "<|im_end|>");
+    assert_eq!(last.id, 2);
+    assert!(
+        tokens[..tokens.len() - 1]
+            .iter()
+            .all(|token| !token.special)
+    );
+    assert!(joined(&tokens).contains("Paris"));
+}
+
+#[test]
+fn stop_string_ends_the_stream_without_its_text() {
+    let full = chat(QUESTION, &greedy(64));
+    let (tokens, generation) = stream(model(), QUESTION, &greedy(64).stop("Paris"));
+    assert_eq!(generation.finish_reason, FinishReason::StopSequence);
+    assert_eq!(
+        joined(&tokens),
+        full.text[..full.text.find("Paris").unwrap()]
+    );
+    assert!(tokens.iter().all(|token| !token.special));
+    assert_eq!(tokens.len(), generation.generated_tokens);
+}
+
+#[test]
+fn break_stops_the_generation_at_once() {
+    let model = model();
+    let prompt = "Tell me a long story about a dragon.";
+    let mut seen = 0;
+    let generation = model
+        .generate_chat_stream(prompt, &greedy(64), |_| {
+            seen += 1;
+            if seen == 3 {
+                Continue::Break(())
+            } else {
+                Continue::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(seen, 3);
+    assert_eq!(generation.generated_tokens, 3);
+    assert_eq!(generation.finish_reason, FinishReason::Cancelled);
+    // The model is left in a good state: the next generation is the usual one.
+    let again = chat(prompt, &greedy(8));
+    assert!(
+        again.text.starts_with(&generation.text),
+        "{generation:?} {again:?}"
+    );
+}
+
+#[test]
+fn serves_tgi_streams_as_text_generation() {
+    let served: &dyn TextGeneration = model();
+    let request = TgiRequest::new(QUESTION, &greedy(64));
+    let mut tokens = Vec::new();
+    let end = served
+        .generate_stream(&request, &mut |token| {
+            tokens.push(token);
+            Continue::Continue(())
+        })
+        .unwrap();
+    assert_eq!(end.finish_reason, "eos_token");
+    assert_eq!(end.seed, None);
+    assert_eq!(
+        usize::try_from(end.generated_tokens).unwrap(),
+        tokens.iter().filter(|token| !token.special).count() + 1
+    );
+    assert_eq!(joined(&tokens), served.generate(&request).unwrap());
+
+    let sampled = TgiRequest::new(QUESTION, &greedy(4).temperature(0.7).seed(9));
+    let end = served
+        .generate_stream(&sampled, &mut |_| Continue::Continue(()))
+        .unwrap();
+    assert_eq!(end.seed, Some(9));
+}
+
+#[test]
+fn common_prompt_prefix_is_reused_with_bit_identical_results() {
+    // Its own model: the shared one's cache changes with the other tests running in parallel.
+    let model = LocalModel::load(&model_path()).unwrap();
+    let document = "Aurora Bakery opened in Tromsø in 2009. Its best seller is the cardamom bun, \
+                    which costs 45 NOK. It is open from 7 to 17 every day but Sunday. "
+        .repeat(3);
+    let ask = |question: &str| model.chat_prompt(&format!("{document}\n{question}"));
+    let first = ask("What is the best seller of Aurora Bakery?");
+    let second = ask("When does Aurora Bakery open?");
+    let second_tokens = model.tokenize(&second).unwrap().len();
+    let params = greedy(32);
+    // Streamed tokens carry their log-probabilities: equal tokens mean equal logits, bit for bit.
+    let streamed = |prompt: &str| {
+        let mut tokens = Vec::new();
+        let generation = model
+            .generate_stream(prompt, &params, |token| {
+                tokens.push(token);
+                Continue::Continue(())
+            })
+            .unwrap();
+        (tokens, generation)
+    };
+
+    assert_eq!(model.cached_prefix_tokens(&second).unwrap(), 0);
+    model.generate(&first, &params).unwrap();
+    // Whole blocks of the shared document are reused, nothing past what the prompts share.
+    let reused = model.cached_prefix_tokens(&second).unwrap();
+    let document_tokens = model.tokenize(&model.chat_prompt(&document)).unwrap().len();
+    assert_eq!(reused % PREFILL_BLOCK_TOKENS, 0, "{reused}");
+    assert!(
+        reused + PREFILL_BLOCK_TOKENS + 8 > document_tokens && reused < document_tokens,
+        "{reused} of {document_tokens}"
+    );
+    let warm = streamed(&second);
+    // The same prompt again reuses its whole blocks, leaving at least its last token.
+    assert_eq!(
+        model.cached_prefix_tokens(&second).unwrap(),
+        (second_tokens - 1) / PREFILL_BLOCK_TOKENS * PREFILL_BLOCK_TOKENS
+    );
+    let again = streamed(&second);
+    model.clear_cache();
+    assert_eq!(model.cached_prefix_tokens(&second).unwrap(), 0);
+    let cold = streamed(&second);
+    assert_eq!(warm, cold);
+    assert_eq!(again, cold);
+    assert!(!cold.1.text.is_empty());
+    // A prompt the cache holds but did not compute in whole blocks (generated tokens) is not
+    // reused past its blocks either.
+    let continued = format!("{second}{}", cold.1.text);
+    let reused = model.cached_prefix_tokens(&continued).unwrap();
+    assert_eq!(
+        reused,
+        second_tokens / PREFILL_BLOCK_TOKENS * PREFILL_BLOCK_TOKENS
+    );
 }

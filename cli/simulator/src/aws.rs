@@ -4,7 +4,8 @@
 //! - DynamoDB `GetItem`, `PutItem`, `DeleteItem` (JSON 1.0 protocol) for `KvStore`, persisted in
 //!   an embedded redb database under `.pluto/<stack>/`, so data survives a restart;
 //! - SageMaker Runtime `InvokeEndpoint` in the Hugging Face TGI format, answered by the local
-//!   model;
+//!   model, and `InvokeEndpointWithResponseStream`, which streams the model's tokens as they are
+//!   generated (TGI server-sent events in an AWS event stream);
 //! - Lambda `Invoke` for `Function::invoke`, answered by the function's own instances.
 //!
 //! **IAM is enforced**: each function process gets its own random access key and secret per run
@@ -15,10 +16,11 @@
 //! grant is missing. Only requests to a loopback host name are answered: no web page can reach
 //! these APIs through DNS rebinding.
 
+mod event_stream;
 pub mod sigv4;
 
 use crate::error::SimulatorError;
-use crate::lambda::{FunctionPool, Outcome};
+use crate::lambda::{FunctionPool, Outcome, StreamError};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
@@ -27,12 +29,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use pluto_model::iam::AwsTarget;
-use pluto_model::llm::{TextGeneration, TgiRequest};
+use pluto_model::llm::{
+    Continue, StreamEnd, TextGeneration, TgiRequest, TgiStreamEvent, TgiStreamToken,
+};
 use pluto_model::naming::StackNames;
 use pluto_model::{Architecture, Operation, ResourceRef};
 use pluto_spec::ResourceKind;
 use pluto_spec::limits::{
-    DYNAMODB_REQUEST_MAX_BYTES, MAX_PAYLOAD_BYTES, SAGEMAKER_PAYLOAD_MAX_BYTES,
+    DYNAMODB_REQUEST_MAX_BYTES, MAX_PAYLOAD_BYTES, MAX_RESPONSE_BYTES, SAGEMAKER_PAYLOAD_MAX_BYTES,
 };
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde_json::{Value, json};
@@ -161,6 +165,10 @@ impl LocalAws {
         Router::new()
             .route("/", post(dynamodb))
             .route("/endpoints/{name}/invocations", post(sagemaker))
+            .route(
+                "/endpoints/{name}/invocations-response-stream",
+                post(sagemaker_stream),
+            )
             .route(
                 "/2015-03-31/functions/{name}/invocations",
                 post(lambda_invoke),
@@ -591,14 +599,16 @@ fn kv_operation(
     }
 }
 
-async fn sagemaker(
-    State(aws): State<Arc<LocalAws>>,
-    Extension(caller): Extension<Caller>,
-    Path(endpoint): Path<String>,
-    body: Bytes,
-) -> Response {
+/// The model and the request of a call to a SageMaker endpoint, once the call is checked as
+/// SageMaker checks it (size, grant, TGI request), or the error to answer.
+fn sagemaker_request(
+    aws: &LocalAws,
+    caller: Caller,
+    endpoint: &str,
+    body: &Bytes,
+) -> Result<(Arc<dyn TextGeneration>, TgiRequest), Box<Response>> {
     if body.len() > SAGEMAKER_PAYLOAD_MAX_BYTES {
-        return rest_error(
+        return Err(Box::new(rest_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "ValidationError",
             &format!(
@@ -606,34 +616,51 @@ async fn sagemaker(
                  {SAGEMAKER_PAYLOAD_MAX_BYTES} bytes",
                 body.len()
             ),
-        );
+        )));
     }
     let caller = caller.0;
-    if let Err(denied) = aws.authorize(caller.as_deref(), Operation::SagemakerInvoke, &endpoint) {
-        return rest_error(
+    if let Err(denied) = aws.authorize(caller.as_deref(), Operation::SagemakerInvoke, endpoint) {
+        return Err(Box::new(rest_error(
             StatusCode::FORBIDDEN,
             "AccessDeniedException",
             &denied.message,
-        );
+        )));
     }
     let Some(model) = aws.model.clone() else {
-        return rest_error(
-            StatusCode::BAD_REQUEST,
-            "ModelError",
+        return Err(Box::new(model_error(
             "the simulator was started without a local model",
-        );
+        )));
     };
-    let request: TgiRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => {
-            return rest_error(
-                StatusCode::BAD_REQUEST,
-                "ValidationError",
-                &format!(
-                    "the local endpoint speaks the Hugging Face TGI format ({{\"inputs\", \"parameters\"}}): {error}"
-                ),
-            );
-        }
+    match serde_json::from_slice(body) {
+        Ok(request) => Ok((model, request)),
+        Err(error) => Err(Box::new(rest_error(
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            &format!(
+                "the local endpoint speaks the Hugging Face TGI format ({{\"inputs\", \"parameters\"}}): {error}"
+            ),
+        ))),
+    }
+}
+
+/// SageMaker's `ModelError`: the container answered with an error.
+fn model_error(message: &str) -> Response {
+    rest_error(
+        StatusCode::from_u16(424).unwrap_or(StatusCode::BAD_REQUEST),
+        "ModelError",
+        message,
+    )
+}
+
+async fn sagemaker(
+    State(aws): State<Arc<LocalAws>>,
+    Extension(caller): Extension<Caller>,
+    Path(endpoint): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (model, request) = match sagemaker_request(&aws, caller, &endpoint, &body) {
+        Ok(call) => call,
+        Err(response) => return *response,
     };
     let full_text = request.generation_params().return_full_text;
     let answer = tokio::task::spawn_blocking(move || {
@@ -658,17 +685,148 @@ async fn sagemaker(
                 .insert("content-type", HeaderValue::from_static("application/json"));
             response
         }
-        Ok(Err(error)) => rest_error(
-            StatusCode::from_u16(424).unwrap_or(StatusCode::BAD_REQUEST),
-            "ModelError",
-            &error.to_string(),
-        ),
+        Ok(Err(error)) => model_error(&error.to_string()),
         Err(error) => rest_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalFailure",
             &error.to_string(),
         ),
     }
+}
+
+/// What the generating thread tells a response stream.
+enum Generated {
+    /// A token, as soon as the model has it.
+    Token(TgiStreamToken),
+    /// The end, with the whole text and the details.
+    Finished {
+        generated_text: String,
+        details: StreamEnd,
+    },
+    /// The model failed.
+    Failed(String),
+}
+
+/// How many generated events wait for a slow client: tokens go out as they are made, and a
+/// client that reads slowly holds the model back rather than piling events up.
+const GENERATED_WINDOW: usize = 4;
+
+/// SageMaker Runtime's `InvokeEndpointWithResponseStream`: the same checks as `InvokeEndpoint`,
+/// then the model generates on a blocking thread and each token goes out as a `PayloadPart`
+/// event carrying a TGI server-sent event as soon as it is made; the last one has the whole
+/// `generated_text` (with the prompt for `return_full_text`) and the `details`. A failure before
+/// the first token is answered as `InvokeEndpoint` answers it (`ModelError`); after it, the
+/// stream ends with a `ModelStreamError` exception. When the client goes away, the next token
+/// finds no one to send to and generation stops.
+async fn sagemaker_stream(
+    State(aws): State<Arc<LocalAws>>,
+    Extension(caller): Extension<Caller>,
+    Path(endpoint): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (model, request) = match sagemaker_request(&aws, caller, &endpoint, &body) {
+        Ok(call) => call,
+        Err(response) => return *response,
+    };
+    let (sender, mut generated) = tokio::sync::mpsc::channel(GENERATED_WINDOW);
+    let generation =
+        tokio::task::spawn_blocking(move || generate_stream(&*model, &request, &sender));
+    let first = match generated.recv().await {
+        Some(Generated::Failed(message)) => return model_error(&message),
+        Some(first) => first,
+        None => {
+            let why = match generation.await {
+                Err(error) => error.to_string(),
+                Ok(()) => "the model ended without an answer".to_owned(),
+            };
+            return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", &why);
+        }
+    };
+    let events = futures_util::stream::unfold(
+        (Some(first), generated),
+        |(next, mut generated)| async move {
+            let event = match next {
+                Some(event) => event,
+                None => generated.recv().await?,
+            };
+            let bytes = match event {
+                Generated::Token(token) => event_stream::payload_part(
+                    TgiStreamEvent {
+                        token,
+                        generated_text: None,
+                        details: None,
+                    }
+                    .to_sse(),
+                ),
+                Generated::Finished {
+                    generated_text,
+                    details,
+                } => event_stream::payload_part(
+                    TgiStreamEvent {
+                        // TGI's last event carries a token; this one marks the end (special,
+                        // no text), so every real token went out when it was made.
+                        token: TgiStreamToken {
+                            id: 0,
+                            text: String::new(),
+                            logprob: 0.0,
+                            special: true,
+                        },
+                        generated_text: Some(generated_text),
+                        details: Some(details),
+                    }
+                    .to_sse(),
+                ),
+                Generated::Failed(message) => event_stream::model_stream_error(&message),
+            };
+            Some((Ok::<_, std::convert::Infallible>(bytes), (None, generated)))
+        },
+    );
+    let mut response = Response::new(Body::from_stream(events));
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static(event_stream::EVENT_STREAM_CONTENT_TYPE),
+    );
+    headers.insert(
+        "x-amzn-sagemaker-content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        "x-amzn-invoked-production-variant",
+        HeaderValue::from_static("AllTraffic"),
+    );
+    response
+}
+
+/// Generates for `request` on this (blocking) thread, sending each token to `events` as it is
+/// made; stops as soon as no one receives them.
+fn generate_stream(
+    model: &dyn TextGeneration,
+    request: &TgiRequest,
+    events: &tokio::sync::mpsc::Sender<Generated>,
+) {
+    let mut text = String::new();
+    let result = model.generate_stream(request, &mut |token| {
+        if !token.special {
+            text.push_str(&token.text);
+        }
+        match events.blocking_send(Generated::Token(token)) {
+            Ok(()) => Continue::Continue(()),
+            Err(_) => Continue::Break(()),
+        }
+    });
+    let last = match result {
+        Ok(details) => Generated::Finished {
+            generated_text: if request.generation_params().return_full_text {
+                format!("{}{text}", request.inputs)
+            } else {
+                text
+            },
+            details,
+        },
+        Err(error) => Generated::Failed(error.to_string()),
+    };
+    let _ = events.blocking_send(last);
 }
 
 async fn lambda_invoke(
@@ -722,23 +880,40 @@ async fn lambda_invoke(
             }
         }
     };
+    let unhandled = |error_type: &str, message: String| {
+        (
+            Some("Unhandled"),
+            json!({"errorType": error_type, "errorMessage": message}).to_string(),
+        )
+    };
     let (function_error, body) = match pool.invoke(payload).await {
-        Ok(Outcome::Response(value)) => (None, value),
+        Ok(Outcome::Response(value)) => (None, value.to_string()),
         Ok(Outcome::FunctionError {
             error_type,
             message,
-        }) => (
-            Some("Unhandled"),
-            json!({"errorType": error_type, "errorMessage": message}),
+        }) => unhandled(&error_type, message),
+        Ok(Outcome::TimedOut(after)) => unhandled(
+            "Sandbox.Timedout",
+            format!("Task timed out after {:.2} seconds", after.as_secs_f64()),
         ),
-        Ok(Outcome::TimedOut(after)) => (
-            Some("Unhandled"),
-            json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("Task timed out after {:.2} seconds", after.as_secs_f64())}),
-        ),
-        Ok(Outcome::Crashed(why)) => (
-            Some("Unhandled"),
-            json!({"errorType": "Runtime.ExitError", "errorMessage": why}),
-        ),
+        Ok(Outcome::Crashed(why)) => unhandled("Runtime.ExitError", why),
+        // `Invoke` is buffered: a streamed response is collected, within Lambda's limit, and
+        // its body (without the HTTP prelude) is the payload.
+        Ok(Outcome::Streamed(streamed)) => match streamed.collect(MAX_RESPONSE_BYTES).await {
+            Ok(bytes) => (None, String::from_utf8_lossy(&bytes).into_owned()),
+            Err(StreamError::Function {
+                error_type,
+                message,
+            }) => unhandled(&error_type, message),
+            Err(StreamError::TimedOut(after)) => unhandled(
+                "Sandbox.Timedout",
+                format!("Task timed out after {:.2} seconds", after.as_secs_f64()),
+            ),
+            Err(error @ StreamError::TooLarge(_)) => {
+                unhandled("Function.ResponseSizeTooLarge", error.to_string())
+            }
+            Err(error) => unhandled("Runtime.ExitError", error.to_string()),
+        },
         Err(error) => {
             return rest_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -747,7 +922,7 @@ async fn lambda_invoke(
             );
         }
     };
-    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         "x-amz-executed-version",
         HeaderValue::from_static("$LATEST"),

@@ -18,6 +18,13 @@
 //!   `-Expose-Headers` and `-Allow-Credentials`. Without `cors(...)` no CORS header is added and
 //!   `OPTIONS` reaches the function like any method.
 //!
+//! **Streamed responses**: a function whose URL streams (`ResponseMode::Stream`, a handler
+//! returning `TextStream`) and whose process posts a streamed response gets its status, headers
+//! and cookies from the stream's prelude at once, then every chunk forwarded as it arrives
+//! (chunked, unbuffered). An error or a timeout mid-stream aborts the response (the chunked body
+//! ends without its last chunk, so clients see the cut). A buffered function whose process
+//! streams is answered whole, as a `BUFFERED` Function URL does.
+//!
 //! And, because the gateway runs on a developer's machine next to their browser, web pages
 //! cannot drive local functions: a request to a host name other than `127.0.0.1`, `localhost`
 //! or `[::1]` (DNS rebinding) is refused, and so is a request whose `Origin` is neither the
@@ -26,7 +33,7 @@
 
 use crate::aws::sigv4::ReceivedRequest;
 use crate::aws::{LOCAL_REGION, LocalAws, is_loopback_host, request_host};
-use crate::lambda::{FunctionPool, Outcome};
+use crate::lambda::{FunctionPool, Outcome, StreamHead, StreamedResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -34,7 +41,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use pluto_spec::limits::MAX_PAYLOAD_BYTES;
+use pluto_model::ResponseMode;
+use pluto_spec::limits::{MAX_PAYLOAD_BYTES, MAX_RESPONSE_BYTES};
 use pluto_spec::{Cors, UrlAuth};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -59,8 +67,26 @@ pub struct RequestRecord {
     /// Time from request to response.
     pub latency: std::time::Duration,
     /// What went wrong: why a request was refused (403s), or what happened to the function
-    /// (502s).
+    /// (502s, and streams cut short).
     pub problem: Option<String>,
+    /// For a streamed response: whether this record is its start (the head went out) or its
+    /// cut (it ended in error, or the client went away; `problem` says which).
+    pub stream: Option<StreamProgress>,
+}
+
+/// Where a streamed response was when its [`RequestRecord`] was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamProgress {
+    /// Status and headers went out; the body follows chunk by chunk. `latency` is the time to
+    /// the head.
+    Started,
+    /// The body ended before its end; `latency` is the time to the cut.
+    Cut {
+        /// Chunks sent before the cut.
+        chunks: u64,
+        /// Body bytes sent before the cut.
+        bytes: u64,
+    },
 }
 
 /// A function reachable over HTTP, with its URL's settings.
@@ -72,6 +98,8 @@ pub struct ExposedFunction {
     pub auth: UrlAuth,
     /// The URL's CORS settings, if declared.
     pub cors: Option<Cors>,
+    /// Whether the URL streams (`RESPONSE_STREAM`) or buffers the function's answers.
+    pub response: ResponseMode,
 }
 
 /// The functions reachable over HTTP.
@@ -127,6 +155,16 @@ impl Gateway {
     }
 
     fn record(&self, request: &RequestTarget, status: StatusCode, problem: Option<String>) {
+        self.record_stream(request, status, problem, None);
+    }
+
+    fn record_stream(
+        &self,
+        request: &RequestTarget,
+        status: StatusCode,
+        problem: Option<String>,
+        stream: Option<StreamProgress>,
+    ) {
         (self.log)(&RequestRecord {
             function: request.function.clone(),
             method: request.method.clone(),
@@ -134,12 +172,14 @@ impl Gateway {
             status: status.as_u16(),
             latency: request.started.elapsed(),
             problem,
+            stream,
         });
     }
 }
 
 /// What the log says of a request: method, function and path (percent-decoded where they are
 /// UTF-8), and when it arrived.
+#[derive(Clone)]
 struct RequestTarget {
     method: String,
     function: String,
@@ -266,7 +306,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
         .headers()
         .get("origin")
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let (mut response, problem) = answer(
+    let answered = answer(
         &gateway,
         &exposed,
         &target.function,
@@ -275,7 +315,17 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
         origin.as_deref(),
     )
     .await;
-    gateway.record(&target, response.status(), problem);
+    let mut response = match answered {
+        Answered::Whole(response, problem) => {
+            gateway.record(&target, response.status(), problem);
+            response
+        }
+        Answered::Stream(streamed) => {
+            let status = head_status(&streamed.head);
+            gateway.record_stream(&target, status, None, Some(StreamProgress::Started));
+            streaming_response(gateway.clone(), target, streamed)
+        }
+    };
     if let (Some(cors), Some(origin)) = (&exposed.cors, &origin) {
         add_cors_headers(response.headers_mut(), cors, origin);
     }
@@ -298,7 +348,14 @@ fn origin_may_call(origin: &str, host: &str, cors: Option<&Cors>) -> bool {
     own || cors.is_some_and(|cors| allowed_origin(cors, origin).is_some())
 }
 
-/// The answer to one request to an exposed function, and what went wrong, for the log.
+/// What the gateway answers a request: a whole response (and what went wrong, for the log), or
+/// a stream to forward.
+enum Answered {
+    Whole(Response, Option<String>),
+    Stream(StreamedResponse),
+}
+
+/// The answer to one request to an exposed function.
 async fn answer(
     gateway: &Gateway,
     exposed: &ExposedFunction,
@@ -306,14 +363,14 @@ async fn answer(
     path: &str,
     request: Request,
     origin: Option<&str>,
-) -> (Response, Option<String>) {
+) -> Answered {
     if let (Some(cors), Some(origin)) = (&exposed.cors, origin)
         && request.method() == Method::OPTIONS
         && request
             .headers()
             .contains_key("access-control-request-method")
     {
-        return (preflight(cors, origin), None);
+        return Answered::Whole(preflight(cors, origin), None);
     }
     let host = request_host(request.headers(), request.uri())
         .unwrap_or_default()
@@ -327,7 +384,7 @@ async fn answer(
              drive local functions) unless the function allows them: declare \
              cors(allow_origins = [\"{origin}\"]) on it"
         );
-        return (
+        return Answered::Whole(
             message(StatusCode::FORBIDDEN, &format!("Forbidden: {explanation}")),
             Some(format!("refused: {explanation}")),
         );
@@ -350,14 +407,14 @@ async fn answer(
              Sec-Fetch-Site says so); the local gateway refuses that unless the function allows \
              every origin: cors(allow_origins = [\"*\"])"
         );
-        return (
+        return Answered::Whole(
             message(StatusCode::FORBIDDEN, &format!("Forbidden: {explanation}")),
             Some(format!("refused: {explanation}")),
         );
     }
     let (parts, body) = request.into_parts();
     let too_large = || {
-        (
+        Answered::Whole(
             payload_too_large(),
             Some("request body over 6 MB".to_owned()),
         )
@@ -368,7 +425,7 @@ async fn answer(
         // be read (the client went away or sent a broken chunked body), which is no 413.
         Err(error) if is_length_limit(&error) => return too_large(),
         Err(error) => {
-            return (
+            return Answered::Whole(
                 message(
                     StatusCode::BAD_REQUEST,
                     "Bad Request: the request body could not be read",
@@ -396,7 +453,7 @@ async fn answer(
             ),
         };
         if let Err(problem) = verdict {
-            return (forbidden(), Some(problem));
+            return Answered::Whole(forbidden(), Some(problem));
         }
     }
     let request_id = gateway.next_request.fetch_add(1, Ordering::Relaxed);
@@ -408,24 +465,136 @@ async fn answer(
         &bytes,
         request_id,
     );
-    match exposed.pool.invoke(event).await {
-        Ok(Outcome::Response(value)) => (to_http(value), None),
-        Ok(other) => {
-            let problem = match other {
-                Outcome::FunctionError {
-                    error_type,
-                    message,
-                } => format!("{error_type}: {message}"),
-                Outcome::TimedOut(after) => {
-                    format!("Task timed out after {:.2} seconds", after.as_secs_f64())
-                }
-                Outcome::Crashed(why) => why,
-                Outcome::Response(_) => String::new(),
-            };
-            (bad_gateway(), Some(problem))
+    let outcome = match exposed.pool.invoke(event).await {
+        Ok(outcome) => outcome,
+        Err(error) => return Answered::Whole(bad_gateway(), Some(error.to_string())),
+    };
+    let problem = match outcome {
+        Outcome::Response(value) => return Answered::Whole(to_http(value), None),
+        Outcome::Streamed(streamed) if exposed.response.is_stream() => {
+            return Answered::Stream(streamed);
         }
-        Err(error) => (bad_gateway(), Some(error.to_string())),
+        // A buffered URL answers the whole body at once, within Lambda's response limit.
+        Outcome::Streamed(streamed) => {
+            let head = streamed.head.clone();
+            match streamed.collect(MAX_RESPONSE_BYTES).await {
+                Ok(body) => return Answered::Whole(head_response(&head, Body::from(body)), None),
+                Err(error) => error.to_string(),
+            }
+        }
+        Outcome::FunctionError {
+            error_type,
+            message,
+        } => format!("{error_type}: {message}"),
+        Outcome::TimedOut(after) => {
+            format!("Task timed out after {:.2} seconds", after.as_secs_f64())
+        }
+        Outcome::Crashed(why) => why,
+    };
+    Answered::Whole(bad_gateway(), Some(problem))
+}
+
+/// The status of a stream's head (502 for a status HTTP cannot carry).
+fn head_status(head: &StreamHead) -> StatusCode {
+    StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY)
+}
+
+/// A response with the status, headers and cookies of `head`, and `body`.
+fn head_response(head: &StreamHead, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = head_status(head);
+    let headers = response.headers_mut();
+    for (name, value) in &head.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
     }
+    for cookie in &head.cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append("set-cookie", value);
+        }
+    }
+    response
+}
+
+/// Follows a streamed body for the request log: counts what went out, and records a cut (an
+/// error from the function, or the client going away) when it happens.
+struct StreamWatch {
+    gateway: Arc<Gateway>,
+    target: RequestTarget,
+    status: StatusCode,
+    chunks: u64,
+    bytes: u64,
+    finished: bool,
+}
+
+impl StreamWatch {
+    /// The body went out whole.
+    fn complete(&mut self) {
+        self.finished = true;
+    }
+
+    fn cut(&mut self, problem: String) {
+        self.finished = true;
+        self.gateway.record_stream(
+            &self.target,
+            self.status,
+            Some(problem),
+            Some(StreamProgress::Cut {
+                chunks: self.chunks,
+                bytes: self.bytes,
+            }),
+        );
+    }
+}
+
+impl Drop for StreamWatch {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cut("the client went away mid-stream".to_owned());
+        }
+    }
+}
+
+/// The response forwarding `streamed`: its head at once, then each chunk as the function writes
+/// it; an error mid-stream ends the body with that error, so hyper cuts the response (no last
+/// chunk) and the client sees it was incomplete.
+fn streaming_response(
+    gateway: Arc<Gateway>,
+    target: RequestTarget,
+    streamed: StreamedResponse,
+) -> Response {
+    let head = streamed.head.clone();
+    let watch = StreamWatch {
+        gateway,
+        target,
+        status: head_status(&head),
+        chunks: 0,
+        bytes: 0,
+        finished: false,
+    };
+    let chunks =
+        futures_util::stream::unfold((streamed, watch), |(mut streamed, mut watch)| async move {
+            match streamed.next_chunk().await {
+                Some(Ok(chunk)) => {
+                    watch.chunks += 1;
+                    watch.bytes += u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+                    Some((Ok(chunk), (streamed, watch)))
+                }
+                Some(Err(error)) => {
+                    watch.cut(format!("the stream was cut: {error}"));
+                    Some((Err(error), (streamed, watch)))
+                }
+                None => {
+                    watch.complete();
+                    None
+                }
+            }
+        });
+    head_response(&head, Body::from_stream(chunks))
 }
 
 /// How to sign a request to a local IAM-auth URL with curl, with `credentials` (`KEY:SECRET`,

@@ -6,15 +6,29 @@
 //! which process handles which request. A [`FunctionPool`] starts instances on demand up to a
 //! limit, reuses idle ones, and replaces an instance that timed out (it is killed, as Lambda
 //! does) or crashed.
+//!
+//! A function may also answer with a **streamed response**, as Lambda's response streaming
+//! does: `POST .../response` with `Lambda-Runtime-Function-Response-Mode: streaming` and a
+//! chunked body, which for `Content-Type: application/vnd.awslambda.http-integration-response`
+//! starts with a JSON prelude (`statusCode`, `headers`, `cookies`) and 8 NUL bytes; an error
+//! mid-stream comes as the trailers `Lambda-Runtime-Function-Error-Type` and
+//! `Lambda-Runtime-Function-Error-Body` (base64 of `{"errorType", "errorMessage"}`). The caller
+//! gets [`Outcome::Streamed`] as soon as the prelude is in, and reads the chunks while the
+//! function still writes them. The invocation (and its instance) lasts until the body ends; the
+//! function's timeout covers the whole stream (when it fires the instance is killed and the
+//! caller's body ends with [`StreamError::TimedOut`]); a caller that drops the body makes the
+//! Runtime API stop reading and close the function's connection, so its next write fails.
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine;
+use http_body_util::BodyExt;
 use pluto_spec::limits::MAX_RESPONSE_BYTES;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -61,10 +75,13 @@ impl std::fmt::Debug for FunctionConfig {
 }
 
 /// What an invocation came to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum Outcome {
     /// The function posted a response.
     Response(Value),
+    /// The function streams its response: the head is known, the body comes chunk by chunk
+    /// while the function writes it.
+    Streamed(StreamedResponse),
     /// The function posted an error (`errorType`, `errorMessage`).
     FunctionError {
         /// `errorType`.
@@ -76,6 +93,107 @@ pub enum Outcome {
     TimedOut(Duration),
     /// The instance exited (or failed to initialise) before answering.
     Crashed(String),
+}
+
+/// The `Content-Type` of a streamed response that starts with an HTTP prelude (status, headers,
+/// cookies) and [`PRELUDE_DELIMITER`], as Lambda's response streaming for Function URLs has it.
+pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
+    "application/vnd.awslambda.http-integration-response";
+
+/// The 8 NUL bytes between the JSON prelude of an HTTP-integration stream and its body.
+pub const PRELUDE_DELIMITER: [u8; 8] = [0; 8];
+
+/// How many chunks the Runtime API reads ahead of a caller that does not read: a small window,
+/// so a slow caller slows the function down (back-pressure) and a gone one is noticed at once.
+const STREAM_WINDOW_CHUNKS: usize = 8;
+
+/// Status, headers and cookies of a streamed response: the prelude of an HTTP-integration
+/// stream, or `200` with the `Content-Type` the function posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamHead {
+    /// The HTTP status (`statusCode`, default 200).
+    pub status: u16,
+    /// The headers, in the prelude's order.
+    pub headers: Vec<(String, String)>,
+    /// The `Set-Cookie` values.
+    pub cookies: Vec<String>,
+}
+
+/// Why a streamed response ended before its end: the caller's body then ends with this error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The function reported an error mid-stream (the error trailers).
+    #[error("{error_type}: {message}")]
+    Function {
+        /// `errorType`.
+        error_type: String,
+        /// `errorMessage`.
+        message: String,
+    },
+    /// The function's timeout fired mid-stream; the instance was killed.
+    #[error("Task timed out after {:.2} seconds", .0.as_secs_f64())]
+    TimedOut(Duration),
+    /// The instance exited, or its connection broke, mid-stream.
+    #[error("{0}")]
+    Crashed(String),
+    /// Collected for a buffered caller, the body grew over the limit.
+    #[error("Response payload size exceeded maximum allowed payload size ({0} bytes).")]
+    TooLarge(usize),
+}
+
+/// A response the function is still streaming: its [`StreamHead`] and the chunks of its body,
+/// each as the function wrote it. Dropping it (the caller went away) makes the Runtime API stop
+/// reading and close the function's connection.
+pub struct StreamedResponse {
+    /// Status, headers and cookies.
+    pub head: StreamHead,
+    chunks: mpsc::Receiver<Result<Bytes, StreamError>>,
+}
+
+impl std::fmt::Debug for StreamedResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamedResponse")
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for StreamedResponse {
+    /// Never equal: a stream is not a value (like NaN, it is not even equal to itself).
+    fn eq(&self, _other: &Self) -> bool {
+        false
+    }
+}
+
+impl StreamedResponse {
+    /// The next chunk; `None` at the end of a complete body, an error when it was cut (then it
+    /// is the last item).
+    pub async fn next_chunk(&mut self) -> Option<Result<Bytes, StreamError>> {
+        self.chunks.recv().await
+    }
+
+    /// The chunks as a stream, for an HTTP body (`axum::body::Body::from_stream`).
+    pub fn into_stream(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, StreamError>> + Send + 'static {
+        futures_util::stream::unfold(self.chunks, |mut chunks| async move {
+            chunks.recv().await.map(|item| (item, chunks))
+        })
+    }
+
+    /// The whole body, as a buffered caller (a `BUFFERED` Function URL, `Invoke`) gets it: the
+    /// first error, or [`StreamError::TooLarge`] once it grows over `limit` bytes.
+    pub async fn collect(mut self, limit: usize) -> Result<Bytes, StreamError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.next_chunk().await {
+            body.extend_from_slice(&chunk?);
+            if body.len() > limit {
+                return Err(StreamError::TooLarge(limit));
+            }
+        }
+        Ok(Bytes::from(body))
+    }
 }
 
 /// Why an invocation could not even start.
@@ -181,17 +299,24 @@ impl FunctionPool {
 
     /// Runs one invocation on an idle instance, or a new one when none is idle and the limit
     /// allows; otherwise waits for one. The invocation runs on its own task: if this future is
-    /// dropped (the caller disconnected), it still runs to its end and the log says so.
+    /// dropped (the caller disconnected), it still runs to its end and the log says so. A
+    /// streamed answer ([`Outcome::Streamed`]) returns as soon as its head is known; the
+    /// invocation and its instance last until its body ends.
     pub async fn invoke(&self, event: Value) -> Result<Outcome, LambdaError> {
         let inner = self.inner.clone();
-        let task = tokio::spawn(async move { inner.invoke(event).await });
+        let (answer, answered) = oneshot::channel();
+        tokio::spawn(async move { inner.invoke(event, answer).await });
         let watch = CallerWatch {
             pool: &self.inner,
             answered: false,
         };
-        let result = task.await;
+        let result = answered.await;
         watch.answered();
-        result.unwrap_or_else(|error| Err(LambdaError::Task(error.to_string())))
+        result.unwrap_or_else(|_| {
+            Err(LambdaError::Task(
+                "the invocation's task ended without an answer".to_owned(),
+            ))
+        })
     }
 
     /// Stops every idle instance.
@@ -201,37 +326,95 @@ impl FunctionPool {
 }
 
 impl PoolInner {
-    async fn invoke(&self, event: Value) -> Result<Outcome, LambdaError> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| LambdaError::ShuttingDown(self.config.name.clone()))?;
+    async fn invoke(&self, event: Value, answer: oneshot::Sender<Result<Outcome, LambdaError>>) {
+        let Ok(_slot) = self.slots.acquire().await else {
+            let _ = answer.send(Err(LambdaError::ShuttingDown(self.config.name.clone())));
+            return;
+        };
         let reused = self.idle.lock().await.pop();
         let mut instance = match reused {
             Some(instance) => instance,
-            None => self.start_instance().await?,
+            None => match self.start_instance().await {
+                Ok(instance) => instance,
+                Err(error) => {
+                    let _ = answer.send(Err(error));
+                    return;
+                }
+            },
         };
         let request_id = random_request_id();
-        let outcome = instance
-            .invoke(request_id, event, self.config.timeout)
-            .await;
-        match &outcome {
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
+        match instance.invoke(request_id, event, deadline).await {
+            Reply::Done(outcome) => {
+                self.settle_instance(instance, &outcome).await;
+                let _ = answer.send(Ok(outcome));
+            }
+            Reply::Stream(pending) => {
+                let PendingStream {
+                    response,
+                    last_word,
+                    end,
+                } = pending;
+                let _ = answer.send(Ok(Outcome::Streamed(response)));
+                let fate = instance.supervise_stream(end, deadline).await;
+                self.settle_stream(instance, fate, &last_word).await;
+            }
+        }
+    }
+
+    /// Keeps `instance` for the next invocation after `outcome`, or kills it.
+    async fn settle_instance(&self, mut instance: Instance, outcome: &Outcome) {
+        match outcome {
             // Stopped while this invocation ran: its instance goes too.
             _ if self.slots.is_closed() => instance.kill().await,
-            Outcome::Response(_) | Outcome::FunctionError { .. } => {
+            Outcome::Response(_) | Outcome::FunctionError { .. } | Outcome::Streamed(_) => {
                 self.idle.lock().await.push(instance)
             }
             Outcome::TimedOut(_) | Outcome::Crashed(_) => {
                 (self.logs)(
                     &self.config.name,
                     instance.id,
-                    &format!("instance replaced: {}", describe(&outcome)),
+                    &format!("instance replaced: {}", describe(outcome)),
                 );
                 instance.kill().await;
             }
         }
-        Ok(outcome)
+    }
+
+    /// Ends a streamed invocation as `fate` says: keeps or kills the instance, logs what went
+    /// wrong, and ends the caller's body with the error through `last_word`.
+    async fn settle_stream(
+        &self,
+        mut instance: Instance,
+        fate: StreamFate,
+        last_word: &mpsc::Sender<Result<Bytes, StreamError>>,
+    ) {
+        let log = |line: &str| (self.logs)(&self.config.name, instance.id, line);
+        let error = match fate {
+            StreamFate::Completed => None,
+            StreamFate::CallerGone => {
+                log("the caller went away mid-stream; the response connection was closed");
+                None
+            }
+            StreamFate::Failed(error) => {
+                log(&format!("the response stream failed: {error}"));
+                Some(error)
+            }
+            StreamFate::Lost(error) => {
+                log(&format!("instance replaced: {error} mid-stream"));
+                instance.kill().await;
+                let _ = last_word.send(Err(error)).await;
+                return;
+            }
+        };
+        if self.slots.is_closed() {
+            instance.kill().await;
+        } else {
+            self.idle.lock().await.push(instance);
+        }
+        if let Some(error) = error {
+            let _ = last_word.send(Err(error)).await;
+        }
     }
 
     /// Stops every idle instance.
@@ -287,6 +470,7 @@ fn describe(outcome: &Outcome) -> String {
         Outcome::TimedOut(after) => format!("timed out after {:.2} s", after.as_secs_f64()),
         Outcome::Crashed(why) => format!("crashed: {why}"),
         Outcome::Response(_) => "responded".to_owned(),
+        Outcome::Streamed(_) => "streamed".to_owned(),
         Outcome::FunctionError { error_type, .. } => format!("failed with {error_type}"),
     }
 }
@@ -294,6 +478,8 @@ fn describe(outcome: &Outcome) -> String {
 /// One process and its private Runtime API.
 struct Instance {
     id: u64,
+    /// The function's timeout.
+    timeout: Duration,
     child: Child,
     api: Arc<RuntimeApi>,
     server: tokio::task::JoinHandle<()>,
@@ -303,7 +489,7 @@ struct Instance {
 struct RuntimeApi {
     function_arn: String,
     next: Mutex<mpsc::Receiver<Invocation>>,
-    in_flight: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    in_flight: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
     sender: mpsc::Sender<Invocation>,
     init_error: Mutex<Option<String>>,
 }
@@ -312,7 +498,43 @@ struct Invocation {
     request_id: String,
     event: Value,
     deadline_ms: u128,
-    reply: oneshot::Sender<Outcome>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// What the Runtime API tells the invocation: the outcome, or that a streamed response began.
+enum Reply {
+    Done(Outcome),
+    Stream(PendingStream),
+}
+
+/// A streamed response as the Runtime API hands it over: the caller's part, the supervisor's
+/// way to end the caller's body with an error, and how the function's body ended.
+struct PendingStream {
+    response: StreamedResponse,
+    last_word: mpsc::Sender<Result<Bytes, StreamError>>,
+    end: oneshot::Receiver<BodyEnd>,
+}
+
+/// How the function's streamed body ended, as the Runtime API saw it.
+enum BodyEnd {
+    /// Completely, without an error trailer.
+    Completed,
+    /// With the error trailers.
+    Failed(StreamError),
+    /// The caller dropped the body; the function's connection was closed.
+    CallerGone,
+    /// The connection broke (the process died, most likely).
+    Broken(String),
+}
+
+/// What a streamed invocation came to, for its instance.
+enum StreamFate {
+    Completed,
+    CallerGone,
+    /// An error the function reported: the instance stays.
+    Failed(StreamError),
+    /// A timeout or a crash: the instance is killed.
+    Lost(StreamError),
 }
 
 impl Instance {
@@ -398,14 +620,22 @@ impl Instance {
         }
         Ok(Self {
             id,
+            timeout: config.timeout,
             child,
             api,
             server,
         })
     }
 
-    async fn invoke(&mut self, request_id: String, event: Value, timeout: Duration) -> Outcome {
+    /// Hands `event` to the process; returns what it answered, or `TimedOut` at `deadline`.
+    async fn invoke(
+        &mut self,
+        request_id: String,
+        event: Value,
+        deadline: tokio::time::Instant,
+    ) -> Reply {
         let (reply, answer) = oneshot::channel();
+        let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         let deadline_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|now| (now + timeout).as_millis())
@@ -417,19 +647,45 @@ impl Instance {
             reply,
         };
         if self.api.sender.send(invocation).await.is_err() {
-            return Outcome::Crashed("the instance's Runtime API is closed".to_owned());
+            return Reply::Done(Outcome::Crashed(
+                "the instance's Runtime API is closed".to_owned(),
+            ));
         }
         tokio::select! {
-            answer = answer => answer.unwrap_or_else(|_| Outcome::Crashed("the request was dropped".to_owned())),
-            status = self.child.wait() => {
-                let init_error = self.api.init_error.lock().await.clone();
-                let status = status.map_or_else(|error| error.to_string(), |status| status.to_string());
-                Outcome::Crashed(match init_error {
-                    Some(error) => format!("initialisation failed: {error}"),
-                    None => format!("the process exited ({status})"),
-                })
-            }
-            () = tokio::time::sleep(timeout) => Outcome::TimedOut(timeout),
+            answer = answer => answer.unwrap_or_else(|_| Reply::Done(Outcome::Crashed("the request was dropped".to_owned()))),
+            status = self.child.wait() => Reply::Done(Outcome::Crashed(self.exit_reason(status).await)),
+            () = tokio::time::sleep_until(deadline) => Reply::Done(Outcome::TimedOut(self.timeout)),
+        }
+    }
+
+    /// Waits until a streamed body ends, the process exits, or `deadline` (the function's
+    /// timeout, counted from the invocation's start) passes.
+    async fn supervise_stream(
+        &mut self,
+        end: oneshot::Receiver<BodyEnd>,
+        deadline: tokio::time::Instant,
+    ) -> StreamFate {
+        let timeout = self.timeout;
+        tokio::select! {
+            end = end => match end {
+                Ok(BodyEnd::Completed) => StreamFate::Completed,
+                Ok(BodyEnd::CallerGone) => StreamFate::CallerGone,
+                Ok(BodyEnd::Failed(error)) => StreamFate::Failed(error),
+                Ok(BodyEnd::Broken(why)) => StreamFate::Lost(StreamError::Crashed(format!("the response stream broke: {why}"))),
+                Err(_) => StreamFate::Lost(StreamError::Crashed("the Runtime API dropped the response stream".to_owned())),
+            },
+            status = self.child.wait() => StreamFate::Lost(StreamError::Crashed(self.exit_reason(status).await)),
+            () = tokio::time::sleep_until(deadline) => StreamFate::Lost(StreamError::TimedOut(timeout)),
+        }
+    }
+
+    /// Why the process exited: its initialisation error, or its exit status.
+    async fn exit_reason(&self, status: std::io::Result<std::process::ExitStatus>) -> String {
+        let init_error = self.api.init_error.lock().await.clone();
+        let status = status.map_or_else(|error| error.to_string(), |status| status.to_string());
+        match init_error {
+            Some(error) => format!("initialisation failed: {error}"),
+            None => format!("the process exited ({status})"),
         }
     }
 
@@ -503,34 +759,304 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
 }
 
 async fn settle(api: &RuntimeApi, id: &str, outcome: Outcome) -> StatusCode {
+    settle_with(api, id, Reply::Done(outcome)).await
+}
+
+async fn settle_with(api: &RuntimeApi, id: &str, reply: Reply) -> StatusCode {
     match api.in_flight.lock().await.remove(id) {
-        Some(reply) => {
-            let _ = reply.send(outcome);
+        Some(sender) => {
+            let _ = sender.send(reply);
             StatusCode::ACCEPTED
         }
         None => StatusCode::BAD_REQUEST,
     }
 }
 
+/// The header that makes a response a streamed one.
+const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
+/// The trailer naming a mid-stream error's type.
+const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
+/// The trailer carrying a mid-stream error's body (base64 of `{"errorType", "errorMessage"}`).
+const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+
 async fn respond(
     State(api): State<Arc<RuntimeApi>>,
     Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+    request: Request,
+) -> Response {
+    let streaming = request
+        .headers()
+        .get(RESPONSE_MODE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|mode| mode.eq_ignore_ascii_case("streaming"));
+    if streaming {
+        return respond_streaming(&api, &id, request).await;
+    }
+    let too_large = || Outcome::FunctionError {
+        error_type: "Function.ResponseSizeTooLarge".to_owned(),
+        message: format!(
+            "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+        ),
+    };
+    let body = match axum::body::to_bytes(request.into_body(), MAX_RESPONSE_BYTES + 1).await {
+        Ok(body) => body,
+        Err(error) if crate::gateway::is_length_limit(&error) => {
+            // What Lambda does: the invocation fails with this error, and the runtime is told 413.
+            settle(&api, &id, too_large()).await;
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        }
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    };
     if body.len() > MAX_RESPONSE_BYTES {
-        // What Lambda does: the invocation fails with this error, and the runtime is told 413.
-        let outcome = Outcome::FunctionError {
-            error_type: "Function.ResponseSizeTooLarge".to_owned(),
-            message: format!(
-                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
-            ),
-        };
-        settle(&api, &id, outcome).await;
-        return StatusCode::PAYLOAD_TOO_LARGE;
+        settle(&api, &id, too_large()).await;
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    settle(&api, &id, Outcome::Response(value)).await
+    settle(&api, &id, Outcome::Response(value))
+        .await
+        .into_response()
+}
+
+/// The error a function reported in the trailers of a streamed response, if any.
+fn trailer_error(trailers: &HeaderMap) -> Option<StreamError> {
+    let error_type = trailers.get(ERROR_TYPE_TRAILER)?;
+    let error_type = String::from_utf8_lossy(error_type.as_bytes()).into_owned();
+    let body: Value = trailers
+        .get(ERROR_BODY_TRAILER)
+        .and_then(|body| {
+            base64::engine::general_purpose::STANDARD
+                .decode(body.as_bytes())
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap_or(Value::Null);
+    let message = body
+        .get("errorMessage")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Some(StreamError::Function {
+        error_type: body
+            .get("errorType")
+            .and_then(Value::as_str)
+            .map_or(error_type, str::to_owned),
+        message,
+    })
+}
+
+/// The head of an HTTP-integration stream from its JSON prelude.
+fn parse_prelude(prelude: &[u8]) -> Result<StreamHead, String> {
+    let prelude: Map<String, Value> = serde_json::from_slice(prelude)
+        .map_err(|error| format!("the response stream's prelude is not a JSON object: {error}"))?;
+    let status = match prelude.get("statusCode") {
+        None | Some(Value::Null) => 200,
+        Some(code) => code
+            .as_u64()
+            .and_then(|code| u16::try_from(code).ok())
+            .filter(|code| (100..=599).contains(code))
+            .ok_or_else(|| format!("the prelude's statusCode {code} is not an HTTP status"))?,
+    };
+    let headers = match prelude.get("headers") {
+        Some(Value::Object(headers)) => headers
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (name.clone(), value)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let cookies = match prelude.get("cookies") {
+        Some(Value::Array(cookies)) => cookies
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(StreamHead {
+        status,
+        headers,
+        cookies,
+    })
+}
+
+/// Where the 8 NUL bytes ending an HTTP-integration prelude start in `bytes`.
+fn prelude_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(PRELUDE_DELIMITER.len())
+        .position(|window| window == PRELUDE_DELIMITER)
+}
+
+/// The answer to the function's `POST .../response` when the caller went away: its connection
+/// is closed at once, so its next write fails.
+fn close_connection(status: StatusCode) -> Response {
+    let mut response = status.into_response();
+    response
+        .headers_mut()
+        .insert("connection", HeaderValue::from_static("close"));
+    response
+}
+
+/// Reads a streamed response: its head (the prelude, or the content type), then every chunk,
+/// handed to the caller as it arrives, then how it ended.
+async fn respond_streaming(api: &RuntimeApi, id: &str, request: Request) -> Response {
+    if !api.in_flight.lock().await.contains_key(id) {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let integration = content_type.as_deref().is_some_and(|content_type| {
+        content_type.eq_ignore_ascii_case(HTTP_INTEGRATION_CONTENT_TYPE)
+    });
+    let plain_head = || StreamHead {
+        status: 200,
+        headers: content_type
+            .iter()
+            .map(|content_type| ("content-type".to_owned(), content_type.clone()))
+            .collect(),
+        cookies: Vec::new(),
+    };
+    let mut body: Body = request.into_body();
+    // The head: for an HTTP-integration stream, everything up to the 8 NULs.
+    let mut pending = Vec::new();
+    let mut ended = false;
+    let head = loop {
+        match body.frame().await {
+            None => {
+                ended = true;
+                break if integration && !pending.is_empty() {
+                    let prelude = std::mem::take(&mut pending);
+                    parse_prelude(&prelude)
+                } else {
+                    Ok(plain_head())
+                };
+            }
+            Some(Err(error)) => {
+                let outcome = Outcome::Crashed(format!(
+                    "the response stream broke before its head: {error}"
+                ));
+                return settle(api, id, outcome).await.into_response();
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    pending.extend_from_slice(&data);
+                    if !integration {
+                        if pending.is_empty() {
+                            continue;
+                        }
+                        break Ok(plain_head());
+                    }
+                    if let Some(end) = prelude_end(&pending) {
+                        let rest = pending.split_off(end + PRELUDE_DELIMITER.len());
+                        pending.truncate(end);
+                        let head = parse_prelude(&pending);
+                        pending = rest;
+                        break head;
+                    }
+                    if pending.len() > MAX_RESPONSE_BYTES {
+                        break Err(format!(
+                            "the response stream sent {MAX_RESPONSE_BYTES} bytes without ending its prelude with 8 NUL bytes"
+                        ));
+                    }
+                }
+                Err(frame) => {
+                    if let Some(StreamError::Function {
+                        error_type,
+                        message,
+                    }) = frame.into_trailers().ok().as_ref().and_then(trailer_error)
+                    {
+                        let outcome = Outcome::FunctionError {
+                            error_type,
+                            message,
+                        };
+                        return settle(api, id, outcome).await.into_response();
+                    }
+                }
+            },
+        }
+    };
+    let head = match head {
+        Ok(head) => head,
+        Err(message) => {
+            let outcome = Outcome::FunctionError {
+                error_type: "Runtime.InvalidStreamingPrelude".to_owned(),
+                message,
+            };
+            return close_connection(settle(api, id, outcome).await);
+        }
+    };
+    let (chunk_sender, chunks) = mpsc::channel(STREAM_WINDOW_CHUNKS);
+    let (end_sender, end) = oneshot::channel();
+    let reply = Reply::Stream(PendingStream {
+        response: StreamedResponse { head, chunks },
+        last_word: chunk_sender.clone(),
+        end,
+    });
+    if settle_with(api, id, reply).await != StatusCode::ACCEPTED {
+        return close_connection(StatusCode::BAD_REQUEST);
+    }
+    let first = (!pending.is_empty()).then(|| Bytes::from(pending));
+    let (fate, answer) = forward_chunks(&mut body, first, ended, &chunk_sender).await;
+    let _ = end_sender.send(fate);
+    answer
+}
+
+/// Hands the caller `first` and then every chunk of `body` until it ends; says how it ended and
+/// what to answer the function.
+async fn forward_chunks(
+    body: &mut Body,
+    first: Option<Bytes>,
+    ended: bool,
+    chunks: &mpsc::Sender<Result<Bytes, StreamError>>,
+) -> (BodyEnd, Response) {
+    if let Some(first) = first
+        && chunks.send(Ok(first)).await.is_err()
+    {
+        return (BodyEnd::CallerGone, close_connection(StatusCode::ACCEPTED));
+    }
+    if ended {
+        return (BodyEnd::Completed, StatusCode::ACCEPTED.into_response());
+    }
+    loop {
+        let frame = tokio::select! {
+            frame = body.frame() => frame,
+            // The caller dropped the body while the function was quiet: do not wait for its
+            // next write to notice.
+            () = chunks.closed() => {
+                return (BodyEnd::CallerGone, close_connection(StatusCode::ACCEPTED));
+            }
+        };
+        match frame {
+            None => return (BodyEnd::Completed, StatusCode::ACCEPTED.into_response()),
+            Some(Err(error)) => {
+                return (
+                    BodyEnd::Broken(error.to_string()),
+                    close_connection(StatusCode::BAD_REQUEST),
+                );
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if data.is_empty() => {}
+                Ok(data) => {
+                    if chunks.send(Ok(data)).await.is_err() {
+                        return (BodyEnd::CallerGone, close_connection(StatusCode::ACCEPTED));
+                    }
+                }
+                Err(frame) => {
+                    if let Some(error) = frame.into_trailers().ok().as_ref().and_then(trailer_error)
+                    {
+                        return (BodyEnd::Failed(error), StatusCode::ACCEPTED.into_response());
+                    }
+                }
+            },
+        }
+    }
 }
 
 async fn fail(

@@ -278,6 +278,7 @@ impl Simulator {
                         pool,
                         auth: function.spec.url,
                         cors: function.spec.cors.clone(),
+                        response: function.response,
                     },
                 ))
             })

@@ -1,11 +1,12 @@
 //! A conversational chatbot: each session's history is kept in a KV store (DynamoDB), so the
-//! model sees the conversation so far. TinyLlama on SageMaker answers.
+//! model sees the conversation so far. TinyLlama on SageMaker answers, streamed token by token;
+//! the whole reply joins the history once the stream has ended.
 
 mod conversation;
 
-use conversation::{Reply, Turn};
+use conversation::Turn;
 use pluto::chain::SageMakerLlm;
-use pluto::{KvStore, SageMaker, resource};
+use pluto::{KvStore, SageMaker, TextStream, resource};
 
 // --- infrastructure -------------------------------------------------------------------------
 #[resource(sagemaker(
@@ -21,12 +22,13 @@ fn llama() -> SageMaker;
 fn history() -> KvStore;
 
 #[resource(function(name = "chat", url = "public", timeout_s = 120, memory_mb = 512))]
-async fn chat(session_id: String, message: String) -> pluto::Result<Reply> {
+async fn chat(session_id: String, message: String) -> pluto::Result<TextStream> {
     let turns: Vec<Turn> = history().get_json(&session_id).await?.unwrap_or_default();
-    let (reply, turns) =
-        conversation::respond(&SageMakerLlm::new(llama()), turns, &message).await?;
-    history().set_json(&session_id, &turns).await?;
-    Ok(reply)
+    let reply = conversation::reply(SageMakerLlm::new(llama()), &turns, &message).await?;
+    Ok(conversation::remember_when_done(reply, |answer| async move {
+        let turns = conversation::record(turns, message, answer);
+        history().set_json(&session_id, &turns).await
+    }))
 }
 
 #[resource(function(name = "forget", url = "public"))]

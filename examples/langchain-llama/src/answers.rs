@@ -1,9 +1,9 @@
 //! The business logic: prompts in TinyLlama's chat format, and "stuff" question answering over
-//! the bakery's fact sheet. Generic over the model, so it is tested with a scripted one.
+//! the bakery's fact sheet, both streamed token by token. Generic over the model, so it is tested
+//! with a scripted one.
 
 use pluto::chain::{
-    ChainError, ChatLlm, ChatPrompt, Document, GenerationParams, Llm, StuffQaChain,
-    extract_assistant_reply,
+    ChainError, ChatLlm, Document, GenerationParams, Llm, StuffQaChain, TokenStream,
 };
 
 /// How the chatbot behaves.
@@ -23,30 +23,33 @@ pub(crate) fn generation() -> GenerationParams {
         .repetition_penalty(1.1)
 }
 
-/// Answers one chat message.
-pub(crate) async fn chat<L: Llm>(llm: &L, query: &str) -> Result<String, ChainError> {
-    let prompt = ChatPrompt::new().system(SYSTEM_PROMPT).user(query).render();
-    let generated = llm.generate(&prompt, &generation()).await?;
-    Ok(extract_assistant_reply(&generated))
+/// Streams the reply to one chat message: TinyLlama's chat format, the reply only (the echoed
+/// prompt dropped, the stream ending at the model's `</s>`).
+pub(crate) async fn chat<L: Llm + Sync>(llm: L, query: &str) -> Result<TokenStream, ChainError> {
+    ChatLlm::new(llm)
+        .with_system(SYSTEM_PROMPT)
+        .stream(query, &generation())
+        .await
 }
 
-/// Answers a question about [`FACT_SHEET`] with the stuff chain.
+/// Streams the answer to a question about [`FACT_SHEET`], with the stuff chain.
 pub(crate) async fn answer_from_document<L: Llm + Sync>(
-    llm: &L,
+    llm: L,
     question: &str,
-) -> Result<String, ChainError> {
+) -> Result<TokenStream, ChainError> {
     let documents = [Document::new(FACT_SHEET).with_metadata("source", "aurora-bakery.txt")];
     let chain = StuffQaChain::new(ChatLlm::new(llm)).with_params(generation());
-    chain.run(&documents, question).await
+    chain.stream(&documents, question).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::TryStreamExt;
     use std::sync::Mutex;
 
-    /// A model that records its prompt and answers like TGI does with `return_full_text`: the
-    /// prompt, then the reply.
+    /// A model that records its prompt and streams like TGI does with `return_full_text`: the
+    /// prompt, then the reply, three characters a chunk.
     struct Scripted {
         reply: &'static str,
         prompts: Mutex<Vec<String>>,
@@ -65,6 +68,28 @@ mod tests {
                 .push(prompt.to_owned());
             Ok(format!("{prompt}{}", self.reply))
         }
+
+        async fn stream(
+            &self,
+            prompt: &str,
+            params: &GenerationParams,
+        ) -> Result<TokenStream, ChainError> {
+            let text: Vec<char> = self.generate(prompt, params).await?.chars().collect();
+            let chunks: Vec<Result<String, ChainError>> = text
+                .chunks(3)
+                .map(|chunk| Ok(chunk.iter().collect()))
+                .collect();
+            Ok(Box::pin(futures_util::stream::iter(chunks)))
+        }
+    }
+
+    /// The stream's chunks, joined.
+    async fn joined(tokens: TokenStream) -> String {
+        tokens
+            .try_collect::<Vec<String>>()
+            .await
+            .expect("no error")
+            .concat()
     }
 
     fn scripted(reply: &'static str) -> Scripted {
@@ -76,10 +101,13 @@ mod tests {
 
     #[tokio::test]
     async fn chat_uses_the_tinyllama_format_and_returns_only_the_reply() {
-        let llm = scripted("Paris is the capital of France.</s>");
-        let answer = chat(&llm, "What is the capital of France?")
-            .await
-            .expect("an answer");
+        let llm = scripted("Paris is the capital of France.</s><|user|>\nAnd Spain?");
+        let answer = joined(
+            chat(&llm, "What is the capital of France?")
+                .await
+                .expect("an answer"),
+        )
+        .await;
         assert_eq!(answer, "Paris is the capital of France.");
         let prompts = llm.prompts.lock().expect("prompts");
         assert_eq!(
@@ -93,9 +121,12 @@ mod tests {
     #[tokio::test]
     async fn qa_puts_the_fact_sheet_and_the_question_in_one_prompt() {
         let llm = scripted(" It is closed on Sundays.");
-        let answer = answer_from_document(&llm, "Is Aurora Bakery open on Sundays?")
-            .await
-            .expect("an answer");
+        let answer = joined(
+            answer_from_document(&llm, "Is Aurora Bakery open on Sundays?")
+                .await
+                .expect("an answer"),
+        )
+        .await;
         assert_eq!(answer, "It is closed on Sundays.");
         let prompts = llm.prompts.lock().expect("prompts");
         assert!(prompts[0].contains(FACT_SHEET), "{}", prompts[0]);

@@ -1,5 +1,7 @@
 //! A chatbot and a question-answering function over a short document, both served by TinyLlama
 //! on a SageMaker endpoint (Hugging Face TGI container) and exposed as public Function URLs.
+//! Both stream: the first words reach the client while the model is still generating
+//! (`curl -N`, or `Accept: text/event-stream` for server-sent events).
 //!
 //! The app logic lives in `answers.rs` and works with any `pluto::chain::Llm`; this file only
 //! declares the infrastructure and wires it up.
@@ -7,7 +9,7 @@
 mod answers;
 
 use pluto::chain::SageMakerLlm;
-use pluto::{SageMaker, resource};
+use pluto::{SageMaker, TextStream, resource};
 
 // --- infrastructure -------------------------------------------------------------------------
 #[resource(sagemaker(
@@ -21,13 +23,13 @@ use pluto::{SageMaker, resource};
 fn llama() -> SageMaker;
 
 #[resource(function(name = "chatbot", url = "public", timeout_s = 120, memory_mb = 512))]
-async fn chat(query: String) -> pluto::Result<String> {
-    Ok(answers::chat(&model(), &query).await?)
+async fn chat(query: String) -> pluto::Result<TextStream> {
+    Ok(answers::chat(model(), &query).await?.into())
 }
 
 #[resource(function(name = "qa", url = "public", timeout_s = 120, memory_mb = 512))]
-async fn qa(question: String) -> pluto::Result<String> {
-    Ok(answers::answer_from_document(&model(), &question).await?)
+async fn qa(question: String) -> pluto::Result<TextStream> {
+    Ok(answers::answer_from_document(model(), &question).await?.into())
 }
 
 fn main() {

@@ -1,10 +1,12 @@
 //! Chat formatting for Zephyr-style chat models (TinyLlama-Chat, Zephyr): turning a conversation
 //! into `<|system|>` / `<|user|>` / `<|assistant|>` prompt text, reading the assistant's reply back
-//! out of the generated text, and `ChatLlm`, which does both around any [`Llm`]. The tags and
+//! out of the generated text (buffered, or on a stream), and `ChatLlm`, which does both around
+//! any [`Llm`]. The tags and
 //! [`Role`] are `pluto_model::llm`'s, which the simulator's local model reads too.
 
 use super::error::ChainError;
 use super::llm::{GenerationParams, Llm};
+use super::stream::{self, ChatReplyFilter, TokenStream};
 use pluto_model::llm::{ASSISTANT_TAG, END_OF_TURN, render_zephyr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -176,9 +178,49 @@ pub fn extract_assistant_reply(generated: &str) -> String {
     reply[..end].trim().to_owned()
 }
 
+/// [`extract_assistant_reply`] on a stream: the assistant's reply in `tokens`, the stream of a
+/// Zephyr-style chat model answering `prompt` (the rendered chat prompt, whose echo is dropped).
+///
+/// A possible partial `</s>` (or `<|user|>`, `<|system|>`) is held back until the next chunk
+/// tells, leading and trailing whitespace are trimmed, and the stream ends at the first end marker,
+/// dropping `tokens` (which stops the generation). Joined, the chunks are
+/// `extract_assistant_reply` of the joined tokens, whatever the chunking, except when the model
+/// ends its turn and then writes another `<|assistant|>` turn: the buffered reading takes the
+/// last turn, the stream has ended with the first.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use pluto::chain::{ChatPrompt, TokenStream, extract_assistant_reply_stream};
+///
+/// let prompt = ChatPrompt::new().user("Hi").render();
+/// let tokens: TokenStream = Box::pin(futures_util::stream::iter(
+///     [" Hello", "! </", "s>\n<|user|>", "never read"].map(|chunk| Ok(chunk.to_owned())),
+/// ));
+/// # tokio_test(async {
+/// let reply: Vec<String> = extract_assistant_reply_stream(tokens, &prompt)
+///     .map(|chunk| chunk.expect("no error"))
+///     .collect()
+///     .await;
+/// assert_eq!(reply, ["Hello", "!"]);
+/// # });
+/// # fn tokio_test<F: std::future::Future>(future: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(future)
+/// # }
+/// ```
+pub fn extract_assistant_reply_stream(tokens: TokenStream, prompt: &str) -> TokenStream {
+    stream::filter(tokens, ChatReplyFilter::new(prompt))
+}
+
 /// An [`Llm`] that talks to a Zephyr-style chat model: each prompt is sent as a user message
 /// (after an optional system message) in the chat format, and the assistant's reply is
 /// extracted from the answer. Chains built for plain prompts then work with chat models.
+///
+/// Its [`Llm::stream`] reads the reply on the model's stream: the echoed prompt is dropped, a
+/// possible partial `</s>` is held back until the next chunk, and the stream ends (dropping the
+/// model's stream, which stops the generation) at the first `</s>`, `<|user|>` or `<|system|>`.
+/// Joined, the chunks are what [`Llm::generate`] returns, except when the model writes a second
+/// `<|assistant|>` turn after ending its first: the buffered reading takes the last turn, the
+/// stream ends with the first.
 ///
 /// ```
 /// use pluto::chain::{ChatLlm, ChainError, GenerationParams, Llm};
@@ -241,6 +283,16 @@ impl<L: Llm + Sync> Llm for ChatLlm<L> {
     ) -> Result<String, ChainError> {
         let generated = self.llm.generate(&self.prompt(prompt), params).await?;
         Ok(extract_assistant_reply(&generated))
+    }
+
+    async fn stream(
+        &self,
+        prompt: &str,
+        params: &GenerationParams,
+    ) -> Result<TokenStream, ChainError> {
+        let chat_prompt = self.prompt(prompt);
+        let tokens = self.llm.stream(&chat_prompt, params).await?;
+        Ok(extract_assistant_reply_stream(tokens, &chat_prompt))
     }
 }
 
@@ -376,5 +428,69 @@ mod tests {
         );
         let bare = ChatLlm::new(&model);
         assert_eq!(bare.prompt("Hi"), "<|user|>\nHi</s>\n<|assistant|>\n");
+    }
+
+    /// Streams the prompt it is given and then `reply`, one character per chunk; `read`
+    /// counts the chunks taken from it.
+    #[derive(Debug, Default)]
+    struct TricklingLlm {
+        reply: &'static str,
+        read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Llm for TricklingLlm {
+        async fn generate(&self, prompt: &str, _: &GenerationParams) -> Result<String, ChainError> {
+            Ok(format!("{prompt}{}", self.reply))
+        }
+
+        async fn stream(
+            &self,
+            prompt: &str,
+            _: &GenerationParams,
+        ) -> Result<TokenStream, ChainError> {
+            use futures_util::StreamExt;
+            let read = self.read.clone();
+            let chunks: Vec<String> = format!("{prompt}{}", self.reply)
+                .chars()
+                .map(String::from)
+                .collect();
+            Ok(Box::pin(futures_util::stream::iter(chunks).map(
+                move |chunk| {
+                    read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(chunk)
+                },
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn chat_llm_streams_the_reply_and_stops_at_the_end_of_turn() {
+        use futures_util::StreamExt;
+        let model = TricklingLlm {
+            reply: " Paris, bien sûr.</s>\n<|user|>\nThanks!</s>",
+            ..TricklingLlm::default()
+        };
+        let chat = ChatLlm::new(&model).with_system("Answer in one word.");
+        let params = GenerationParams::default();
+        let chunks: Vec<String> = chat
+            .stream("Capital of France?", &params)
+            .await
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert!(chunks.len() > 5, "the reply streams: {chunks:?}");
+        assert_eq!(
+            chunks.concat(),
+            chat.generate("Capital of France?", &params).await.unwrap()
+        );
+        assert_eq!(chunks.concat(), "Paris, bien sûr.");
+        let read = model.read.load(std::sync::atomic::Ordering::SeqCst);
+        let all = chat.prompt("Capital of France?").chars().count() + model.reply.chars().count();
+        assert_eq!(
+            read,
+            all - "\n<|user|>\nThanks!</s>".len(),
+            "reading stops at `</s>`"
+        );
     }
 }

@@ -3,6 +3,7 @@
 use super::error::ChainError;
 use super::llm::{GenerationParams, Llm};
 use super::prompt::PromptTemplate;
+use super::stream::TokenStream;
 
 /// A [`PromptTemplate`] piped into an [`Llm`]: [`LlmChain::run`] fills in the template and
 /// returns what the model generates from it.
@@ -83,6 +84,18 @@ impl<L: Llm> LlmChain<L> {
     {
         let prompt = self.prompt(values)?;
         self.llm.generate(&prompt, &self.params).await
+    }
+
+    /// Fills in the template with `values` and streams the model's generation (see
+    /// [`Llm::stream`]); joined, the chunks are what [`LlmChain::run`] returns.
+    pub async fn stream<I, K, V>(&self, values: I) -> Result<TokenStream, ChainError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let prompt = self.prompt(values)?;
+        self.llm.stream(&prompt, &self.params).await
     }
 }
 
@@ -180,11 +193,57 @@ mod tests {
         );
     }
 
+    /// Streams `reply` in pieces of `piece` bytes.
+    struct ChunkedLlm {
+        reply: &'static str,
+        piece: usize,
+    }
+
+    impl Llm for ChunkedLlm {
+        async fn generate(&self, _: &str, _: &GenerationParams) -> Result<String, ChainError> {
+            Ok(self.reply.to_owned())
+        }
+
+        async fn stream(&self, _: &str, _: &GenerationParams) -> Result<TokenStream, ChainError> {
+            let chunks: Vec<Result<String, ChainError>> = self
+                .reply
+                .as_bytes()
+                .chunks(self.piece)
+                .map(|chunk| Ok(String::from_utf8_lossy(chunk).into_owned()))
+                .collect();
+            Ok(Box::pin(futures_util::stream::iter(chunks)))
+        }
+    }
+
+    #[tokio::test]
+    async fn stream_yields_the_models_chunks_joining_to_run() {
+        use futures_util::StreamExt;
+        let chain = LlmChain::new(
+            ChunkedLlm {
+                reply: " Bonjour le monde",
+                piece: 4,
+            },
+            PromptTemplate::new("{q}").unwrap(),
+        );
+        let chunks: Vec<String> = chain
+            .stream([("q", "?")])
+            .await
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(chunks, [" Bon", "jour", " le ", "mond", "e"]);
+        assert_eq!(chunks.concat(), chain.run([("q", "?")]).await.unwrap());
+        let error = chain.stream([("x", "?")]).await.err().unwrap();
+        assert!(matches!(error, ChainError::VariableMismatch { .. }));
+    }
+
     #[test]
     fn run_future_is_send() {
         fn assert_send<T: Send>(_: T) {}
         let llm = FakeLlm::new("x");
         let chain = LlmChain::new(&llm, PromptTemplate::new("{q}").unwrap());
         assert_send(chain.run([("q", "?")]));
+        assert_send(chain.stream([("q", "?")]));
     }
 }

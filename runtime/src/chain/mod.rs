@@ -15,6 +15,11 @@
 //! # }
 //! ```
 //!
+//! Every model and chain also streams: [`Llm::stream`], [`LlmChain::stream`],
+//! [`StuffQaChain::stream`] and [`ChatLlm`]'s stream give a [`TokenStream`] whose chunks, joined,
+//! are the buffered answer, whatever the chunking; a `pluto::TextStream` handler returns one
+//! (`TextStream::from(tokens)`) to send it to the client as it is generated.
+//!
 //! Everything but [`SageMakerLlm`] is plain Rust with no AWS call, so chains can be tested with a
 //! fake [`Llm`]. See `docs/chains.md` for a guide.
 
@@ -24,13 +29,19 @@ mod llm;
 mod llm_chain;
 mod prompt;
 mod qa;
+mod stream;
 mod tgi;
 
-pub use chat::{ChatLlm, ChatMessage, ChatPrompt, Role, extract_assistant_reply};
+pub use chat::{
+    ChatLlm, ChatMessage, ChatPrompt, Role, extract_assistant_reply, extract_assistant_reply_stream,
+};
 pub use error::ChainError;
 pub use llm::{GenerationParams, Llm, SageMakerLlm};
 pub use llm_chain::LlmChain;
 pub use pluto_model::llm::DEFAULT_MAX_NEW_TOKENS;
 pub use prompt::PromptTemplate;
 pub use qa::{Document, STUFF_QA_PROMPT, StuffQaChain};
-pub use tgi::{TgiError, TgiGeneration, TgiParameters, TgiRequest, parse_tgi_response};
+pub use stream::TokenStream;
+pub use tgi::{
+    TgiError, TgiGeneration, TgiParameters, TgiRequest, TgiStreamDecoder, parse_tgi_response,
+};

@@ -5,6 +5,7 @@ use super::error::ChainError;
 use super::llm::{GenerationParams, Llm};
 use super::llm_chain::LlmChain;
 use super::prompt::PromptTemplate;
+use super::stream::{self, TokenStream, TrimFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -134,6 +135,22 @@ impl<L: Llm> StuffQaChain<L> {
             .await?;
         Ok(answer.trim().to_owned())
     }
+
+    /// Asks the model `question` over `documents` and streams its answer: joined, the chunks
+    /// are [`StuffQaChain::run`]'s trimmed answer (leading whitespace is dropped, trailing
+    /// whitespace is held until more text comes and dropped at the end).
+    pub async fn stream(
+        &self,
+        documents: &[Document],
+        question: &str,
+    ) -> Result<TokenStream, ChainError> {
+        let context = stuff(documents);
+        let tokens = self
+            .chain
+            .stream([("context", context.as_str()), ("question", question)])
+            .await?;
+        Ok(stream::filter(tokens, TrimFilter::new()))
+    }
 }
 
 /// All documents' text in one context.
@@ -223,6 +240,60 @@ mod tests {
               Pluto was reclassified as a dwarf planet in 2006.\nAnswer:"
             ]
         );
+    }
+
+    /// Streams `reply` cut at the given byte offsets.
+    struct SplitLlm {
+        reply: &'static str,
+        cuts: Vec<usize>,
+    }
+
+    impl Llm for SplitLlm {
+        async fn generate(&self, _: &str, _: &GenerationParams) -> Result<String, ChainError> {
+            Ok(self.reply.to_owned())
+        }
+
+        async fn stream(
+            &self,
+            _: &str,
+            _: &GenerationParams,
+        ) -> Result<crate::chain::TokenStream, ChainError> {
+            let mut bounds = vec![0];
+            bounds.extend(&self.cuts);
+            bounds.push(self.reply.len());
+            let chunks: Vec<Result<String, ChainError>> = bounds
+                .windows(2)
+                .map(|pair| Ok(self.reply[pair[0]..pair[1]].to_owned()))
+                .collect();
+            Ok(Box::pin(futures_util::stream::iter(chunks)))
+        }
+    }
+
+    #[tokio::test]
+    async fn stream_joins_to_the_trimmed_answer_for_any_chunking() {
+        use futures_util::StreamExt;
+        let reply = " \n In 1930, by Clyde. \n\n";
+        for first in 0..=reply.len() {
+            for second in first..=reply.len() {
+                let qa = StuffQaChain::new(SplitLlm {
+                    reply,
+                    cuts: vec![first, second],
+                });
+                let chunks: Vec<String> = qa
+                    .stream(&documents(), "When?")
+                    .await
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+                    .await;
+                assert!(chunks.iter().all(|chunk| !chunk.is_empty()), "{chunks:?}");
+                assert_eq!(
+                    chunks.concat(),
+                    qa.run(&documents(), "When?").await.unwrap(),
+                    "cut at {first}, {second}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Handler dispatch: one app binary serves any declared function, selected by `PLUTO_HANDLER`.
 //!
 //! `#[resource(function(...))]` registers each handler at compile time (with `inventory`). Inside
-//! Lambda, [`start`] runs the `lambda_runtime` loop and hands every event to [`handle`], which
-//! accepts two kinds of event:
+//! Lambda, [`start`] runs the Runtime API loop (our own, on `lambda_runtime_api_client`: see the
+//! `runtime_api` module for why) and hands every event to [`handle`], which accepts two kinds of
+//! event:
 //!
 //! - **Function URL requests** (payload format 2.0). Arguments come from the body, a JSON array
 //!   in parameter order (`["hi"]`, as Pluto does) or a JSON object keyed by parameter names
@@ -16,13 +17,23 @@
 //!   arguments, as above; the result is returned as is, and failures are Lambda function errors
 //!   whose `errorType` starts with `Pluto.`.
 //!
+//! A handler returning [`TextStream`] streams its answer. Called through its URL, the response is
+//! sent in Lambda's response-streaming mode as the handler yields it (the `streaming` module:
+//! server-sent events or plain text, errors after the first chunk in trailers); invoked directly,
+//! the joined text is returned as a JSON string, and a stream error is a function error
+//! `Pluto.StreamError`.
+//!
 //! A panicking handler fails only its own request: the process goes on serving.
 
 mod args;
+mod runtime_api;
+mod streaming;
 mod url;
 
+use crate::TextStream;
 use args::ArgsError;
 use futures_util::FutureExt;
+use futures_util::StreamExt;
 use pluto_spec::contract::HANDLER_ENV;
 use serde_json::Value;
 use std::fmt;
@@ -33,7 +44,16 @@ use std::pin::Pin;
 pub use args::ArgumentValues;
 
 /// The future a registered handler returns.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, InvocationError>>>>;
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<HandlerValue, InvocationError>>>>;
+
+/// What a handler answered: a JSON value, or a stream of text.
+#[derive(Debug)]
+pub enum HandlerValue {
+    /// A buffered handler's result, encoded.
+    Json(Value),
+    /// A streaming handler's [`TextStream`].
+    Stream(TextStream),
+}
 
 /// A declared function as registered by `#[resource(function(...))]`.
 #[derive(Debug)]
@@ -44,6 +64,8 @@ pub struct FunctionRegistration {
     pub rust_path: &'static str,
     /// Parameters in order.
     pub params: &'static [Param],
+    /// Whether the handler returns a [`TextStream`] (its answer streams).
+    pub streams: bool,
     /// Decodes the arguments, runs the function, encodes its output.
     pub call: fn(ArgumentValues) -> HandlerFuture,
 }
@@ -119,6 +141,8 @@ pub enum InvocationError {
     Panicked(String),
     /// The handler's result could not be encoded, or is too large (HTTP 500).
     BadOutput(String),
+    /// A streaming handler's stream failed (HTTP 500 when no text was sent yet).
+    StreamFailed(String),
 }
 
 impl InvocationError {
@@ -128,7 +152,7 @@ impl InvocationError {
             Self::BadRequest(_) => 400,
             Self::PayloadTooLarge(_) => 413,
             Self::Handler { status, .. } => *status,
-            Self::Panicked(_) | Self::BadOutput(_) => 500,
+            Self::Panicked(_) | Self::BadOutput(_) | Self::StreamFailed(_) => 500,
         }
     }
 
@@ -140,6 +164,7 @@ impl InvocationError {
             Self::Handler { .. } => "Pluto.HandlerError",
             Self::Panicked(_) => "Pluto.Panic",
             Self::BadOutput(_) => "Pluto.BadOutput",
+            Self::StreamFailed(_) => "Pluto.StreamError",
         }
     }
 
@@ -150,7 +175,8 @@ impl InvocationError {
             | Self::PayloadTooLarge(message)
             | Self::Handler { message, .. }
             | Self::Panicked(message)
-            | Self::BadOutput(message) => message,
+            | Self::BadOutput(message)
+            | Self::StreamFailed(message) => message,
         }
     }
 
@@ -171,15 +197,6 @@ impl fmt::Display for InvocationError {
 }
 
 impl std::error::Error for InvocationError {}
-
-impl From<InvocationError> for lambda_runtime::Diagnostic {
-    fn from(error: InvocationError) -> Self {
-        Self {
-            error_type: error.error_type().to_owned(),
-            error_message: error.message().to_owned(),
-        }
-    }
-}
 
 impl From<ArgsError> for InvocationError {
     fn from(error: ArgsError) -> Self {
@@ -215,15 +232,51 @@ pub async fn handle(
         Ok(url::handle_url_event(function, event).await)
     } else {
         let args = ArgumentValues::from_json(function, event)?;
-        run(function, args).await
+        match run(function, args).await? {
+            HandlerValue::Json(value) => Ok(value),
+            HandlerValue::Stream(stream) => join_stream(function, stream)
+                .await
+                .map(Value::String)
+                .map_err(|error| InvocationError::StreamFailed(error.message().to_owned())),
+        }
     }
+}
+
+/// The next non-empty chunk of a handler's stream; an error the stream yields becomes
+/// [`InvocationError::Handler`] (with the status of an [`HttpError`]), a panic while polling it
+/// [`InvocationError::Panicked`].
+async fn next_chunk(
+    function: &'static FunctionRegistration,
+    stream: &mut TextStream,
+) -> Option<Result<String, InvocationError>> {
+    loop {
+        match AssertUnwindSafe(stream.next()).catch_unwind().await {
+            Ok(Some(Ok(text))) if text.is_empty() => {}
+            Ok(Some(Ok(text))) => return Some(Ok(text)),
+            Ok(Some(Err(error))) => return Some(Err(InvocationError::from_handler_error(error))),
+            Ok(None) => return None,
+            Err(panic) => return Some(Err(panicked(function, panic.as_ref()))),
+        }
+    }
+}
+
+/// A handler's whole stream, joined; its first error.
+async fn join_stream(
+    function: &'static FunctionRegistration,
+    mut stream: TextStream,
+) -> Result<String, InvocationError> {
+    let mut text = String::new();
+    while let Some(chunk) = next_chunk(function, &mut stream).await {
+        text.push_str(&chunk?);
+    }
+    Ok(text)
 }
 
 /// Runs a handler on decoded arguments, turning a panic into [`InvocationError::Panicked`].
 async fn run(
     function: &'static FunctionRegistration,
     args: ArgumentValues,
-) -> Result<Value, InvocationError> {
+) -> Result<HandlerValue, InvocationError> {
     let call = function.call;
     let future = match std::panic::catch_unwind(AssertUnwindSafe(|| call(args))) {
         Ok(future) => future,
@@ -318,29 +371,38 @@ pub fn start() {
     }
 }
 
-/// [`start`], returning what went wrong instead of exiting.
+/// [`start`], returning what went wrong instead of exiting. When the Runtime API is known
+/// (`AWS_LAMBDA_RUNTIME_API`), a function that cannot start also reports it on
+/// `/runtime/init/error`.
 pub fn try_start() -> Result<(), StartError> {
-    let function = selected_function()?;
-    for variable in LAMBDA_ENVIRONMENT {
-        if std::env::var_os(variable).is_none() {
-            return Err(StartError::NotInLambda {
-                variable,
-                function: function.name.to_owned(),
-            });
-        }
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let service =
-            lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| {
-                handle(function, event.payload)
-            });
-        lambda_runtime::run(service)
-            .await
-            .map_err(|error| StartError::Lambda(error.to_string()))
-    })
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").ok();
+    let function = match selected_function().and_then(|function| {
+        for variable in LAMBDA_ENVIRONMENT {
+            if std::env::var_os(variable).is_none() {
+                return Err(StartError::NotInLambda {
+                    variable,
+                    function: function.name.to_owned(),
+                });
+            }
+        }
+        Ok(function)
+    }) {
+        Ok(function) => function,
+        Err(error) => {
+            if let Some(client) = api.as_deref().and_then(|api| runtime_api::client(api).ok()) {
+                runtime.block_on(async {
+                    let report = runtime_api::post_init_error(&client, &error);
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), report).await;
+                });
+            }
+            return Err(error);
+        }
+    };
+    let client = runtime_api::client(api.as_deref().unwrap_or_default())?;
+    runtime.block_on(runtime_api::serve(&client, function))
 }
 
 fn selected_function() -> Result<&'static FunctionRegistration, StartError> {

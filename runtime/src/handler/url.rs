@@ -1,7 +1,7 @@
 //! Function URL requests (payload format 2.0) in, HTTP response objects out.
 
 use super::args::{ArgsError, ArgumentValues};
-use super::{FunctionRegistration, InvocationError, run};
+use super::{FunctionRegistration, HandlerValue, InvocationError, join_stream, run};
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
@@ -19,21 +19,39 @@ pub(super) fn is_function_url_event(event: &Value) -> bool {
         && event.get("version").and_then(Value::as_str) == Some("2.0")
 }
 
-/// Answers a Function URL request; every failure becomes an HTTP error response.
+/// The arguments of a Function URL request, and its `Accept` header.
+pub(super) fn url_request_arguments(
+    function: &'static FunctionRegistration,
+    event: Value,
+) -> Result<(ArgumentValues, Option<String>), InvocationError> {
+    let request = serde_json::from_value::<LambdaFunctionUrlRequest>(event).map_err(|error| {
+        InvocationError::BadRequest(format!("malformed Function URL event: {error}"))
+    })?;
+    let accept = request
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let args = arguments(function, request)?;
+    Ok((args, accept))
+}
+
+/// Answers a Function URL request with a buffered response; every failure becomes an HTTP
+/// error response. (A streaming function's text is joined and answered as `text/plain`; the
+/// Lambda loop streams it instead, see `streaming`.)
 pub(super) async fn handle_url_event(
     function: &'static FunctionRegistration,
     event: Value,
 ) -> Value {
-    let response = match serde_json::from_value::<LambdaFunctionUrlRequest>(event) {
-        Err(error) => error_response(&InvocationError::BadRequest(format!(
-            "malformed Function URL event: {error}"
-        ))),
-        Ok(request) => match arguments(function, request) {
-            Err(error) => error_response(&error.into()),
-            Ok(args) => match run(function, args).await {
-                Ok(value) => json_response(&value),
+    let response = match url_request_arguments(function, event) {
+        Err(error) => error_response(&error),
+        Ok((args, _)) => match run(function, args).await {
+            Ok(HandlerValue::Json(value)) => json_response(&value),
+            Ok(HandlerValue::Stream(stream)) => match join_stream(function, stream).await {
+                Ok(text) => text_response(text),
                 Err(error) => error_response(&error),
             },
+            Err(error) => error_response(&error),
         },
     };
     serde_json::to_value(response).unwrap_or_else(|error| {
@@ -102,6 +120,15 @@ fn json_response(value: &Value) -> LambdaFunctionUrlResponse {
             "could not encode the result: {error}"
         ))),
     }
+}
+
+fn text_response(text: String) -> LambdaFunctionUrlResponse {
+    let mut response = response(200, text);
+    response.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 fn error_response(error: &InvocationError) -> LambdaFunctionUrlResponse {

@@ -1,6 +1,7 @@
 //! The fixture app's functions: one for every dispatch path, and some that use each resource
 //! client. Shared with the in-process dispatch tests (`tests/dispatch.rs`).
 
+use futures_util::StreamExt;
 use pluto::chain::{GenerationParams, Llm, SageMakerLlm};
 use pluto::{HttpError, KvStore, SageMaker, resource};
 use serde::{Deserialize, Serialize};
@@ -155,4 +156,47 @@ async fn sneaky_write(table: String) -> pluto::Result<()> {
         .await
         .map_err(|error| aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())?;
     Ok(())
+}
+
+/// Streams `"0 "`, `"1 "`, … `"{n-1} "`, waiting `delay_ms` before each chunk.
+#[resource(function(name = "stream-count"))]
+async fn stream_count(n: u32, delay_ms: u64) -> pluto::TextStream {
+    let chunks = futures_util::stream::iter(0..n).then(move |index| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        Ok::<_, pluto::Error>(format!("{index} "))
+    });
+    pluto::TextStream::new(chunks)
+}
+
+/// Streams `"0 "` … `"{n-1} "`, then fails.
+#[resource(function(name = "stream-fails-after"))]
+async fn stream_fails_after(n: u32) -> pluto::Result<pluto::TextStream> {
+    let chunks = futures_util::stream::iter(0..=n).map(move |index| {
+        if index < n {
+            Ok(format!("{index} "))
+        } else {
+            Err(format!("the stream broke after {n} chunks"))
+        }
+    });
+    Ok(pluto::TextStream::new(chunks))
+}
+
+/// Streams nothing.
+#[resource(function(name = "stream-empty"))]
+fn stream_empty() -> pluto::TextStream {
+    pluto::TextStream::empty()
+}
+
+/// Fails before streaming anything, with a status.
+#[resource(function(name = "stream-fails-before"))]
+async fn stream_fails_before() -> pluto::Result<pluto::TextStream> {
+    Err(HttpError::new(429, "too many streams"))?
+}
+
+/// Streams the model's tokens for `prompt`.
+#[resource(function(name = "stream-generate"))]
+async fn stream_generate(prompt: String) -> pluto::Result<pluto::TextStream> {
+    let llm = SageMakerLlm::new(model()).with_custom_attributes("accept_eula=true");
+    let tokens = llm.stream(&prompt, &GenerationParams::default()).await?;
+    Ok(pluto::TextStream::from(tokens))
 }
