@@ -90,6 +90,9 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
             Some(StreamProgress::Started) => {
                 format!("{}, streaming; first byte in {millis:.1} ms", record.status)
             }
+            Some(StreamProgress::Ended { chunks, bytes }) => {
+                format!("stream ended: {chunks} chunks ({bytes} bytes) in {millis:.1} ms")
+            }
             Some(StreamProgress::Cut { chunks, bytes }) => {
                 format!("stream cut after {chunks} chunks ({bytes} bytes) at {millis:.1} ms")
             }

@@ -628,9 +628,17 @@ async fn streamed_chunks_reach_the_client_one_by_one_while_the_function_writes()
     let answer = posted.await.unwrap().expect("the Runtime API answers");
     assert_eq!(answer.status().as_u16(), 202);
     let records = scene.requests.lock().unwrap().clone();
-    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0].status, 201);
     assert_eq!(records[0].stream, Some(StreamProgress::Started));
+    // The end is logged with what went out: the time to the full answer.
+    assert_eq!(
+        records[1].stream,
+        Some(StreamProgress::Ended {
+            chunks: 5,
+            bytes: 10
+        })
+    );
 }
 
 #[tokio::test]

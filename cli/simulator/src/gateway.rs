@@ -80,6 +80,13 @@ pub enum StreamProgress {
     /// Status and headers went out; the body follows chunk by chunk. `latency` is the time to
     /// the head.
     Started,
+    /// The body went out whole; `latency` is the time to its end (the full answer).
+    Ended {
+        /// Chunks sent.
+        chunks: u64,
+        /// Body bytes sent.
+        bytes: u64,
+    },
     /// The body ended before its end; `latency` is the time to the cut.
     Cut {
         /// Chunks sent before the cut.
@@ -535,6 +542,15 @@ impl StreamWatch {
     /// The body went out whole.
     fn complete(&mut self) {
         self.finished = true;
+        self.gateway.record_stream(
+            &self.target,
+            self.status,
+            None,
+            Some(StreamProgress::Ended {
+                chunks: self.chunks,
+                bytes: self.bytes,
+            }),
+        );
     }
 
     fn cut(&mut self, problem: String) {

@@ -213,12 +213,13 @@ mod tests {
         ]));
         let saved = Arc::new(Mutex::new(false));
         let flag = saved.clone();
-        let result: Result<Vec<String>, pluto::Error> = remember_when_done(failing, move |_| async move {
-            *flag.lock().map_err(|_| "poisoned")? = true;
-            Ok::<(), pluto::Error>(())
-        })
-        .try_collect()
-        .await;
+        let result: Result<Vec<String>, pluto::Error> =
+            remember_when_done(failing, move |_| async move {
+                *flag.lock().map_err(|_| "poisoned")? = true;
+                Ok::<(), pluto::Error>(())
+            })
+            .try_collect()
+            .await;
         assert!(result.is_err());
         assert!(!*saved.lock().expect("flag"), "nothing saved");
 

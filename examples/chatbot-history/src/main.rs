@@ -25,10 +25,13 @@ fn history() -> KvStore;
 async fn chat(session_id: String, message: String) -> pluto::Result<TextStream> {
     let turns: Vec<Turn> = history().get_json(&session_id).await?.unwrap_or_default();
     let reply = conversation::reply(SageMakerLlm::new(llama()), &turns, &message).await?;
-    Ok(conversation::remember_when_done(reply, |answer| async move {
-        let turns = conversation::record(turns, message, answer);
-        history().set_json(&session_id, &turns).await
-    }))
+    Ok(conversation::remember_when_done(
+        reply,
+        |answer| async move {
+            let turns = conversation::record(turns, message, answer);
+            history().set_json(&session_id, &turns).await
+        },
+    ))
 }
 
 #[resource(function(name = "forget", url = "public"))]

@@ -29,7 +29,9 @@ async fn chat(query: String) -> pluto::Result<TextStream> {
 
 #[resource(function(name = "qa", url = "public", timeout_s = 120, memory_mb = 512))]
 async fn qa(question: String) -> pluto::Result<TextStream> {
-    Ok(answers::answer_from_document(model(), &question).await?.into())
+    Ok(answers::answer_from_document(model(), &question)
+        .await?
+        .into())
 }
 
 fn main() {

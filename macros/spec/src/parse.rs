@@ -1376,15 +1376,60 @@ mod tests {
         assert!(matches!(signature.output, HandlerOutput::Result(_)));
         assert!(!signature.streams);
         for (item, streams) in [
-            (quote!(async fn f() -> pluto::Result<pluto::TextStream> { todo!() }), true),
-            (quote!(async fn f() -> Result<TextStream, MyError> { todo!() }), true),
-            (quote!(fn f() -> TextStream { todo!() }), true),
-            (quote!(fn f() -> pluto::Result<String> { todo!() }), false),
-            (quote!(fn f() -> Vec<TextStream> { todo!() }), false),
-            (quote!(fn f() {}), false),
+            (
+                quote!(
+                    async fn f() -> pluto::Result<pluto::TextStream> {
+                        todo!()
+                    }
+                ),
+                true,
+            ),
+            (
+                quote!(
+                    async fn f() -> Result<TextStream, MyError> {
+                        todo!()
+                    }
+                ),
+                true,
+            ),
+            (
+                quote!(
+                    fn f() -> TextStream {
+                        todo!()
+                    }
+                ),
+                true,
+            ),
+            (
+                quote!(
+                    fn f() -> pluto::Result<String> {
+                        todo!()
+                    }
+                ),
+                false,
+            ),
+            (
+                quote!(
+                    fn f() -> Vec<TextStream> {
+                        todo!()
+                    }
+                ),
+                false,
+            ),
+            (
+                quote!(
+                    fn f() {}
+                ),
+                false,
+            ),
         ] {
             let item: FnItem = syn::parse2(item).unwrap();
-            assert_eq!(check_handler(&item).unwrap().streams, streams, "{}", item.sig.ident);
+            assert_eq!(
+                check_handler(&item).unwrap().streams,
+                streams,
+                "{}",
+                item.sig.ident
+            );
         }
         for (item, expected) in [
             (
