@@ -451,6 +451,26 @@ impl RawScene {
             .expect("its address")
     }
 
+    /// A gateway request whose invocation the test answers: the client's pending response, the
+    /// instance's Runtime API, the invocation id, and the frames of a streamed answer posted
+    /// with `content_type` (with the Runtime API's answer to that post).
+    async fn stream_through_gateway(
+        &mut self,
+        content_type: &str,
+    ) -> (
+        tokio::task::JoinHandle<hyper::Response<Incoming>>,
+        String,
+        String,
+        FrameSender,
+        tokio::task::JoinHandle<hyper::Result<hyper::Response<Incoming>>>,
+    ) {
+        let client = gateway_get(self).await;
+        let runtime = self.next_instance().await;
+        let id = next_invocation(&runtime).await;
+        let (frames, posted) = post_stream(&runtime, &id, content_type);
+        (client, runtime, id, frames, posted)
+    }
+
     fn logged(&self, text: &str) -> bool {
         self.logs
             .lock()
@@ -592,10 +612,9 @@ async fn next_data(body: &mut Incoming) -> Option<Result<Bytes, hyper::Error>> {
 #[tokio::test]
 async fn streamed_chunks_reach_the_client_one_by_one_while_the_function_writes() {
     let mut scene = RawScene::start(Duration::from_secs(30), ResponseMode::Stream).await;
-    let client = gateway_get(&scene).await;
-    let runtime = scene.next_instance().await;
-    let id = next_invocation(&runtime).await;
-    let (frames, posted) = post_stream(&runtime, &id, HTTP_INTEGRATION_CONTENT_TYPE);
+    let (client, _runtime, _id, frames, posted) = scene
+        .stream_through_gateway(HTTP_INTEGRATION_CONTENT_TYPE)
+        .await;
     frames
         .send(prelude(&json!({
             "statusCode": 201,
@@ -644,10 +663,9 @@ async fn streamed_chunks_reach_the_client_one_by_one_while_the_function_writes()
 #[tokio::test]
 async fn zero_chunk_stream_answers_the_head_and_an_empty_body() {
     let mut scene = RawScene::start(Duration::from_secs(30), ResponseMode::Stream).await;
-    let client = gateway_get(&scene).await;
-    let runtime = scene.next_instance().await;
-    let id = next_invocation(&runtime).await;
-    let (frames, posted) = post_stream(&runtime, &id, HTTP_INTEGRATION_CONTENT_TYPE);
+    let (client, _runtime, _id, frames, posted) = scene
+        .stream_through_gateway(HTTP_INTEGRATION_CONTENT_TYPE)
+        .await;
     frames
         .send(prelude(
             &json!({"statusCode": 200, "headers": {"content-type": "text/event-stream"}}),
@@ -669,10 +687,9 @@ async fn zero_chunk_stream_answers_the_head_and_an_empty_body() {
 #[tokio::test]
 async fn error_trailer_mid_stream_cuts_the_clients_response_and_keeps_the_instance() {
     let mut scene = RawScene::start(Duration::from_secs(30), ResponseMode::Stream).await;
-    let client = gateway_get(&scene).await;
-    let runtime = scene.next_instance().await;
-    let id = next_invocation(&runtime).await;
-    let (frames, posted) = post_stream(&runtime, &id, HTTP_INTEGRATION_CONTENT_TYPE);
+    let (client, runtime, _id, frames, posted) = scene
+        .stream_through_gateway(HTTP_INTEGRATION_CONTENT_TYPE)
+        .await;
     frames
         .send(prelude(&json!({"statusCode": 200})))
         .await
@@ -729,10 +746,9 @@ async fn error_trailer_mid_stream_cuts_the_clients_response_and_keeps_the_instan
 #[tokio::test]
 async fn timeout_mid_stream_kills_the_instance_and_cuts_the_response() {
     let mut scene = RawScene::start(Duration::from_secs(1), ResponseMode::Stream).await;
-    let client = gateway_get(&scene).await;
-    let runtime = scene.next_instance().await;
-    let id = next_invocation(&runtime).await;
-    let (frames, _posted) = post_stream(&runtime, &id, HTTP_INTEGRATION_CONTENT_TYPE);
+    let (client, _runtime, _id, frames, _posted) = scene
+        .stream_through_gateway(HTTP_INTEGRATION_CONTENT_TYPE)
+        .await;
     frames
         .send(prelude(&json!({"statusCode": 200})))
         .await
@@ -754,10 +770,7 @@ async fn timeout_mid_stream_kills_the_instance_and_cuts_the_response() {
         "{records:?}"
     );
     // The next request gets a new instance, and works.
-    let client = gateway_get(&scene).await;
-    let runtime = scene.next_instance().await;
-    let id = next_invocation(&runtime).await;
-    let (frames, _posted) = post_stream(&runtime, &id, "text/plain");
+    let (client, _runtime, _id, frames, _posted) = scene.stream_through_gateway("text/plain").await;
     frames.send(data("fresh")).await.unwrap();
     drop(frames);
     let body = client.await.unwrap().into_body().collect().await.unwrap();
@@ -767,10 +780,9 @@ async fn timeout_mid_stream_kills_the_instance_and_cuts_the_response() {
 #[tokio::test]
 async fn a_client_that_goes_away_closes_the_functions_connection_and_frees_the_instance() {
     let mut scene = RawScene::start(Duration::from_secs(60), ResponseMode::Stream).await;
-    let client = gateway_get(&scene).await;
-    let runtime = scene.next_instance().await;
-    let id = next_invocation(&runtime).await;
-    let (frames, posted) = post_stream(&runtime, &id, HTTP_INTEGRATION_CONTENT_TYPE);
+    let (client, runtime, _id, frames, posted) = scene
+        .stream_through_gateway(HTTP_INTEGRATION_CONTENT_TYPE)
+        .await;
     frames
         .send(prelude(&json!({"statusCode": 200})))
         .await
@@ -815,10 +827,9 @@ async fn a_client_that_goes_away_closes_the_functions_connection_and_frees_the_i
 #[tokio::test]
 async fn a_buffered_url_answers_a_streamed_response_whole() {
     let mut scene = RawScene::start(Duration::from_secs(30), ResponseMode::Buffered).await;
-    let client = gateway_get(&scene).await;
-    let runtime = scene.next_instance().await;
-    let id = next_invocation(&runtime).await;
-    let (frames, _posted) = post_stream(&runtime, &id, HTTP_INTEGRATION_CONTENT_TYPE);
+    let (client, _runtime, _id, frames, _posted) = scene
+        .stream_through_gateway(HTTP_INTEGRATION_CONTENT_TYPE)
+        .await;
     frames
         .send(prelude(
             &json!({"statusCode": 202, "headers": {"x-mode": "buffered"}}),

@@ -118,6 +118,31 @@ async fn read_chunks(response: reqwest::Response) -> Vec<Vec<u8>> {
     reads
 }
 
+/// The reads of `stream-generate`'s answer to [`PROMPT`], asked with `accept`: a 200 whose
+/// content type starts with `content_type`.
+async fn stream_generate(
+    simulated: &Simulated,
+    accept: Option<&str>,
+    content_type: &str,
+) -> Vec<Vec<u8>> {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/stream-generate", simulated.url))
+        .json(&json!([PROMPT]));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.expect("stream-generate");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|value| value.starts_with(content_type)),
+        "{:?}",
+        response.headers()
+    );
+    read_chunks(response).await
+}
+
 /// The `data:` texts of the server-sent events in `body`, with each event's type.
 fn events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
@@ -153,22 +178,7 @@ async fn tokens_arrive_separately_in_order_and_join_to_the_buffered_answer() {
     assert!(buffered.len() > 20, "a real answer: {buffered:?}");
 
     // Server-sent events.
-    let response = client
-        .post(format!("{}/stream-generate", simulated.url))
-        .header("accept", "text/event-stream")
-        .json(&json!([PROMPT]))
-        .send()
-        .await
-        .expect("stream-generate");
-    assert_eq!(response.status().as_u16(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .is_ok_and(|value| value.starts_with("text/event-stream")),
-        "{:?}",
-        response.headers()
-    );
-    let reads = read_chunks(response).await;
+    let reads = stream_generate(&simulated, Some("text/event-stream"), "text/event-stream").await;
     let text: String = reads
         .iter()
         .map(|read| String::from_utf8_lossy(read))
@@ -198,21 +208,7 @@ async fn tokens_arrive_separately_in_order_and_join_to_the_buffered_answer() {
     );
 
     // Plain chunked text, as `curl -N` shows it.
-    let response = client
-        .post(format!("{}/stream-generate", simulated.url))
-        .json(&json!([PROMPT]))
-        .send()
-        .await
-        .expect("stream-generate");
-    assert_eq!(response.status().as_u16(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .is_ok_and(|value| value.starts_with("text/plain")),
-        "{:?}",
-        response.headers()
-    );
-    let reads = read_chunks(response).await;
+    let reads = stream_generate(&simulated, None, "text/plain").await;
     assert!(reads.len() >= 3, "several chunks: {}", reads.len());
     let joined: Vec<u8> = reads.concat();
     assert_eq!(String::from_utf8(joined).expect("UTF-8"), buffered);
