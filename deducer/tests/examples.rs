@@ -28,7 +28,7 @@ fn langchain_llama() {
     let chatbot = architecture.function("chatbot").expect("chatbot");
     assert_eq!(
         chatbot.grants[0].provenance[0].to_string(),
-        "chatbot (src/main.rs:26:10) -> model (src/main.rs:27:22) -> SageMakerLlm::new(llama) (src/main.rs:41:5)"
+        "chatbot (src/main.rs:26:10) -> model (src/main.rs:27:22) -> SageMakerLlm::new(llama) (src/main.rs:43:5)"
     );
     // Both functions stream.
     assert!(
