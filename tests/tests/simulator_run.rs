@@ -76,11 +76,16 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
         .await
         .expect("chatbot");
     assert_eq!(answer.status().as_u16(), 200);
-    let text: Value = answer.json().await.expect("JSON");
+    // Both functions stream: plain chunked text unless the client asks for events.
     assert!(
-        text.as_str().is_some_and(|t| t.contains("Paris")),
-        "the capital of France: {text}"
+        answer.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|value| value.starts_with("text/plain")),
+        "{:?}",
+        answer.headers()
     );
+    let text = answer.text().await.expect("the streamed answer");
+    assert!(text.contains("Paris"), "the capital of France: {text}");
 
     let answer = client
         .get(format!(
@@ -91,11 +96,8 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
         .await
         .expect("qa");
     assert_eq!(answer.status().as_u16(), 200);
-    let text: Value = answer.json().await.expect("JSON");
-    assert!(
-        text.as_str().is_some_and(|t| !t.trim().is_empty()),
-        "qa answers: {text}"
-    );
+    let text = answer.text().await.expect("the streamed answer");
+    assert!(!text.trim().is_empty(), "qa answers: {text}");
 
     let bad = client
         .post(&urls["qa"])
@@ -104,6 +106,16 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
         .await
         .expect("qa");
     assert_eq!(bad.status().as_u16(), 400);
+    let error: Value = bad
+        .json()
+        .await
+        .expect("an error before the first byte is JSON");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not JSON")),
+        "{error}"
+    );
 
     // regression: a second `cargo pluto run` of the same stack says so before building.
     let second = run().output().await.expect("a second cargo-pluto runs");
