@@ -27,6 +27,8 @@ pub(crate) enum CliError {
     InvalidApp {
         /// How many.
         errors: usize,
+        /// The errors as printed (for the dev console).
+        report: String,
     },
     /// A stack name that cannot be part of AWS names.
     #[error(transparent)]
@@ -34,6 +36,12 @@ pub(crate) enum CliError {
         "stack names are lowercase letters, digits and single `-`, e.g. `dev` or `prod-eu`"
     ))]
     BadStack(pluto_model::naming::NamingError),
+    /// The source watcher of hot reload could not start.
+    #[error("could not watch the app's sources for hot reload: {0}")]
+    #[diagnostic(help(
+        "run with --no-watch, or raise the inotify limit (sysctl fs.inotify.max_user_watches)"
+    ))]
+    Watch(String),
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -106,6 +114,76 @@ pub(crate) enum CliError {
     #[error("{0} needs confirmation, and standard input is not a terminal")]
     #[diagnostic(help("review the plan above, then run again with --yes"))]
     NeedsConfirmation(String),
+    /// `invoke` or `logs` without `--deployed`, and no `cargo pluto run` of the stack.
+    #[error("no `cargo pluto run` of stack `{stack}` is running here")]
+    #[diagnostic(help(
+        "start one in another terminal (`cargo pluto run --stack {stack}`), or add --deployed \
+         to use the stack deployed on AWS"
+    ))]
+    NotRunning {
+        /// The stack.
+        stack: String,
+    },
+    /// A function name the app does not have.
+    #[error("the app has no function `{function}`")]
+    #[diagnostic(help("its functions: {available}"))]
+    UnknownFunction {
+        /// The name given.
+        function: String,
+        /// The app's functions, comma-separated.
+        available: String,
+    },
+    /// A function of the app that the deployed stack does not have.
+    #[error(
+        "function `{function}` is not deployed in stack `{stack}` (no Lambda function `{physical}`)"
+    )]
+    #[diagnostic(help("deploy the stack first: `cargo pluto deploy --stack {stack}`"))]
+    NotDeployed {
+        /// The function.
+        function: String,
+        /// The stack.
+        stack: String,
+        /// Its Lambda function's name.
+        physical: String,
+    },
+    /// `invoke`'s arguments are not a JSON object.
+    #[error("the arguments are not a JSON object: {0}")]
+    #[diagnostic(help(
+        "pass the handler's arguments by name, e.g. '{{\"query\": \"hi\"}}' (or `-` to read them \
+         from standard input); a handler without arguments takes '{{}}'"
+    ))]
+    BadArguments(String),
+    /// `--since` is not a duration.
+    #[error("--since `{0}` is not a duration")]
+    #[diagnostic(help("a number and a unit: `30s`, `10m`, `2h` or `1d`"))]
+    BadSince(String),
+    /// Reading standard input or a log file failed.
+    #[error("could not read {what}: {source}")]
+    Read {
+        /// What.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The running `cargo pluto run` could not be reached or answered unexpectedly.
+    #[error("the `cargo pluto run` at {url} {problem}")]
+    #[diagnostic(help("check the terminal of `cargo pluto run`; restart it if it has stopped"))]
+    Console {
+        /// What was asked.
+        url: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// The invoked function returned an error.
+    #[error("function `{function}` failed: {error_type}: {message}")]
+    FunctionFailed {
+        /// The function.
+        function: String,
+        /// The error's type, e.g. `Pluto.HandlerError`.
+        error_type: String,
+        /// The error's message.
+        message: String,
+    },
     /// Writing under `.pluto/` failed.
     #[error("could not write {path}: {source}")]
     #[diagnostic(help("check that the app's directory is writable"))]

@@ -1,19 +1,20 @@
 //! `cargo pluto graph`: the architecture as a picture — functions (with their URL, and whether
 //! they stream), resources, and edges labelled with the operations each function performs — in
-//! Mermaid and Graphviz DOT.
+//! Mermaid, Graphviz DOT and SVG (our own layout: `pluto_console::svg`, which also owns the edges
+//! and URL labels the three share).
 
 use crate::error::CliError;
 use crate::project::{ProjectArgs, write_atomically};
-use pluto_model::{Architecture, Function, ResourceRef};
+use pluto_console::svg::{edges, url_label};
+use pluto_model::Architecture;
 use pluto_spec::ResourceKind;
-use std::collections::BTreeMap;
 
 /// Arguments of `cargo pluto graph`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct GraphArgs {
     #[command(flatten)]
     project: ProjectArgs,
-    /// Print one format on stdout instead of writing both under `.pluto/<stack>/`.
+    /// Print one format on stdout instead of writing all three under `.pluto/<stack>/`.
     #[arg(long, value_enum)]
     format: Option<GraphFormat>,
 }
@@ -25,6 +26,8 @@ enum GraphFormat {
     Mermaid,
     /// Graphviz DOT (`dot -Tsvg`).
     Dot,
+    /// A standalone SVG picture (open it in a browser; the dev console shows the same).
+    Svg,
 }
 
 pub(crate) fn run(args: &GraphArgs) -> Result<(), CliError> {
@@ -33,21 +36,19 @@ pub(crate) fn run(args: &GraphArgs) -> Result<(), CliError> {
     match args.format {
         Some(GraphFormat::Mermaid) => print!("{}", mermaid(architecture)),
         Some(GraphFormat::Dot) => print!("{}", dot(architecture)),
+        Some(GraphFormat::Svg) => print!("{}", pluto_console::svg::render(architecture)),
         None => {
             let dir = args.project.stack_dir(&deduction.package_root);
-            let mermaid_path = dir.join("architecture.mmd");
-            let dot_path = dir.join("architecture.dot");
-            write_atomically(&mermaid_path, &mermaid(architecture))?;
-            write_atomically(&dot_path, &dot(architecture))?;
-            println!(
-                "wrote {}\nwrote {}",
-                mermaid_path.display(),
-                dot_path.display()
-            );
-            println!(
-                "render with: dot -Tsvg {} -o architecture.svg",
-                dot_path.display()
-            );
+            let outputs = [
+                ("architecture.mmd", mermaid(architecture)),
+                ("architecture.dot", dot(architecture)),
+                ("architecture.svg", pluto_console::svg::render(architecture)),
+            ];
+            for (file, contents) in outputs {
+                let path = dir.join(file);
+                write_atomically(&path, &contents)?;
+                println!("wrote {}", path.display());
+            }
         }
     }
     Ok(())
@@ -61,37 +62,6 @@ fn node_id(kind: ResourceKind, name: &str) -> String {
         ResourceKind::Sagemaker => "sm",
     };
     format!("{prefix}_{}", name.replace('-', "_"))
-}
-
-/// Edges: (function, resource) -> operation labels, deduplicated and in order.
-fn edges(architecture: &Architecture) -> BTreeMap<(String, ResourceRef), Vec<&'static str>> {
-    let mut edges: BTreeMap<(String, ResourceRef), Vec<&'static str>> = BTreeMap::new();
-    for function in &architecture.functions {
-        for grant in &function.grants {
-            let labels = edges
-                .entry((function.spec.name.clone(), grant.resource.clone()))
-                .or_default();
-            if !labels.contains(&grant.operation.label()) {
-                labels.push(grant.operation.label());
-            }
-        }
-    }
-    edges
-}
-
-/// `public URL`, `iam URL` or `no URL`, with `, streaming` for a function that streams.
-fn url_label(function: &Function) -> String {
-    let url = function.spec.url;
-    let url = if url.has_url() {
-        format!("{url} URL")
-    } else {
-        "no URL".to_owned()
-    };
-    if function.response.is_stream() {
-        format!("{url}, streaming")
-    } else {
-        url
-    }
 }
 
 /// The architecture as a Mermaid flowchart.

@@ -7,9 +7,13 @@ mod deduce;
 mod deploy;
 mod error;
 mod graph;
+mod invoke;
+mod local_run;
+mod logs;
 mod new;
 mod project;
 mod run;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -53,6 +57,12 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Delete every AWS object of the stack (found by name and tags; no local state needed).
     Destroy(deploy::DestroyArgs),
+    /// Call a function with its handler's arguments as JSON and print what it returns: through
+    /// the running `cargo pluto run` of the stack, or with --deployed, on AWS.
+    Invoke(invoke::InvokeArgs),
+    /// Print a function's log lines (--follow: as they are written): those of the running
+    /// `cargo pluto run` of the stack, or with --deployed, its CloudWatch Logs.
+    Logs(logs::LogsArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -65,6 +75,8 @@ fn main() -> miette::Result<()> {
         Command::Plan(args) => deploy::plan(&args)?,
         Command::Deploy(args) => deploy::deploy(&args)?,
         Command::Destroy(args) => deploy::destroy(&args)?,
+        Command::Invoke(args) => invoke::run(&args)?,
+        Command::Logs(args) => logs::run(&args)?,
     }
     Ok(())
 }

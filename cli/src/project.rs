@@ -46,14 +46,16 @@ impl ProjectArgs {
             Ok(deduction) => deduction,
             Err(DeduceError::Invalid(diagnostics)) => {
                 // rustc-style, one after the other, then a one-line summary from miette.
+                let mut report = String::new();
                 for diagnostic in &diagnostics {
                     eprintln!("{diagnostic}\n");
+                    report.push_str(&format!("{diagnostic}\n\n"));
                 }
                 let errors = diagnostics
                     .iter()
                     .filter(|d| d.severity == Severity::Error)
                     .count();
-                return Err(CliError::InvalidApp { errors });
+                return Err(CliError::InvalidApp { errors, report });
             }
             Err(error) => return Err(error.into()),
         };

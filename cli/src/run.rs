@@ -1,10 +1,15 @@
 //! `cargo pluto run`: the whole app on this machine. Deduces it, builds it for the host, starts
 //! the local AWS APIs (with the deduced IAM enforced), a real local model for SageMaker
-//! endpoints, every function as Lambda processes and the Function URL gateway; prints the URLs,
-//! streams function logs with a prefix and one line per request; Ctrl-C stops everything.
+//! endpoints, every function as Lambda processes, the Function URL gateway and the dev console
+//! (`/_pluto/`); prints the URLs, streams function logs with a prefix (and into
+//! `.pluto/<stack>/logs/`) and one line per request; reloads on source changes (see
+//! [`crate::watch`]); Ctrl-C stops everything.
 
 use crate::error::CliError;
+use crate::local_run::{FunctionLogs, RunInfo};
 use crate::project::ProjectArgs;
+use crate::watch::{Live, Rebuild};
+use pluto_console::Console;
 use pluto_local_model::{LocalModel, TextGeneration, resolve_model};
 use pluto_model::Architecture;
 use pluto_model::ResourceSpec;
@@ -34,6 +39,9 @@ pub(crate) struct RunArgs {
     /// Build the app with `--release`.
     #[arg(long)]
     release: bool,
+    /// Do not watch the sources: no hot reload.
+    #[arg(long)]
+    no_watch: bool,
 }
 
 pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
@@ -61,12 +69,19 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
         "[pluto] building {}",
         deduction.package_root.join("Cargo.toml").display()
     );
-    let binary = pluto_build::build_host(&pluto_build::HostBuild {
+    let built = pluto_build::build_host(&pluto_build::HostBuild {
         manifest_path: deduction.package_root.join("Cargo.toml"),
         bin: args.project.bin.clone(),
         release: args.release,
         ..pluto_build::HostBuild::default()
     })?;
+    let binary = crate::watch::pin_binary(&built, &stack_dir, 1)?;
+    // Watching starts before the simulator does, so an edit made while it starts is not lost.
+    let mut watching = if args.no_watch {
+        None
+    } else {
+        Some(crate::watch::watch_sources(&deduction.package_root)?)
+    };
 
     let mut options = SimulatorOptions::new(&args.project.stack, binary, stack_dir.clone());
     options.gateway_port = args.port;
@@ -74,8 +89,13 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
     options.model = load_model_if_needed(architecture, args.model.as_deref())?;
     options.warm_up = true;
     options.log = Arc::new(|line: &str| eprintln!("[pluto] {line}"));
-    let function_logs: LogSink = Arc::new(|function: &str, instance: u64, line: &str| {
-        eprintln!("[{function}#{instance}] {line}")
+    let console = Console::new(architecture, &args.project.stack);
+    let log_files = FunctionLogs::open(&stack_dir)?;
+    let requests_of = console.clone();
+    let function_logs: LogSink = Arc::new(move |function: &str, instance: u64, line: &str| {
+        eprintln!("[{function}#{instance}] {line}");
+        let request = requests_of.request_of_instance(function, instance);
+        log_files.append(function, instance, request.as_deref(), line);
     });
     options.function_logs = function_logs;
     options.request_log = Arc::new(|record: &RequestRecord| {
@@ -102,13 +122,57 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
             record.function, record.method, record.path,
         );
     });
+    console.instrument(&mut options);
     let simulator = Simulator::start(architecture, options).await?;
+    console.attach(&simulator);
+    let console_url = pluto_console::console_url(simulator.gateway_url());
+    RunInfo {
+        pid: std::process::id(),
+        console_url: console_url.clone(),
+        gateway_url: simulator.gateway_url().to_owned(),
+        aws_endpoint: simulator.aws_endpoint().to_owned(),
+        started_ms: crate::local_run::now_ms(),
+    }
+    .write(&stack_dir)?;
 
-    print_summary(architecture, &simulator, &stack_dir);
-    tokio::signal::ctrl_c().await.map_err(CliError::Listen)?;
+    print_summary(
+        architecture,
+        &simulator,
+        &stack_dir,
+        &console_url,
+        watching.is_some(),
+    );
+    let rebuild = Rebuild {
+        project: &args.project,
+        release: args.release,
+        stack_dir: &stack_dir,
+    };
+    let mut live = Live {
+        architecture: architecture.clone(),
+        generation: 1,
+    };
+    let stopped = loop {
+        let change = async {
+            match &mut watching {
+                Some((_, changes)) => crate::watch::next_changes(changes).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            stopped = tokio::signal::ctrl_c() => break stopped,
+            changed = change => {
+                if changed.is_empty() {
+                    watching = None;
+                    continue;
+                }
+                crate::watch::reload(&rebuild, &changed, &deduction.package_root, &simulator, &console, &mut live).await;
+            }
+        }
+    };
     eprintln!("\n[pluto] stopping");
     simulator.stop().await;
-    Ok(())
+    RunInfo::remove(&stack_dir)?;
+    stopped.map_err(CliError::Listen)
 }
 
 fn load_model_if_needed(
@@ -153,7 +217,14 @@ fn load_model_if_needed(
     Ok(Some(Arc::new(model)))
 }
 
-fn print_summary(architecture: &Architecture, simulator: &Simulator, stack_dir: &Path) {
+fn print_summary(
+    architecture: &Architecture,
+    simulator: &Simulator,
+    stack_dir: &Path,
+    console_url: &str,
+    watching: bool,
+) {
+    println!("\nConsole    {console_url}");
     println!("\nFunctions");
     for function in &architecture.functions {
         let url = simulator
@@ -200,5 +271,8 @@ fn print_summary(architecture: &Architecture, simulator: &Simulator, stack_dir: 
         simulator.aws_endpoint(),
         stack_dir.display()
     );
+    if watching {
+        println!("Watching the sources: saved changes reload live (--no-watch turns it off).");
+    }
     println!("Press Ctrl-C to stop.\n");
 }

@@ -111,6 +111,54 @@ fn graph_renders_mermaid_and_dot() {
 }
 
 #[test]
+fn graph_renders_svg_with_every_function() {
+    let manifest = example_manifest("chatbot-history");
+    let output = on_stack(&["graph", "--format", "svg"], &manifest, "cli-test");
+    assert_succeeded(&output);
+    let svg = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.ends_with("</svg>\n"),
+        "{svg}"
+    );
+    for function in ["chat", "forget"] {
+        assert!(
+            svg.contains(&format!(
+                "<g class=\"node\" data-kind=\"function\" data-name=\"{function}\""
+            )),
+            "{svg}"
+        );
+    }
+}
+
+#[test]
+fn graph_without_format_writes_mermaid_dot_and_svg() {
+    let manifest = example_manifest("chatbot-history");
+    let output = on_stack(&["graph"], &manifest, "cli-test-graph");
+    assert_succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let dir = format!(
+        "{}/../examples/chatbot-history/.pluto/cli-test-graph",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let written: Vec<&str> = stdout.lines().collect();
+    assert_eq!(written.len(), 3, "{stdout}");
+    let files = ["architecture.mmd", "architecture.dot", "architecture.svg"];
+    for (line, file) in written.iter().zip(files) {
+        assert!(
+            line.starts_with("wrote ") && line.ends_with(&format!("cli-test-graph/{file}")),
+            "{stdout}"
+        );
+        assert!(
+            std::path::Path::new(&format!("{dir}/{file}")).is_file(),
+            "{file} is written"
+        );
+    }
+    let svg = std::fs::read_to_string(format!("{dir}/architecture.svg")).expect("the SVG");
+    let printed = on_stack(&["graph", "--format", "svg"], &manifest, "cli-test-graph");
+    assert_eq!(svg, String::from_utf8_lossy(&printed.stdout));
+}
+
+#[test]
 fn deduce_reports_every_error_and_fails() {
     let manifest = format!(
         "{}/../deducer/tests/fixtures/broken/Cargo.toml",

@@ -5,6 +5,7 @@
 //! local simulator or moto.
 
 use crate::error::ClientError;
+use crate::trace::TraceHeader;
 use pluto_spec::ResourceKind;
 use pluto_spec::contract::{HANDLER_ENV, resource_env_var};
 use tokio::sync::OnceCell;
@@ -19,21 +20,39 @@ async fn sdk_config() -> &'static aws_config::SdkConfig {
 pub(crate) async fn dynamodb() -> &'static aws_sdk_dynamodb::Client {
     static CLIENT: OnceCell<aws_sdk_dynamodb::Client> = OnceCell::const_new();
     CLIENT
-        .get_or_init(|| async { aws_sdk_dynamodb::Client::new(sdk_config().await) })
+        .get_or_init(|| async {
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk_config().await)
+                    .interceptor(TraceHeader)
+                    .build(),
+            )
+        })
         .await
 }
 
 pub(crate) async fn sagemaker_runtime() -> &'static aws_sdk_sagemakerruntime::Client {
     static CLIENT: OnceCell<aws_sdk_sagemakerruntime::Client> = OnceCell::const_new();
     CLIENT
-        .get_or_init(|| async { aws_sdk_sagemakerruntime::Client::new(sdk_config().await) })
+        .get_or_init(|| async {
+            aws_sdk_sagemakerruntime::Client::from_conf(
+                aws_sdk_sagemakerruntime::config::Builder::from(sdk_config().await)
+                    .interceptor(TraceHeader)
+                    .build(),
+            )
+        })
         .await
 }
 
 pub(crate) async fn lambda() -> &'static aws_sdk_lambda::Client {
     static CLIENT: OnceCell<aws_sdk_lambda::Client> = OnceCell::const_new();
     CLIENT
-        .get_or_init(|| async { aws_sdk_lambda::Client::new(sdk_config().await) })
+        .get_or_init(|| async {
+            aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(sdk_config().await)
+                    .interceptor(TraceHeader)
+                    .build(),
+            )
+        })
         .await
 }
 

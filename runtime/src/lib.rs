@@ -37,6 +37,7 @@ pub mod handler;
 mod kv_store;
 mod sagemaker;
 mod text_stream;
+mod trace;
 
 #[doc(hidden)]
 pub mod __private;

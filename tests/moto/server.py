@@ -23,6 +23,13 @@ before running moto's own server main with the same arguments as `moto_server` (
   other result is sent as it is, in one `PayloadPart`. `python server.py --self-check` checks
   the encoding against botocore's event-stream decoder.
 
+- Lambda `Invoke` in moto's "simple" backend (no Docker; chosen server-wide with
+  `POST /moto-api/config` `{"lambda": {"use_docker": false}}`) as AWS answers it: a function that
+  does not exist is a `ResourceNotFoundException` (moto answers every name), and a queued result
+  (`POST /moto-api/static/lambda-simple/response`) that is a function error,
+  `{"errorType": ..., "errorMessage": ...}`, comes with `X-Amz-Function-Error: Unhandled`.
+  Without a queued result the function returns its payload, as moto's does.
+
 Run it with the Python interpreter that has moto installed (the one next to `moto_server`).
 """
 
@@ -38,6 +45,7 @@ from urllib.parse import unquote
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import FunctionUrlConfig, LambdaBackend
+from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
@@ -251,6 +259,28 @@ def invoke_endpoint_with_response_stream(self: SageMakerRuntimeResponse) -> TYPE
     return 200, headers, b"".join(payload_part(part) for part in parts)
 
 
+def simple_invoke(
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> bytes:
+    """moto's Docker-less `Invoke`, but for existing functions only, and with function errors."""
+    self.get_function(function_name, qualifier)  # ResourceNotFoundException, as in AWS
+    result = body or "Simple Lambda happy path OK"
+    if self.lambda_simple_results_queue:
+        result = self.lambda_simple_results_queue.pop(0)
+        try:
+            answer = json.loads(result)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and "errorType" in answer and "errorMessage" in answer:
+            response_headers["x-amz-function-error"] = "Unhandled"
+    return result.encode("utf-8") if isinstance(result, str) else bytes(result)
+
+
 _ORIGINAL_INFER_HOST = DomainDispatcherApplication.infer_service_region_host
 
 
@@ -310,6 +340,7 @@ def patch() -> None:
         "{0}/endpoints/(?P<name>[^/]+)" + RESPONSE_STREAM_PATH + "$"
     ] = sagemaker_runtime_urls.response.dispatch
     DomainDispatcherApplication.infer_service_region_host = infer_service_region_host  # type: ignore[method-assign]
+    LambdaSimpleBackend.invoke = simple_invoke  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
 use crate::{Arch, BuildError, BuildRequest, LAMBDA_GLIBC, Toolchain};
 use cargo_metadata::{Message, MetadataCommand, TargetKind};
 use std::ffi::{OsStr, OsString};
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -275,7 +275,12 @@ pub(crate) struct Compile<'a> {
     pub(crate) offline: bool,
     /// `--quiet`: no progress lines (errors still).
     pub(crate) quiet: bool,
+    /// Keep cargo's stderr (its last [`KEPT_ERROR_LINES`] lines) for the error, passing it on.
+    pub(crate) keep_errors: bool,
 }
+
+/// How many lines of cargo's stderr a failed build keeps.
+const KEPT_ERROR_LINES: usize = 200;
 
 impl Compile<'_> {
     /// Runs cargo and returns the executable it reports for the binary target.
@@ -308,7 +313,11 @@ impl Compile<'_> {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if self.keep_errors {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         let program = format!(
             "{} {}",
             cargo.to_string_lossy(),
@@ -322,6 +331,21 @@ impl Compile<'_> {
             program: program.clone(),
             source,
         })?;
+        // cargo's stderr, passed on line by line and kept (the last lines) when asked for.
+        let errors = child.stderr.take().map(|stderr| {
+            std::thread::spawn(move || {
+                let mut kept: std::collections::VecDeque<String> =
+                    std::collections::VecDeque::new();
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    kept.push_back(line);
+                    if kept.len() > KEPT_ERROR_LINES {
+                        kept.pop_front();
+                    }
+                }
+                Vec::from(kept).join("\n")
+            })
+        });
         let mut executable = None;
         let mut read_error = None;
         if let Some(stdout) = child.stdout.take() {
@@ -351,8 +375,11 @@ impl Compile<'_> {
         let status = child
             .wait()
             .map_err(|source| BuildError::Spawn { program, source })?;
+        let errors = errors
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
         if !status.success() {
-            return Err(BuildError::CargoFailed { status });
+            return Err(BuildError::CargoFailed { status, errors });
         }
         if let Some(source) = read_error {
             return Err(BuildError::Io {

@@ -115,6 +115,9 @@ pub enum BuildError {
     CargoFailed {
         /// cargo's exit status.
         status: ExitStatus,
+        /// cargo's error output, when the build asked for it ([`crate::HostBuild::keep_errors`];
+        /// it went to this process's stderr too); empty otherwise.
+        errors: String,
     },
     /// cargo succeeded but reported no executable for the binary target.
     #[error("cargo built `{bin}` but reported no executable for it")]

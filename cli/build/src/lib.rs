@@ -191,6 +191,7 @@ pub fn build(request: &BuildRequest) -> Result<Artifact, BuildError> {
         target_dir: None,
         offline: false,
         quiet: false,
+        keep_errors: false,
     }
     .run(&cargo)?;
     package::package_checked(
@@ -229,6 +230,9 @@ pub struct HostBuild {
     pub offline: bool,
     /// Build with `--quiet`: no progress lines on stderr, only errors and warnings.
     pub quiet: bool,
+    /// Also keep cargo's error output for [`BuildError::CargoFailed`] (for the dev console,
+    /// which shows a failed rebuild's errors); it still goes to stderr.
+    pub keep_errors: bool,
 }
 
 /// Compiles the app's binary for this machine with plain `cargo build` and returns the
@@ -249,6 +253,7 @@ pub fn build_host(request: &HostBuild) -> Result<PathBuf, BuildError> {
         target_dir: request.target_dir.as_deref(),
         offline: request.offline,
         quiet: request.quiet,
+        keep_errors: request.keep_errors,
     }
     .run(&cargo)
 }

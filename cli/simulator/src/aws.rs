@@ -20,7 +20,7 @@ mod event_stream;
 pub mod sigv4;
 
 use crate::error::SimulatorError;
-use crate::lambda::{FunctionPool, Outcome, StreamError};
+use crate::lambda::{FunctionPool, InvocationSource, Outcome, StreamError};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
@@ -35,10 +35,11 @@ use pluto_model::llm::{
 use pluto_model::naming::StackNames;
 use pluto_model::{Architecture, Operation, ResourceRef};
 use pluto_spec::ResourceKind;
+use pluto_spec::contract::{KV_KEY_ATTRIBUTE, KV_VALUE_ATTRIBUTE};
 use pluto_spec::limits::{
     DYNAMODB_REQUEST_MAX_BYTES, MAX_PAYLOAD_BYTES, MAX_RESPONSE_BYTES, SAGEMAKER_PAYLOAD_MAX_BYTES,
 };
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::{Value, json};
 use sigv4::{Keyring, Principal, ReceivedRequest, Scope};
 use std::collections::HashMap;
@@ -63,6 +64,9 @@ pub struct AttemptedAccess {
     pub operation: Operation,
     /// Whether the function's grants allowed it.
     pub allowed: bool,
+    /// The invocation that made the call (its Lambda request id), from the `X-Amzn-Trace-Id`
+    /// the function's AWS SDK sends (see [`crate::lambda::trace_id`]).
+    pub request_id: Option<String>,
 }
 
 /// Receives every [`AttemptedAccess`], before it is answered (see
@@ -76,7 +80,8 @@ pub const LOCAL_REGION: &str = "us-east-1";
 
 /// The local AWS APIs of one running app.
 pub struct LocalAws {
-    architecture: Architecture,
+    /// The app as deduced; replaced by a hot reload ([`LocalAws::replace`]).
+    architecture: std::sync::RwLock<Arc<Architecture>>,
     /// This run's credentials: each function's and the developer's.
     keys: Arc<Keyring>,
     /// Physical name → resource.
@@ -85,8 +90,8 @@ pub struct LocalAws {
     /// open it at once.
     database: std::sync::RwLock<Option<Database>>,
     model: Option<Arc<dyn TextGeneration>>,
-    /// Function pools by logical name, for `Lambda:Invoke`.
-    functions: HashMap<String, Arc<FunctionPool>>,
+    /// Function pools by logical name, for `Lambda:Invoke`; replaced by a hot reload.
+    functions: std::sync::RwLock<HashMap<String, Arc<FunctionPool>>>,
     /// Partition, region and account of local ARNs.
     target: AwsTarget,
     log: AwsLog,
@@ -96,7 +101,7 @@ pub struct LocalAws {
 impl std::fmt::Debug for LocalAws {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalAws")
-            .field("project", &self.architecture.project)
+            .field("project", &self.architecture().project)
             .finish()
     }
 }
@@ -131,12 +136,12 @@ impl LocalAws {
             );
         }
         Ok(Self {
-            architecture,
+            architecture: std::sync::RwLock::new(Arc::new(architecture)),
             keys,
             resources,
             database: std::sync::RwLock::new(Some(database)),
             model,
-            functions,
+            functions: std::sync::RwLock::new(functions),
             target: local_target(),
             log,
             recorder: None,
@@ -150,6 +155,128 @@ impl LocalAws {
     pub fn with_access_recorder(mut self, recorder: AccessRecorder) -> Self {
         self.recorder = Some(recorder);
         self
+    }
+
+    /// The app whose grants are enforced now.
+    pub fn architecture(&self) -> Arc<Architecture> {
+        match self.architecture.read() {
+            Ok(architecture) => architecture.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A hot reload: from now on, grants are `architecture`'s and `Lambda:Invoke` runs
+    /// `functions`. The app's functions and resources must be the same (names, kinds); only
+    /// code and grants change.
+    pub fn replace(
+        &self,
+        architecture: Architecture,
+        functions: HashMap<String, Arc<FunctionPool>>,
+    ) {
+        match self.architecture.write() {
+            Ok(mut current) => *current = Arc::new(architecture),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(architecture),
+        }
+        match self.functions.write() {
+            Ok(mut current) => *current = functions,
+            Err(poisoned) => *poisoned.into_inner() = functions,
+        }
+    }
+
+    fn function_pool(&self, name: &str) -> Option<Arc<FunctionPool>> {
+        match self.functions.read() {
+            Ok(functions) => functions.get(name).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(name).cloned(),
+        }
+    }
+
+    /// The physical table of KV store `store` (logical name), if the app declares it.
+    fn kv_table(&self, store: &str) -> Option<String> {
+        self.resources
+            .iter()
+            .find(|(_, resource)| resource.kind == ResourceKind::KvStore && resource.name == store)
+            .map(|(physical, _)| physical.clone())
+    }
+
+    /// Runs `body` on the open KV database.
+    fn with_database<T>(
+        &self,
+        body: impl FnOnce(&Database) -> Result<T, String>,
+    ) -> Result<T, KvAdminError> {
+        let guard = self
+            .database
+            .read()
+            .map_err(|_| KvAdminError::Store("the KV database lock is poisoned".to_owned()))?;
+        let database = guard.as_ref().ok_or(KvAdminError::Stopping)?;
+        body(database).map_err(KvAdminError::Store)
+    }
+
+    /// Every item of KV store `store` as `(key, value)`, sorted by key: the developer's view
+    /// (the dev console), not a function's, so no grant is checked. Blocks on the database.
+    pub fn kv_items(&self, store: &str) -> Result<Vec<(String, String)>, KvAdminError> {
+        let table = self
+            .kv_table(store)
+            .ok_or_else(|| KvAdminError::UnknownStore(store.to_owned()))?;
+        self.with_database(|database| {
+            let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(&table);
+            let read = database.begin_read().map_err(|e| e.to_string())?;
+            let table = match read.open_table(definition) {
+                Ok(table) => table,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(error) => return Err(error.to_string()),
+            };
+            let mut items = Vec::new();
+            for entry in table.iter().map_err(|e| e.to_string())? {
+                let (key, item) = entry.map_err(|e| e.to_string())?;
+                let item: Value = serde_json::from_str(item.value()).map_err(|e| e.to_string())?;
+                let value = item[KV_VALUE_ATTRIBUTE]["S"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                items.push((key.value().to_owned(), value));
+            }
+            Ok(items)
+        })
+    }
+
+    /// Stores `value` under `key` in KV store `store`, as `KvStore::set` does (the developer's
+    /// view; no grant is checked). Blocks on the database.
+    pub fn kv_put(&self, store: &str, key: &str, value: &str) -> Result<(), KvAdminError> {
+        let table = self
+            .kv_table(store)
+            .ok_or_else(|| KvAdminError::UnknownStore(store.to_owned()))?;
+        let item = json!({
+            (KV_KEY_ATTRIBUTE): {"S": key},
+            (KV_VALUE_ATTRIBUTE): {"S": value},
+        })
+        .to_string();
+        self.with_database(|database| {
+            let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(&table);
+            let write = database.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
+                table
+                    .insert(key, item.as_str())
+                    .map_err(|e| e.to_string())?;
+            }
+            write.commit().map_err(|e| e.to_string())
+        })
+    }
+
+    /// Deletes `key` from KV store `store` (the developer's view). Blocks on the database.
+    pub fn kv_delete(&self, store: &str, key: &str) -> Result<(), KvAdminError> {
+        let table = self
+            .kv_table(store)
+            .ok_or_else(|| KvAdminError::UnknownStore(store.to_owned()))?;
+        self.with_database(|database| {
+            let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(&table);
+            let write = database.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
+                table.remove(key).map_err(|e| e.to_string())?;
+            }
+            write.commit().map_err(|e| e.to_string())
+        })
     }
 
     /// Releases the KV data (in-flight operations finish first); later calls fail.
@@ -216,7 +343,11 @@ impl LocalAws {
             })
             .map(|(physical, _)| physical.clone())
             .unwrap_or_else(|| function.to_owned());
-        self.authorize(Some(&caller), Operation::FunctionUrl, &physical)
+        let caller = Caller {
+            function: Some(caller),
+            request_id: trace_request_id(request.headers),
+        };
+        self.authorize(&caller, Operation::FunctionUrl, &physical)
             .map(|_| ())
             .map_err(|denied| denied.message)
     }
@@ -225,18 +356,21 @@ impl LocalAws {
     /// `physical`; the error is the AWS-shaped denial, already logged.
     fn authorize(
         &self,
-        caller: Option<&str>,
+        caller: &Caller,
         operation: Operation,
         physical: &str,
     ) -> Result<ResourceRef, Denied> {
+        let request_id = caller.request_id.clone();
+        let caller = caller.function.as_deref();
         let action = operation.iam_action().unwrap_or_default();
         let arn = &self
             .target
             .physical_arn(operation.resource_kind(), physical);
         let resource = self.resources.get(physical).cloned();
+        let architecture = self.architecture();
         let granted = caller.is_some_and(|caller| {
             resource.as_ref().is_some_and(|resource| {
-                self.architecture.function(caller).is_some_and(|function| {
+                architecture.function(caller).is_some_and(|function| {
                     function
                         .grants
                         .iter()
@@ -251,6 +385,7 @@ impl LocalAws {
                 resource: resource.clone(),
                 operation,
                 allowed: granted,
+                request_id,
             });
         }
         let Some(caller) = caller else {
@@ -423,18 +558,51 @@ async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: 
     // The handlers act for the principal the signature proved, never for a key read again
     // from the header (which the signature does not cover).
     let mut parts = parts;
-    parts.extensions.insert(Caller(match principal {
-        Principal::Function(name) => Some(name),
-        Principal::Developer => None,
-    }));
+    let request_id = trace_request_id(&parts.headers);
+    parts.extensions.insert(Caller {
+        function: match principal {
+            Principal::Function(name) => Some(name),
+            Principal::Developer => None,
+        },
+        request_id,
+    });
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
 
-/// The function whose verified signature a request to the local APIs carries (`None`: the
-/// developer's key, which has no grants), set by [`authenticate`].
+/// Why the developer's view of the KV data ([`LocalAws::kv_items`] and co.) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KvAdminError {
+    /// The app declares no KV store of that name.
+    #[error("the app declares no KV store `{0}`")]
+    UnknownStore(String),
+    /// The simulator is stopping (the data is released).
+    #[error("the simulator is stopping")]
+    Stopping,
+    /// The database failed.
+    #[error("the local KV database failed: {0}")]
+    Store(String),
+}
+
+/// Who calls the local APIs, set by [`authenticate`].
 #[derive(Debug, Clone)]
-struct Caller(Option<String>);
+struct Caller {
+    /// The function whose verified signature the request carries (`None`: the developer's key,
+    /// which has no grants).
+    function: Option<String>,
+    /// The invocation the call belongs to, from its `X-Amzn-Trace-Id` (for the dev console's
+    /// request view; never for authorization).
+    request_id: Option<String>,
+}
+
+/// The Lambda request id in a request's `X-Amzn-Trace-Id`, when it names one.
+fn trace_request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-amzn-trace-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::lambda::request_id_of_trace)
+}
 
 /// An IAM denial, rendered per protocol.
 struct Denied {
@@ -526,8 +694,7 @@ async fn dynamodb(
         Ok(valid) => valid,
         Err(rejection) => return dynamodb_error(rejection.kind, &rejection.message),
     };
-    let caller = caller.0;
-    if let Err(denied) = aws.authorize(caller.as_deref(), operation, &table) {
+    if let Err(denied) = aws.authorize(&caller, operation, &table) {
         return dynamodb_error("AccessDeniedException", &denied.message);
     }
     let result =
@@ -618,8 +785,7 @@ fn sagemaker_request(
             ),
         )));
     }
-    let caller = caller.0;
-    if let Err(denied) = aws.authorize(caller.as_deref(), Operation::SagemakerInvoke, endpoint) {
+    if let Err(denied) = aws.authorize(&caller, Operation::SagemakerInvoke, endpoint) {
         return Err(Box::new(rest_error(
             StatusCode::FORBIDDEN,
             "AccessDeniedException",
@@ -845,8 +1011,7 @@ async fn lambda_invoke(
             ),
         );
     }
-    let caller = caller.0;
-    let target = match aws.authorize(caller.as_deref(), Operation::FunctionInvoke, &name) {
+    let target = match aws.authorize(&caller, Operation::FunctionInvoke, &name) {
         Ok(target) => target,
         Err(denied) => {
             return rest_error(
@@ -856,7 +1021,7 @@ async fn lambda_invoke(
             );
         }
     };
-    let Some(pool) = aws.functions.get(&target.name).cloned() else {
+    let Some(pool) = aws.function_pool(&target.name) else {
         return rest_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
@@ -886,7 +1051,13 @@ async fn lambda_invoke(
             json!({"errorType": error_type, "errorMessage": message}).to_string(),
         )
     };
-    let (function_error, body) = match pool.invoke(payload).await {
+    let source = InvocationSource::Invoke {
+        caller: caller.function.clone(),
+    };
+    let (function_error, body) = match pool
+        .invoke_from(crate::lambda::new_request_id(), source, payload)
+        .await
+    {
         Ok(Outcome::Response(value)) => (None, value.to_string()),
         Ok(Outcome::FunctionError {
             error_type,

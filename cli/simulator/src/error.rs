@@ -69,4 +69,10 @@ pub enum SimulatorError {
         /// Why.
         source: crate::lambda::LambdaError,
     },
+    /// A hot reload found the app's shape changed (functions, URLs or resources).
+    #[error("the app's shape changed, which needs a restart: {0}")]
+    #[diagnostic(help(
+        "stop `cargo pluto run` (Ctrl-C) and start it again; code and grant changes reload live"
+    ))]
+    ShapeChanged(String),
 }

@@ -33,7 +33,7 @@
 
 use crate::aws::sigv4::ReceivedRequest;
 use crate::aws::{LOCAL_REGION, LocalAws, is_loopback_host, request_host};
-use crate::lambda::{FunctionPool, Outcome, StreamHead, StreamedResponse};
+use crate::lambda::{FunctionPool, InvocationSource, Outcome, StreamHead, StreamedResponse};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -47,7 +47,6 @@ use pluto_spec::{Cors, UrlAuth};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// One line of the request log: function, method, path, status, latency.
@@ -56,6 +55,9 @@ pub type RequestLog = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
 /// What the gateway logs about each request.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
+    /// The request's id: the Lambda request id of its invocation (and the event's
+    /// `requestContext.requestId`), also given to requests refused before any invocation.
+    pub request_id: String,
     /// The function.
     pub function: String,
     /// HTTP method.
@@ -111,18 +113,20 @@ pub struct ExposedFunction {
 
 /// The functions reachable over HTTP.
 pub struct Gateway {
-    functions: BTreeMap<String, ExposedFunction>,
+    /// Replaced by a hot reload ([`Gateway::replace_functions`]).
+    functions: std::sync::RwLock<Arc<BTreeMap<String, ExposedFunction>>>,
     /// Verifies signatures of calls to IAM-auth URLs, and checks those signed with a function's
     /// credentials against its grants.
     aws: Option<Arc<LocalAws>>,
     log: RequestLog,
-    next_request: AtomicU64,
+    /// More routes, under `/_pluto/` (the dev console).
+    console: Option<Router>,
 }
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
-            .field("functions", &self.functions.keys().collect::<Vec<_>>())
+            .field("functions", &self.functions().keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -131,10 +135,34 @@ impl Gateway {
     /// A gateway for `functions` (by logical name).
     pub fn new(functions: BTreeMap<String, ExposedFunction>, log: RequestLog) -> Self {
         Self {
-            functions,
+            functions: std::sync::RwLock::new(Arc::new(functions)),
             aws: None,
             log,
-            next_request: AtomicU64::new(1),
+            console: None,
+        }
+    }
+
+    /// Also serves `console` under `/_pluto/` (function names start with a letter, so no
+    /// function URL is there).
+    #[must_use]
+    pub fn with_console(mut self, console: Router) -> Self {
+        self.console = Some(console);
+        self
+    }
+
+    /// The functions reachable now.
+    fn functions(&self) -> Arc<BTreeMap<String, ExposedFunction>> {
+        match self.functions.read() {
+            Ok(functions) => functions.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A hot reload: new requests go to `functions`; requests in flight finish where they are.
+    pub fn replace_functions(&self, functions: BTreeMap<String, ExposedFunction>) {
+        match self.functions.write() {
+            Ok(mut current) => *current = Arc::new(functions),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(functions),
         }
     }
 
@@ -150,7 +178,11 @@ impl Gateway {
 
     /// The axum router serving the gateway.
     pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
+        let routes = match &self.console {
+            Some(console) => Router::<Arc<Self>>::new().nest_service("/_pluto", console.clone()),
+            None => Router::<Arc<Self>>::new(),
+        };
+        routes
             .fallback(handle)
             // Bigger than Lambda's limit, so oversized bodies reach the 413 below.
             .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES * 2))
@@ -173,6 +205,7 @@ impl Gateway {
         stream: Option<StreamProgress>,
     ) {
         (self.log)(&RequestRecord {
+            request_id: request.request_id.clone(),
             function: request.function.clone(),
             method: request.method.clone(),
             path: request.path.clone(),
@@ -188,6 +221,8 @@ impl Gateway {
 /// UTF-8), and when it arrived.
 #[derive(Clone)]
 struct RequestTarget {
+    /// The Lambda request id its invocation gets.
+    request_id: String,
     method: String,
     function: String,
     path: String,
@@ -198,6 +233,7 @@ impl RequestTarget {
     fn of(request: &Request) -> Self {
         let (function, path) = split_path(request.uri().path());
         Self {
+            request_id: crate::lambda::new_request_id(),
             method: request.method().to_string(),
             function: percent_decode(function).unwrap_or_else(|| function.to_owned()),
             path: percent_decode(path).unwrap_or_else(|| path.to_owned()),
@@ -280,8 +316,9 @@ async fn refuse_foreign_hosts(
 
 async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let target = RequestTarget::of(&request);
-    let Some(exposed) = gateway.functions.get(&target.function).cloned() else {
-        let known: Vec<&str> = gateway.functions.keys().map(String::as_str).collect();
+    let functions = gateway.functions();
+    let Some(exposed) = functions.get(&target.function).cloned() else {
+        let known: Vec<&str> = functions.keys().map(String::as_str).collect();
         let text = if target.function.is_empty() {
             format!(
                 "no function here: function URLs are /<function>/...; these functions have one: {}",
@@ -313,15 +350,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
         .headers()
         .get("origin")
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let answered = answer(
-        &gateway,
-        &exposed,
-        &target.function,
-        &target.path,
-        request,
-        origin.as_deref(),
-    )
-    .await;
+    let answered = answer(&gateway, &exposed, &target, request, origin.as_deref()).await;
     let mut response = match answered {
         Answered::Whole(response, problem) => {
             gateway.record(&target, response.status(), problem);
@@ -366,11 +395,11 @@ enum Answered {
 async fn answer(
     gateway: &Gateway,
     exposed: &ExposedFunction,
-    function: &str,
-    path: &str,
+    target: &RequestTarget,
     request: Request,
     origin: Option<&str>,
 ) -> Answered {
+    let (function, path) = (target.function.as_str(), target.path.as_str());
     if let (Some(cors), Some(origin)) = (&exposed.cors, origin)
         && request.method() == Method::OPTIONS
         && request
@@ -463,16 +492,19 @@ async fn answer(
             return Answered::Whole(forbidden(), Some(problem));
         }
     }
-    let request_id = gateway.next_request.fetch_add(1, Ordering::Relaxed);
     let event = build_event(
         &parts.method,
         &parts.uri,
         &parts.headers,
         path,
         &bytes,
-        request_id,
+        &target.request_id,
     );
-    let outcome = match exposed.pool.invoke(event).await {
+    let outcome = match exposed
+        .pool
+        .invoke_from(target.request_id.clone(), InvocationSource::Url, event)
+        .await
+    {
         Ok(outcome) => outcome,
         Err(error) => return Answered::Whole(bad_gateway(), Some(error.to_string())),
     };
@@ -738,7 +770,7 @@ pub fn build_event(
     headers: &HeaderMap,
     path: &str,
     body: &Bytes,
-    request_number: u64,
+    request_id: &str,
 ) -> Value {
     let mut header_map: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
@@ -797,7 +829,7 @@ pub fn build_event(
                 "sourceIp": "127.0.0.1",
                 "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default(),
             },
-            "requestId": format!("local-{request_number}"),
+            "requestId": request_id,
             "routeKey": "$default",
             "stage": "$default",
             "time": clf_time(now.as_secs()),

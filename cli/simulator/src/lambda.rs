@@ -39,8 +39,72 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 
+/// Instance numbers, unique in this process (across functions and reloads), so a log line's
+/// `(function, instance)` names one process.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
 /// Where function output goes: `(function, instance, line)`.
 pub type LogSink = Arc<dyn Fn(&str, u64, &str) + Send + Sync>;
+
+/// Where an invocation came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvocationSource {
+    /// A request to the function's URL.
+    Url,
+    /// `Lambda:Invoke`: by function `caller`, or by the developer's key (`None`).
+    Invoke {
+        /// The calling function (logical name).
+        caller: Option<String>,
+    },
+    /// The dev console's invoke form, or `cargo pluto invoke`.
+    Console,
+}
+
+/// What happens to an invocation, as observers (the dev console) see it. Every invocation that
+/// reaches an instance is `Started`, then `Answered`; a streamed one is `StreamEnded` too.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InvocationEvent<'a> {
+    /// Instance `instance` took the event.
+    Started {
+        /// The Lambda request id (`lambda-runtime-aws-request-id`).
+        request_id: &'a str,
+        /// The function (logical name).
+        function: &'a str,
+        /// The instance running it.
+        instance: u64,
+        /// Where it came from.
+        source: &'a InvocationSource,
+        /// The event.
+        event: &'a Value,
+    },
+    /// The function answered: a response, an error, a timeout, a crash, or the head of a
+    /// streamed response (its end is [`InvocationEvent::StreamEnded`]).
+    Answered {
+        /// The Lambda request id.
+        request_id: &'a str,
+        /// The function.
+        function: &'a str,
+        /// The answer.
+        outcome: &'a Outcome,
+        /// From start to answer.
+        latency: Duration,
+    },
+    /// A streamed response ended: completely (`error: None`) or cut.
+    StreamEnded {
+        /// The Lambda request id.
+        request_id: &'a str,
+        /// The function.
+        function: &'a str,
+        /// Why it was cut.
+        error: Option<&'a StreamError>,
+        /// From start to end.
+        latency: Duration,
+    },
+}
+
+/// Receives every [`InvocationEvent`] of a pool.
+pub type InvocationLog = Arc<dyn Fn(&InvocationEvent<'_>) + Send + Sync>;
 
 /// How to run one function.
 #[derive(Clone)]
@@ -232,9 +296,9 @@ pub struct FunctionPool {
 struct PoolInner {
     config: FunctionConfig,
     logs: LogSink,
+    invocations: InvocationLog,
     idle: Mutex<Vec<Instance>>,
     slots: Semaphore,
-    next_instance: AtomicU64,
 }
 
 impl std::fmt::Debug for FunctionPool {
@@ -273,14 +337,19 @@ impl Drop for CallerWatch<'_> {
 impl FunctionPool {
     /// A pool with no instance yet (they start on the first requests).
     pub fn new(config: FunctionConfig, logs: LogSink) -> Self {
+        Self::observed(config, logs, Arc::new(|_: &InvocationEvent<'_>| {}))
+    }
+
+    /// A pool whose invocations are reported to `invocations`.
+    pub fn observed(config: FunctionConfig, logs: LogSink, invocations: InvocationLog) -> Self {
         let slots = Semaphore::new(config.max_instances.max(1));
         Self {
             inner: Arc::new(PoolInner {
                 config,
                 logs,
+                invocations,
                 idle: Mutex::new(Vec::new()),
                 slots,
-                next_instance: AtomicU64::new(1),
             }),
         }
     }
@@ -303,9 +372,25 @@ impl FunctionPool {
     /// streamed answer ([`Outcome::Streamed`]) returns as soon as its head is known; the
     /// invocation and its instance last until its body ends.
     pub async fn invoke(&self, event: Value) -> Result<Outcome, LambdaError> {
+        self.invoke_from(
+            new_request_id(),
+            InvocationSource::Invoke { caller: None },
+            event,
+        )
+        .await
+    }
+
+    /// [`FunctionPool::invoke`] with the request id and source the caller chose (the gateway
+    /// and the console name requests by their id).
+    pub async fn invoke_from(
+        &self,
+        request_id: String,
+        source: InvocationSource,
+        event: Value,
+    ) -> Result<Outcome, LambdaError> {
         let inner = self.inner.clone();
         let (answer, answered) = oneshot::channel();
-        tokio::spawn(async move { inner.invoke(event, answer).await });
+        tokio::spawn(async move { inner.invoke(request_id, source, event, answer).await });
         let watch = CallerWatch {
             pool: &self.inner,
             answered: false,
@@ -326,7 +411,13 @@ impl FunctionPool {
 }
 
 impl PoolInner {
-    async fn invoke(&self, event: Value, answer: oneshot::Sender<Result<Outcome, LambdaError>>) {
+    async fn invoke(
+        &self,
+        request_id: String,
+        source: InvocationSource,
+        event: Value,
+        answer: oneshot::Sender<Result<Outcome, LambdaError>>,
+    ) {
         let Ok(_slot) = self.slots.acquire().await else {
             let _ = answer.send(Err(LambdaError::ShuttingDown(self.config.name.clone())));
             return;
@@ -342,10 +433,24 @@ impl PoolInner {
                 }
             },
         };
-        let request_id = random_request_id();
-        let deadline = tokio::time::Instant::now() + self.config.timeout;
-        match instance.invoke(request_id, event, deadline).await {
+        let started = tokio::time::Instant::now();
+        let function = self.config.name.as_str();
+        (self.invocations)(&InvocationEvent::Started {
+            request_id: &request_id,
+            function,
+            instance: instance.id,
+            source: &source,
+            event: &event,
+        });
+        let deadline = started + self.config.timeout;
+        match instance.invoke(request_id.clone(), event, deadline).await {
             Reply::Done(outcome) => {
+                (self.invocations)(&InvocationEvent::Answered {
+                    request_id: &request_id,
+                    function,
+                    outcome: &outcome,
+                    latency: started.elapsed(),
+                });
                 self.settle_instance(instance, &outcome).await;
                 let _ = answer.send(Ok(outcome));
             }
@@ -355,8 +460,25 @@ impl PoolInner {
                     last_word,
                     end,
                 } = pending;
-                let _ = answer.send(Ok(Outcome::Streamed(response)));
+                let outcome = Outcome::Streamed(response);
+                (self.invocations)(&InvocationEvent::Answered {
+                    request_id: &request_id,
+                    function,
+                    outcome: &outcome,
+                    latency: started.elapsed(),
+                });
+                let _ = answer.send(Ok(outcome));
                 let fate = instance.supervise_stream(end, deadline).await;
+                let error = match &fate {
+                    StreamFate::Failed(error) | StreamFate::Lost(error) => Some(error.clone()),
+                    StreamFate::Completed | StreamFate::CallerGone => None,
+                };
+                (self.invocations)(&InvocationEvent::StreamEnded {
+                    request_id: &request_id,
+                    function,
+                    error: error.as_ref(),
+                    latency: started.elapsed(),
+                });
                 self.settle_stream(instance, fate, &last_word).await;
             }
         }
@@ -426,14 +548,40 @@ impl PoolInner {
     }
 
     async fn start_instance(&self) -> Result<Instance, LambdaError> {
-        let id = self.next_instance.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
         Instance::start(&self.config, id, self.logs.clone()).await
     }
 }
 
+/// The `X-Amzn-Trace-Id` of invocation `request_id`, as the Runtime API hands it to the function
+/// (`Lambda-Runtime-Trace-Id`) and the function's AWS SDK calls carry it back: its `Root` holds
+/// the request id, so the local AWS APIs know which invocation made a call.
+pub fn trace_id(request_id: &str) -> String {
+    format!("Root=1-00000000-{:0>24}", request_id.replace('-', ""))
+}
+
+/// The request id in a trace id made by [`trace_id`] (`Root=1-00000000-<32 hex digits>`).
+pub fn request_id_of_trace(trace: &str) -> Option<String> {
+    let root = trace
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))?;
+    let hex = root.strip_prefix("1-00000000-")?;
+    if hex.len() != 32 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
 /// A request id like Lambda's (a random UUID): nothing else on this machine can guess the id
 /// of an invocation in flight and answer it.
-fn random_request_id() -> String {
+pub fn new_request_id() -> String {
     let mut bytes = [0_u8; 16];
     // A failed read of the system's randomness leaves zeros, still a valid (if guessable) id.
     let _ = getrandom::fill(&mut bytes);
@@ -737,13 +885,7 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
             "lambda-runtime-invoked-function-arn",
             api.function_arn.clone(),
         ),
-        (
-            "lambda-runtime-trace-id",
-            format!(
-                "Root=1-00000000-{:0>24}",
-                invocation.request_id.replace('-', "")
-            ),
-        ),
+        ("lambda-runtime-trace-id", trace_id(&invocation.request_id)),
         ("content-type", "application/json".to_owned()),
     ];
     for (name, value) in values {

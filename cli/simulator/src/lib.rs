@@ -16,4 +16,4 @@ pub mod simulator;
 pub mod store;
 
 pub use error::SimulatorError;
-pub use simulator::{Simulator, SimulatorOptions};
+pub use simulator::{Simulator, SimulatorHandle, SimulatorOptions};

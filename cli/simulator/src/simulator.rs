@@ -7,7 +7,9 @@ use crate::aws::sigv4::{Credentials, Keyring};
 use crate::aws::{AccessRecorder, AwsLog, LocalAws, credentials_env};
 use crate::error::SimulatorError;
 use crate::gateway::{ExposedFunction, Gateway, RequestLog};
-use crate::lambda::{FunctionConfig, FunctionPool, LambdaError, LogSink, Outcome};
+use crate::lambda::{
+    FunctionConfig, FunctionPool, InvocationLog, InvocationSource, LambdaError, LogSink, Outcome,
+};
 use pluto_model::Architecture;
 use pluto_model::env::function_env;
 use pluto_model::llm::TextGeneration;
@@ -55,6 +57,10 @@ pub struct SimulatorOptions {
     pub function_logs: LogSink,
     /// One record per gateway request.
     pub request_log: RequestLog,
+    /// Every invocation of every function: started, answered, stream ended.
+    pub invocation_log: InvocationLog,
+    /// Routes served under `/_pluto/` on the gateway's port (the dev console).
+    pub console: Option<axum::Router>,
     /// Receives every AWS access a function attempts (see [`LocalAws::with_access_recorder`]).
     pub access_recorder: Option<AccessRecorder>,
     /// Start one instance of every function before returning (a warm start).
@@ -95,6 +101,8 @@ impl SimulatorOptions {
             log: Arc::new(|_: &str| {}),
             function_logs: Arc::new(|_: &str, _: u64, _: &str| {}),
             request_log: Arc::new(|_: &crate::gateway::RequestRecord| {}),
+            invocation_log: Arc::new(|_: &crate::lambda::InvocationEvent<'_>| {}),
+            console: None,
             access_recorder: None,
             warm_up: false,
             every_resource_name: false,
@@ -107,12 +115,69 @@ impl SimulatorOptions {
 pub struct Simulator {
     aws_endpoint: String,
     gateway_url: String,
-    pools: BTreeMap<String, Arc<FunctionPool>>,
+    /// Replaced by a hot reload ([`Simulator::reload`]).
+    pools: SharedPools,
+    gateway: Arc<Gateway>,
+    /// What made the pools, to make them again on reload.
+    names: StackNames,
+    options: SimulatorOptions,
     urls: BTreeMap<String, String>,
     keys: Arc<Keyring>,
     servers: Vec<JoinHandle<()>>,
     /// Closed on stop, so the stack's KV data is free at once (connections may linger).
     aws: Arc<LocalAws>,
+}
+
+/// The function pools of a running app, shared with [`SimulatorHandle`]s.
+type SharedPools = Arc<std::sync::RwLock<BTreeMap<String, Arc<FunctionPool>>>>;
+
+/// What the dev console needs of a running app, cheap to clone: invoking functions (the
+/// current instances, after any reload), the local AWS APIs (KV data) and the app as it runs.
+#[derive(Debug, Clone)]
+pub struct SimulatorHandle {
+    pools: SharedPools,
+    aws: Arc<LocalAws>,
+    gateway_url: String,
+}
+
+impl SimulatorHandle {
+    /// The instances of function `name`, as they are now.
+    pub fn pool(&self, name: &str) -> Option<Arc<FunctionPool>> {
+        let pools = match self.pools.read() {
+            Ok(pools) => pools,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        pools.get(name).cloned()
+    }
+
+    /// Invokes function `name` with `event` as request `request_id` from `source`.
+    pub async fn invoke_from(
+        &self,
+        name: &str,
+        request_id: String,
+        source: InvocationSource,
+        event: Value,
+    ) -> Result<Outcome, LambdaError> {
+        match self.pool(name) {
+            Some(pool) => pool.invoke_from(request_id, source, event).await,
+            None => Err(LambdaError::ShuttingDown(name.to_owned())),
+        }
+    }
+
+    /// The local AWS APIs.
+    pub fn local_aws(&self) -> &Arc<LocalAws> {
+        &self.aws
+    }
+
+    /// The app as it runs now.
+    pub fn architecture(&self) -> Arc<Architecture> {
+        self.aws.architecture()
+    }
+
+    /// Base URL of the gateway.
+    pub fn gateway_url(&self) -> &str {
+        &self.gateway_url
+    }
 }
 
 /// The local URL of function `name` behind the gateway at `gateway_url`; like a deployed
@@ -184,72 +249,11 @@ impl Simulator {
                 (name, url)
             })
             .collect();
-        let every_resource: Vec<(String, String)> = if options.every_resource_name {
-            architecture
-                .resources
-                .iter()
-                .map(|resource| (resource.spec.kind(), resource.spec.name().to_owned()))
-                .chain(
-                    architecture
-                        .functions
-                        .iter()
-                        .map(|function| (ResourceKind::Function, function.spec.name.clone())),
-                )
-                .map(|(kind, name)| {
-                    (
-                        contract::resource_env_var(kind, &name),
-                        names.resource(kind, &name),
-                    )
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-
-        let mut pools = BTreeMap::new();
-        for function in &architecture.functions {
-            let name = &function.spec.name;
-            let derived = function_env(architecture, function, &names, &|target| {
-                urls.get(target).cloned()
-            });
-            let mut env = every_resource.clone();
-            for (key, value) in derived.vars {
-                let value = match value {
-                    EnvValue::Literal(value) => value,
-                    EnvValue::FromDeployEnv(var) => {
-                        (options.deploy_env)(&var).ok_or_else(|| SimulatorError::MissingSecret {
-                            resource: format!("function `{name}`"),
-                            key: key.clone(),
-                            var: var.clone(),
-                        })?
-                    }
-                };
-                env.retain(|(existing, _)| *existing != key);
-                env.push((key, value));
-            }
-            // Last, so a declared `AWS_ENDPOINT_URL` cannot take a function past the local
-            // APIs (and their IAM checks) to somewhere else.
-            for (key, value) in credentials_env(&keys, name, &aws_endpoint) {
-                env.retain(|(existing, _)| *existing != key);
-                env.push((key, value));
-            }
-            let config = FunctionConfig {
-                name: name.clone(),
-                binary: options.binary.clone(),
-                env,
-                timeout: Duration::from_secs(u64::from(function.spec.timeout_s)),
-                memory_mb: function.spec.memory_mb,
-                max_instances: options.max_instances,
-            };
-            pools.insert(
-                name.clone(),
-                Arc::new(FunctionPool::new(config, options.function_logs.clone())),
-            );
-        }
+        let pools = make_pools(architecture, &names, &urls, &keys, &aws_endpoint, &options)?;
 
         let mut aws = LocalAws::new(
             architecture.clone(),
-            names,
+            names.clone(),
             &options.data_dir.join(KV_DATABASE_FILE),
             options.model.clone(),
             pools
@@ -266,48 +270,93 @@ impl Simulator {
         let aws_router = aws.clone().router();
         let mut servers = vec![tokio::spawn(serve(aws_listener, aws_router))];
 
-        let exposed: BTreeMap<String, ExposedFunction> = architecture
-            .functions
-            .iter()
-            .filter(|function| function.spec.url.has_url())
-            .filter_map(|function| {
-                let pool = pools.get(&function.spec.name)?.clone();
-                Some((
-                    function.spec.name.clone(),
-                    ExposedFunction {
-                        pool,
-                        auth: function.spec.url,
-                        cors: function.spec.cors.clone(),
-                        response: function.response,
-                    },
-                ))
-            })
-            .collect();
-        let gateway_router = Arc::new(
-            Gateway::new(exposed, options.request_log.clone()).with_grants_of(aws.clone()),
+        let mut gateway = Gateway::new(
+            exposed_functions(architecture, &pools),
+            options.request_log.clone(),
         )
-        .router();
-        servers.push(tokio::spawn(serve(gateway_listener, gateway_router)));
+        .with_grants_of(aws.clone());
+        if let Some(console) = options.console.clone() {
+            gateway = gateway.with_console(console);
+        }
+        let gateway = Arc::new(gateway);
+        servers.push(tokio::spawn(serve(
+            gateway_listener,
+            gateway.clone().router(),
+        )));
 
+        let warm_up = options.warm_up;
         let simulator = Self {
             aws,
             aws_endpoint,
             gateway_url,
-            pools,
+            pools: Arc::new(std::sync::RwLock::new(pools.clone())),
+            gateway,
+            names,
+            options,
             urls,
             keys,
             servers,
         };
-        if options.warm_up {
-            for (function, pool) in &simulator.pools {
-                if let Err(source) = pool.warm_up().await {
-                    let function = function.clone();
-                    simulator.stop().await;
-                    return Err(SimulatorError::WarmUp { function, source });
-                }
-            }
+        if warm_up && let Err(error) = warm_up_all(&pools).await {
+            simulator.stop().await;
+            return Err(error);
         }
         Ok(simulator)
+    }
+
+    /// A hot reload: runs `binary` with `architecture`'s grants from now on. New instances of
+    /// every function start (with [`SimulatorOptions::warm_up`], one each before anything
+    /// switches, so a binary that does not start changes nothing); then new requests go to them,
+    /// while requests in flight finish on the old instances, which stop once idle. KV data
+    /// stays. The app's shape must be the same (its functions, which have URLs, its
+    /// resources); otherwise [`SimulatorError::ShapeChanged`] says what changed, and the
+    /// simulator must be restarted.
+    pub async fn reload(
+        &self,
+        architecture: &Architecture,
+        binary: PathBuf,
+    ) -> Result<(), SimulatorError> {
+        let current = self.aws.architecture();
+        if let Some(change) = shape_change(&current, architecture) {
+            return Err(SimulatorError::ShapeChanged(change));
+        }
+        let mut options = self.options.clone();
+        options.binary = binary;
+        let pools = make_pools(
+            architecture,
+            &self.names,
+            &self.urls,
+            &self.keys,
+            &self.aws_endpoint,
+            &options,
+        )?;
+        if options.warm_up
+            && let Err(error) = warm_up_all(&pools).await
+        {
+            for pool in pools.values() {
+                pool.shutdown().await;
+            }
+            return Err(error);
+        }
+        self.gateway
+            .replace_functions(exposed_functions(architecture, &pools));
+        self.aws.replace(
+            architecture.clone(),
+            pools
+                .iter()
+                .map(|(name, pool)| (name.clone(), pool.clone()))
+                .collect(),
+        );
+        let old = match self.pools.write() {
+            Ok(mut current) => std::mem::replace(&mut *current, pools),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), pools),
+        };
+        // Closing an old pool stops its idle instances now and each busy one when its
+        // invocation ends.
+        for pool in old.values() {
+            pool.shutdown().await;
+        }
+        Ok(())
     }
 
     /// Base URL of the Function URL gateway, e.g. `http://127.0.0.1:9000`.
@@ -337,17 +386,57 @@ impl Simulator {
         self.keys.function(name)
     }
 
-    /// The instances of function `name`.
-    pub fn pool(&self, name: &str) -> Option<&Arc<FunctionPool>> {
-        self.pools.get(name)
+    /// The instances of function `name` (the current ones: a reload replaces them).
+    pub fn pool(&self, name: &str) -> Option<Arc<FunctionPool>> {
+        self.handle().pool(name)
+    }
+
+    /// A handle on the running app for the dev console.
+    pub fn handle(&self) -> SimulatorHandle {
+        SimulatorHandle {
+            pools: self.pools.clone(),
+            aws: self.aws.clone(),
+            gateway_url: self.gateway_url.clone(),
+        }
+    }
+
+    fn current_pools(&self) -> BTreeMap<String, Arc<FunctionPool>> {
+        match self.pools.read() {
+            Ok(pools) => pools.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The local AWS APIs (the dev console reads and edits KV data through them).
+    pub fn local_aws(&self) -> &Arc<LocalAws> {
+        &self.aws
+    }
+
+    /// The app as it runs now (after the last reload).
+    pub fn architecture(&self) -> Arc<Architecture> {
+        self.aws.architecture()
     }
 
     /// Invokes function `name` directly (as `Lambda:Invoke` would) with `payload`.
     pub async fn invoke(&self, name: &str, payload: Value) -> Result<Outcome, LambdaError> {
-        match self.pools.get(name) {
+        match self.pool(name) {
             Some(pool) => pool.invoke(payload).await,
             None => Err(LambdaError::ShuttingDown(name.to_owned())),
         }
+    }
+
+    /// Invokes function `name` with `event` as request `request_id` from `source` (the dev
+    /// console uses its own ids to follow the request).
+    pub async fn invoke_from(
+        &self,
+        name: &str,
+        request_id: String,
+        source: InvocationSource,
+        event: Value,
+    ) -> Result<Outcome, LambdaError> {
+        self.handle()
+            .invoke_from(name, request_id, source, event)
+            .await
     }
 
     /// Stops the servers and every function instance.
@@ -355,9 +444,179 @@ impl Simulator {
         for server in &self.servers {
             server.abort();
         }
-        for pool in self.pools.values() {
+        for pool in self.current_pools().values() {
             pool.shutdown().await;
         }
         self.aws.close();
     }
+}
+
+/// Starts one instance of every pool.
+async fn warm_up_all(pools: &BTreeMap<String, Arc<FunctionPool>>) -> Result<(), SimulatorError> {
+    for (function, pool) in pools {
+        if let Err(source) = pool.warm_up().await {
+            return Err(SimulatorError::WarmUp {
+                function: function.clone(),
+                source,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What differs in the shape of `new` from `old` (functions, URLs, resources), which a hot
+/// reload cannot change, if anything.
+fn shape_change(old: &Architecture, new: &Architecture) -> Option<String> {
+    let functions = |architecture: &Architecture| -> Vec<(String, bool)> {
+        let mut functions: Vec<(String, bool)> = architecture
+            .functions
+            .iter()
+            .map(|function| (function.spec.name.clone(), function.spec.url.has_url()))
+            .collect();
+        functions.sort();
+        functions
+    };
+    let resources = |architecture: &Architecture| -> Vec<(ResourceKind, String)> {
+        let mut resources: Vec<(ResourceKind, String)> = architecture
+            .resources
+            .iter()
+            .map(|resource| (resource.spec.kind(), resource.spec.name().to_owned()))
+            .collect();
+        resources.sort();
+        resources
+    };
+    if functions(old) != functions(new) {
+        let names = |architecture: &Architecture| {
+            functions(architecture)
+                .iter()
+                .map(|(name, url)| format!("{name}{}", if *url { " (URL)" } else { "" }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Some(format!(
+            "the functions changed: {} -> {}",
+            names(old),
+            names(new)
+        ));
+    }
+    if resources(old) != resources(new) {
+        let names = |architecture: &Architecture| {
+            resources(architecture)
+                .iter()
+                .map(|(kind, name)| format!("{} {name}", kind.keyword()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Some(format!(
+            "the resources changed: {} -> {}",
+            names(old),
+            names(new)
+        ));
+    }
+    None
+}
+
+/// The gateway's view of the functions that have a URL.
+fn exposed_functions(
+    architecture: &Architecture,
+    pools: &BTreeMap<String, Arc<FunctionPool>>,
+) -> BTreeMap<String, ExposedFunction> {
+    architecture
+        .functions
+        .iter()
+        .filter(|function| function.spec.url.has_url())
+        .filter_map(|function| {
+            let pool = pools.get(&function.spec.name)?.clone();
+            Some((
+                function.spec.name.clone(),
+                ExposedFunction {
+                    pool,
+                    auth: function.spec.url,
+                    cors: function.spec.cors.clone(),
+                    response: function.response,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// One pool per function of `architecture`, running `options.binary` with the function's
+/// environment: its grants' resources, the URLs it reads, its declared variables, its
+/// credentials.
+fn make_pools(
+    architecture: &Architecture,
+    names: &StackNames,
+    urls: &BTreeMap<String, String>,
+    keys: &Keyring,
+    aws_endpoint: &str,
+    options: &SimulatorOptions,
+) -> Result<BTreeMap<String, Arc<FunctionPool>>, SimulatorError> {
+    let every_resource: Vec<(String, String)> = if options.every_resource_name {
+        architecture
+            .resources
+            .iter()
+            .map(|resource| (resource.spec.kind(), resource.spec.name().to_owned()))
+            .chain(
+                architecture
+                    .functions
+                    .iter()
+                    .map(|function| (ResourceKind::Function, function.spec.name.clone())),
+            )
+            .map(|(kind, name)| {
+                (
+                    contract::resource_env_var(kind, &name),
+                    names.resource(kind, &name),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut pools = BTreeMap::new();
+    for function in &architecture.functions {
+        let name = &function.spec.name;
+        let derived = function_env(architecture, function, names, &|target| {
+            urls.get(target).cloned()
+        });
+        let mut env = every_resource.clone();
+        for (key, value) in derived.vars {
+            let value = match value {
+                EnvValue::Literal(value) => value,
+                EnvValue::FromDeployEnv(var) => {
+                    (options.deploy_env)(&var).ok_or_else(|| SimulatorError::MissingSecret {
+                        resource: format!("function `{name}`"),
+                        key: key.clone(),
+                        var: var.clone(),
+                    })?
+                }
+            };
+            env.retain(|(existing, _)| *existing != key);
+            env.push((key, value));
+        }
+        // Last, so a declared `AWS_ENDPOINT_URL` cannot take a function past the local
+        // APIs (and their IAM checks) to somewhere else.
+        for (key, value) in credentials_env(keys, name, aws_endpoint) {
+            env.retain(|(existing, _)| *existing != key);
+            env.push((key, value));
+        }
+        let config = FunctionConfig {
+            name: name.clone(),
+            binary: options.binary.clone(),
+            env,
+            timeout: Duration::from_secs(u64::from(function.spec.timeout_s)),
+            memory_mb: function.spec.memory_mb,
+            max_instances: options.max_instances,
+        };
+        pools.insert(
+            name.clone(),
+            Arc::new(FunctionPool::observed(
+                config,
+                options.function_logs.clone(),
+                options.invocation_log.clone(),
+            )),
+        );
+    }
+
+    Ok(pools)
 }

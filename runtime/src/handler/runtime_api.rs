@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 const NEXT_INVOCATION: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
+/// The invocation's X-Ray trace id, which its AWS calls carry on (see `crate::trace`).
+const TRACE_ID_HEADER: &str = "lambda-runtime-trace-id";
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 
 /// A client of the Runtime API at `AWS_LAMBDA_RUNTIME_API` (`host:port`).
@@ -80,6 +82,13 @@ async fn next_event(
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    crate::trace::set_current(
+        response
+            .headers()
+            .get(TRACE_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    );
     let body = response
         .into_body()
         .collect()
