@@ -19,16 +19,16 @@ use std::time::{Duration, Instant};
 pub(crate) struct AwsArgs {
     /// AWS region (default: the standard chain: AWS_REGION, then the profile's region).
     #[arg(long, value_name = "REGION")]
-    region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Send every AWS call to this endpoint instead (e.g. an emulator such as moto).
     #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
 }
 
 impl AwsArgs {
     /// Where to connect, with the endpoint URL checked (an http(s) URL with a host), so that a
     /// malformed one is refused before any call, saying what is wrong.
-    fn connect_options(&self) -> Result<ConnectOptions, CliError> {
+    pub(crate) fn connect_options(&self) -> Result<ConnectOptions, CliError> {
         if let Some(url) = &self.endpoint_url {
             pluto_aws_engine::connect::check_endpoint_url(url).map_err(|reason| {
                 CliError::BadEndpointUrl {

@@ -10,7 +10,6 @@
 use crate::error::CliError;
 use crate::local_run::RunInfo;
 use crate::project::ProjectArgs;
-use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::RequestId;
@@ -47,26 +46,12 @@ impl TargetArgs {
     /// timeouts), after checking, as `deploy` does, that it has a region and credentials AWS
     /// accepts.
     pub(crate) async fn aws_config(&self) -> Result<aws_config::SdkConfig, CliError> {
-        if let Some(url) = &self.endpoint_url {
-            pluto_aws_engine::connect::check_endpoint_url(url).map_err(|reason| {
-                CliError::BadEndpointUrl {
-                    url: url.clone(),
-                    reason,
-                }
-            })?;
+        let options = crate::deploy::AwsArgs {
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
         }
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(pluto_aws_engine::connect::MAX_ATTEMPTS),
-            )
-            .timeout_config(Timeouts::default().config());
-        if let Some(region) = &self.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(endpoint) = &self.endpoint_url {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let config = loader.load().await;
+        .connect_options()?;
+        let config = pluto_aws_engine::load_config(&options).await;
         pluto_aws_engine::from_config(&config).await?;
         Ok(config)
     }

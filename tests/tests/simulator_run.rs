@@ -49,14 +49,19 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut urls = std::collections::BTreeMap::new();
+    let mut console = None;
     let ready = tokio::time::timeout(Duration::from_secs(900), async {
         while let Ok(Some(line)) = lines.next_line().await {
             let mut words = line.split_whitespace();
-            if let (Some(name), Some(url)) = (words.next(), words.next())
-                && url.starts_with("http://127.0.0.1:")
-                && url.trim_end_matches('/').ends_with(name)
-            {
-                urls.insert(name.to_owned(), url.to_owned());
+            match (words.next(), words.next()) {
+                (Some("Console"), Some(url)) => console = Some(url.to_owned()),
+                (Some(name), Some(url))
+                    if url.starts_with("http://127.0.0.1:")
+                        && url.trim_end_matches('/').ends_with(name) =>
+                {
+                    urls.insert(name.to_owned(), url.to_owned());
+                }
+                _ => {}
             }
             if line.starts_with("Press Ctrl-C") {
                 return true;
@@ -69,6 +74,30 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
     assert_eq!(urls.keys().collect::<Vec<_>>(), ["chatbot", "qa"]);
 
     let client = reqwest::Client::new();
+    // The dev console is printed and served, and describes the app.
+    let console = console.expect("cargo pluto run prints the console's URL");
+    assert!(console.ends_with("/_pluto/"), "{console}");
+    let page = client.get(&console).send().await.expect("console page");
+    assert_eq!(page.status().as_u16(), 200);
+    let app: Value = client
+        .get(format!("{console}api/app"))
+        .send()
+        .await
+        .expect("console API")
+        .json()
+        .await
+        .expect("JSON");
+    let names: Vec<&str> = app["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .filter_map(|function| function["name"].as_str())
+        .collect();
+    assert_eq!(names, ["chatbot", "qa"], "{app}");
+    assert_eq!(
+        app["functions"][0]["url"].as_str(),
+        Some(urls["chatbot"].as_str())
+    );
     let answer = client
         .post(&urls["chatbot"])
         .json(&json!(["What is the capital of France?"]))

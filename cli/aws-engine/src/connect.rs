@@ -273,6 +273,13 @@ pub struct Aws {
 
 /// Loads configuration from the standard chain, checks the credentials and asks STS who we are.
 pub async fn connect(options: &ConnectOptions) -> Result<Aws, EngineError> {
+    from_config_with_timeouts(&load_config(options).await, options.timeouts).await
+}
+
+/// The AWS configuration [`connect`] uses: the standard chain with `options`' region, endpoint,
+/// retries and timeouts (for other clients of the same account, e.g. `cargo pluto invoke
+/// --deployed`). Not checked: [`from_config`] checks region and credentials.
+pub async fn load_config(options: &ConnectOptions) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(options.timeouts.config());
@@ -282,7 +289,7 @@ pub async fn connect(options: &ConnectOptions) -> Result<Aws, EngineError> {
     if let Some(endpoint) = &options.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
-    from_config_with_timeouts(&loader.load().await, options.timeouts).await
+    loader.load().await
 }
 
 /// Connects with an already loaded configuration (which must carry region and credentials), with

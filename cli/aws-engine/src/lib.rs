@@ -28,7 +28,9 @@ mod role;
 mod sagemaker;
 pub mod wait;
 
-pub use connect::{ApiCall, Aws, CallLog, ConnectOptions, Timeouts, connect, from_config};
+pub use connect::{
+    ApiCall, Aws, CallLog, ConnectOptions, Timeouts, connect, from_config, load_config,
+};
 pub use desired::{Code, DesiredStack};
 pub use engine::{Engine, Outputs, PreparedChange};
 pub use error::EngineError;
