@@ -42,6 +42,10 @@ pub(crate) enum CliError {
         "run with --no-watch, or raise the inotify limit (sysctl fs.inotify.max_user_watches)"
     ))]
     Watch(String),
+    /// A background task of the command failed (it panicked).
+    #[error("a background task failed: {0}")]
+    #[diagnostic(help("this is a bug in cargo pluto; please report it with the output above"))]
+    Task(String),
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),

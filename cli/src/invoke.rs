@@ -270,7 +270,7 @@ async fn invoke_local(args: &InvokeArgs, arguments: &str) -> Result<(), CliError
         .to_owned();
     if let Some(request_id) = response
         .headers()
-        .get("x-pluto-request-id")
+        .get(pluto_console::REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
     {
         eprintln!("[pluto] request {request_id}");
@@ -316,9 +316,6 @@ async fn invoke_local(args: &InvokeArgs, arguments: &str) -> Result<(), CliError
             &args.function,
             &running_functions(&run).await?,
         ));
-    }
-    if let Some(request_id) = answer["request_id"].as_str() {
-        eprintln!("[pluto] request {request_id}");
     }
     let failure = |error: &Value| {
         let (error_type, message) = error_parts(error);

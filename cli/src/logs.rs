@@ -107,13 +107,10 @@ fn format_record(record: &LogRecord) -> String {
     )
 }
 
-/// Function names are `[a-z][a-z0-9-]*`; anything else cannot have a log file (and must not
+/// Whether `name` is a valid function name (the declaration rule); anything else cannot have a log file (and must not
 /// become a path).
 fn is_function_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    pluto_spec::names::check_resource_name(name).is_ok()
 }
 
 /// The functions with a log in `<stack_dir>/logs/` (this run's or the last one's).

@@ -29,6 +29,10 @@ pub(crate) struct RunArgs {
     /// Port of the Function URL gateway on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 9000)]
     port: u16,
+    /// Port of the dev console on 127.0.0.1 (default: the gateway's port + 1, or any free port
+    /// with `--port 0`; 0: any free port).
+    #[arg(long)]
+    console_port: Option<u16>,
     /// A llama-architecture GGUF to serve SageMaker endpoints (default: SmolLM2-135M-Instruct,
     /// fetched once; also `PLUTO_MODEL`).
     #[arg(long, value_name = "PATH")]
@@ -122,10 +126,14 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
             record.function, record.method, record.path,
         );
     });
+    options.console_port = args.console_port.unwrap_or(match args.port {
+        0 => 0,
+        port => port.saturating_add(1),
+    });
     console.instrument(&mut options);
     let simulator = Simulator::start(architecture, options).await?;
     console.attach(&simulator);
-    let console_url = pluto_console::console_url(simulator.gateway_url());
+    let console_url = simulator.console_url().unwrap_or_default().to_owned();
     RunInfo {
         pid: std::process::id(),
         console_url: console_url.clone(),
@@ -151,21 +159,36 @@ async fn serve(args: &RunArgs) -> Result<(), CliError> {
         architecture: architecture.clone(),
         generation: 1,
     };
+    // One Ctrl-C future for the whole run, polled while a rebuild works too.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     let stopped = loop {
-        let change = async {
-            match &mut watching {
-                Some((_, changes)) => crate::watch::next_changes(changes).await,
-                None => std::future::pending().await,
+        let change_and_reload = async {
+            let Some((_, changes)) = &mut watching else {
+                return std::future::pending().await;
+            };
+            let changed = crate::watch::next_changes(changes).await;
+            if changed.is_empty() {
+                // The watcher stopped: keep serving what runs.
+                return false;
             }
+            crate::watch::reload(
+                &rebuild,
+                &changed,
+                &deduction.package_root,
+                &simulator,
+                &console,
+                &mut live,
+            )
+            .await;
+            true
         };
         tokio::select! {
-            stopped = tokio::signal::ctrl_c() => break stopped,
-            changed = change => {
-                if changed.is_empty() {
+            stopped = &mut ctrl_c => break stopped,
+            still_watching = change_and_reload => {
+                if !still_watching {
                     watching = None;
-                    continue;
                 }
-                crate::watch::reload(&rebuild, &changed, &deduction.package_root, &simulator, &console, &mut live).await;
             }
         }
     };

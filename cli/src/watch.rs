@@ -20,12 +20,19 @@ use tokio::sync::mpsc;
 /// several steps, and "save all" writes several files.
 pub(crate) const DEBOUNCE: Duration = Duration::from_millis(150);
 
-/// Watches the sources of the package at `package_root`: `src/` (recursively), `Cargo.toml`
-/// and `build.rs`. Changed paths arrive on the receiver; the watcher stops when dropped.
+/// Watches the sources of the package at `package_root`: every file under `src/` (prompts and
+/// other `include_str!` files too), `Cargo.toml` and `build.rs` (through the package's
+/// directory, so editors that save by renaming a new file over the old one are seen). Changed
+/// paths arrive on the receiver; the watcher stops when dropped.
 pub(crate) fn watch_sources(
     package_root: &Path,
 ) -> Result<(notify::RecommendedWatcher, mpsc::UnboundedReceiver<PathBuf>), CliError> {
     let (changes, received) = mpsc::unbounded_channel();
+    let src = package_root.join("src");
+    let manifests = [
+        package_root.join("Cargo.toml"),
+        package_root.join("build.rs"),
+    ];
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else {
             return;
@@ -37,37 +44,39 @@ pub(crate) fn watch_sources(
             return;
         }
         for path in event.paths {
-            if is_source(&path) {
+            let counts = if path.starts_with(&src) {
+                !is_editor_scratch(&path)
+            } else {
+                manifests.contains(&path)
+            };
+            if counts {
                 let _ = changes.send(path);
             }
         }
     })
     .map_err(|error| CliError::Watch(error.to_string()))?;
-    let src = package_root.join("src");
-    watcher
-        .watch(&src, RecursiveMode::Recursive)
-        .map_err(|error| CliError::Watch(format!("{}: {error}", src.display())))?;
-    for file in ["Cargo.toml", "build.rs"] {
-        let path = package_root.join(file);
-        if path.exists() {
-            watcher
-                .watch(&path, RecursiveMode::NonRecursive)
-                .map_err(|error| CliError::Watch(format!("{}: {error}", path.display())))?;
-        }
+    for (path, mode) in [
+        (package_root.join("src"), RecursiveMode::Recursive),
+        (package_root.to_path_buf(), RecursiveMode::NonRecursive),
+    ] {
+        watcher
+            .watch(&path, mode)
+            .map_err(|error| CliError::Watch(format!("{}: {error}", path.display())))?;
     }
     Ok((watcher, received))
 }
 
-/// Whether a change to `path` can change the app: Rust sources and manifests, not editors'
-/// swap and backup files.
-fn is_source(path: &Path) -> bool {
+/// Whether `path` is an editor's swap, backup, temporary or probe file (`.main.rs.swp`,
+/// `main.rs~`, vim's `4913`), which changes nothing.
+fn is_editor_scratch(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-        return false;
+        return true;
     };
-    if name.starts_with('.') || name.ends_with('~') {
-        return false;
-    }
-    name.ends_with(".rs") || name == "Cargo.toml"
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".tmp")
+        || name.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 /// Waits for the next change, then for [`DEBOUNCE`] of quiet; returns the changed paths (none
@@ -209,7 +218,12 @@ pub(crate) async fn reload(
             None,
         );
     };
-    let deduction = match tokio::task::block_in_place(|| rebuild.project.deduce()) {
+    // Off the async threads, so Ctrl-C is still heard while cargo works.
+    let project = rebuild.project.clone();
+    let deduced = tokio::task::spawn_blocking(move || project.deduce())
+        .await
+        .unwrap_or_else(|error| Err(CliError::Task(error.to_string())));
+    let deduction = match deduced {
         Ok(deduction) => deduction,
         Err(CliError::InvalidApp { report, .. }) => return fail("deduction", report),
         Err(error) => {
@@ -222,16 +236,18 @@ pub(crate) async fn reload(
         eprintln!("[pluto] warning: {error}");
     }
     let deduced = started.elapsed();
-    let built = tokio::task::block_in_place(|| {
-        pluto_build::build_host(&pluto_build::HostBuild {
-            manifest_path: deduction.package_root.join("Cargo.toml"),
-            bin: rebuild.project.bin.clone(),
-            release: rebuild.release,
-            quiet: true,
-            keep_errors: true,
-            ..pluto_build::HostBuild::default()
-        })
-    });
+    let request = pluto_build::HostBuild {
+        manifest_path: deduction.package_root.join("Cargo.toml"),
+        bin: rebuild.project.bin.clone(),
+        release: rebuild.release,
+        quiet: true,
+        keep_errors: true,
+        ..pluto_build::HostBuild::default()
+    };
+    let built = match tokio::task::spawn_blocking(move || pluto_build::build_host(&request)).await {
+        Ok(built) => built,
+        Err(error) => return fail("the build", error.to_string()),
+    };
     let built = match built {
         Ok(binary) => binary,
         Err(pluto_build::BuildError::CargoFailed { errors, .. }) => {
@@ -284,12 +300,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_sources_and_manifests_count() {
-        assert!(is_source(Path::new("/app/src/main.rs")));
-        assert!(is_source(Path::new("/app/Cargo.toml")));
-        assert!(!is_source(Path::new("/app/src/.main.rs.swp")));
-        assert!(!is_source(Path::new("/app/src/main.rs~")));
-        assert!(!is_source(Path::new("/app/src/notes.txt")));
+    fn editor_scratch_files_do_not_count() {
+        assert!(!is_editor_scratch(Path::new("/app/src/main.rs")));
+        assert!(!is_editor_scratch(Path::new("/app/src/prompt.txt")));
+        assert!(is_editor_scratch(Path::new("/app/src/.main.rs.swp")));
+        assert!(is_editor_scratch(Path::new("/app/src/main.rs~")));
+        assert!(is_editor_scratch(Path::new("/app/src/4913")));
     }
 
     #[tokio::test]

@@ -13,8 +13,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::sync::RwLock;
 
-/// The header AWS services and X-Ray read.
-const TRACE_HEADER: &str = "x-amzn-trace-id";
+use pluto_spec::contract::TRACE_ID_HEADER;
 
 static CURRENT: RwLock<Option<String>> = RwLock::new(None);
 
@@ -50,9 +49,10 @@ impl Intercept for TraceHeader {
     ) -> Result<(), BoxError> {
         let headers = context.request_mut().headers_mut();
         if let Some(trace_id) = current()
-            && !headers.contains_key(TRACE_HEADER)
+            && !headers.contains_key(TRACE_ID_HEADER)
         {
-            headers.insert(TRACE_HEADER, trace_id);
+            // A value that is not a valid header (it came from the Runtime API) is left out.
+            let _ = headers.try_insert(TRACE_ID_HEADER, trace_id);
         }
         Ok(())
     }

@@ -8,62 +8,14 @@
 
 use futures_util::StreamExt;
 use pluto_simulator::{Simulator, SimulatorOptions};
+use pluto_tests::bench::{echo_architecture, measure, percentile};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-const REQUESTS: usize = 4000;
-
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-/// Latencies (sorted) and the wall time of `REQUESTS` requests at `concurrency`.
-async fn measure(url: &str, concurrency: usize) -> (Vec<Duration>, Duration) {
-    let client = reqwest::Client::new();
-    let per_task = REQUESTS / concurrency;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let client = client.clone();
-            let url = url.to_owned();
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(per_task);
-                for _ in 0..per_task {
-                    let started = Instant::now();
-                    let response = client
-                        .post(&url)
-                        .body(r#"["hi"]"#)
-                        .send()
-                        .await
-                        .expect("request");
-                    assert_eq!(response.status().as_u16(), 200);
-                    response.bytes().await.expect("body");
-                    latencies.push(started.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::with_capacity(REQUESTS);
-    for task in tasks {
-        all.extend(task.await.expect("task"));
-    }
-    let wall = started.elapsed();
-    all.sort();
-    (all, wall)
-}
+use std::time::Duration;
 
 async fn start(with_console: bool, dir: &str) -> Simulator {
-    let mut architecture = pluto_tests::app::fixture_architecture();
-    architecture
-        .functions
-        .retain(|function| function.spec.name == "echo");
-    for function in &mut architecture.functions {
-        function.spec.url = pluto_spec::UrlAuth::Public;
-    }
+    let architecture = echo_architecture();
     let data_dir =
         std::env::temp_dir().join(format!("pluto-console-bench-{dir}-{}", std::process::id()));
     let mut options = SimulatorOptions::new(
@@ -93,7 +45,10 @@ async fn main() {
         let updates = Arc::new(AtomicU64::new(0));
         let follower = with_console.then(|| {
             let updates = updates.clone();
-            let events = format!("{}/_pluto/api/events", simulator.gateway_url());
+            let events = format!(
+                "{}api/events",
+                simulator.console_url().expect("the console is served")
+            );
             tokio::spawn(async move {
                 let response = reqwest::get(&events).await.expect("the feed opens");
                 let mut body = response.bytes_stream();

@@ -12,12 +12,14 @@
 
 pub mod app;
 pub mod appgen;
+pub mod bench;
 pub mod events;
 pub mod fixtures;
 pub mod moto;
 pub mod parliament;
 pub mod proxy;
 pub mod recorder;
+pub mod scratch_app;
 
 use std::path::PathBuf;
 

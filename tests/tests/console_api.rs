@@ -40,7 +40,10 @@ impl Running {
             .await
             .expect("the simulator starts");
         console.attach(&simulator);
-        let api = format!("{}api", pluto_console::console_url(simulator.gateway_url()));
+        let api = format!(
+            "{}api",
+            simulator.console_url().expect("the console is served")
+        );
         Self {
             simulator,
             api,
@@ -325,6 +328,33 @@ async fn regression_other_web_pages_cannot_change_anything_through_the_console()
     assert_eq!(requests, json!([]));
     let (_, items) = running.get("kv/notes").await;
     assert_eq!(items["items"], json!([]));
+    // A page on the app's own origin (a function's URL) is another origin: the console has a
+    // port of its own.
+    let gateway = running.simulator.gateway_url().to_owned();
+    assert!(
+        !running.api.starts_with(&gateway),
+        "{} vs {gateway}",
+        running.api
+    );
+    let from_a_function_page = running
+        .post("invoke/kv-set", &json!({"key": "k", "value": "v"}))
+        .header("origin", gateway)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_a_function_page.status().as_u16(), 403);
+    // A page that points its own DNS name at this machine (DNS rebinding) names its host: even
+    // reading is refused.
+    for path in ["app", "kv/notes", "events", "requests"] {
+        let rebound = running
+            .client
+            .get(format!("{}/{path}", running.api))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rebound.status().as_u16(), 403, "{path}");
+    }
     // The console's own page may.
     let host = running
         .api

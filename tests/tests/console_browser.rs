@@ -71,7 +71,10 @@ impl Scene {
             tokio::join!(Simulator::start(&architecture, options), Browser::start());
         let simulator = simulator.expect("the simulator starts");
         console.attach(&simulator);
-        let console_url = pluto_console::console_url(simulator.gateway_url());
+        let console_url = simulator
+            .console_url()
+            .expect("the console is served")
+            .to_owned();
         browser.goto(&console_url).await;
         browser.wait_for("nav #tab-requests", UI).await;
         // The page follows the live events once its event stream is open (`#live`).
@@ -332,6 +335,18 @@ async fn invoking_the_chatbot_streams_the_models_answer_into_the_page() {
         "part of the answer is shown before it is done (lengths seen while running: {observed:?}, final {})",
         text.len()
     );
+    // The Model view lists the endpoint and the call just made, with its prompt and speed.
+    scene.show("model").await;
+    scene
+        .browser
+        .wait_for_text("#model-endpoints", "llama", UI)
+        .await;
+    scene
+        .browser
+        .wait_for("#model-calls tr.model-call", UI)
+        .await;
+    let shot = scene.browser.screenshot("model").await;
+    eprintln!("screenshot: {}", shot.display());
     scene.stop().await;
 }
 

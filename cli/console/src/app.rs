@@ -57,6 +57,7 @@ pub(crate) fn app_json(
     architecture: &Architecture,
     stack: &str,
     gateway_url: Option<&str>,
+    console_url: Option<&str>,
     build: &crate::hub::BuildStatus,
 ) -> Value {
     let urls: BTreeMap<String, String> = gateway_url
@@ -100,7 +101,7 @@ pub(crate) fn app_json(
         "project": architecture.project,
         "stack": stack,
         "gateway_url": gateway_url,
-        "console_url": gateway_url.map(|gateway| format!("{gateway}/_pluto/")),
+        "console_url": console_url,
         "build": build,
         "functions": architecture.functions.iter().map(|function| function_json(function, &urls)).collect::<Vec<_>>(),
         "resources": resources,

@@ -501,6 +501,11 @@ impl Hub {
             missing_grant,
             explanation,
         };
+        // Only a request the console knows: an id it dropped already, or one of no invocation
+        // (the developer's key), would make a request that never ends.
+        if !self.state().requests.contains_key(&request_id) {
+            return;
+        }
         self.update(&request_id, &function, |detail| {
             detail.summary.aws_calls += 1;
             if !call.allowed {

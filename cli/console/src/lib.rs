@@ -1,5 +1,5 @@
-//! The local dev console of `cargo pluto run`, served on loopback under `/_pluto/` next to the
-//! Function URL gateway: the architecture picture ([`svg`], the same SVG `cargo pluto graph
+//! The local dev console of `cargo pluto run`, served on loopback under `/_pluto/` on a port of
+//! its own (so pages the app's functions serve, on the gateway's origin, cannot script it): the architecture picture ([`svg`], the same SVG `cargo pluto graph
 //! --format svg` writes), a live list of requests with their logs and AWS calls, an invoke form
 //! per function, the KV data and the local model's calls. All assets are compiled in; nothing is
 //! fetched from the network.
@@ -23,19 +23,15 @@ use pluto_simulator::lambda::InvocationEvent;
 use pluto_simulator::{Simulator, SimulatorHandle, SimulatorOptions};
 use std::sync::{Arc, OnceLock};
 
-/// The path the console is served under, on the gateway's port.
-pub const CONSOLE_PATH: &str = "/_pluto/";
-
-/// The console's URL for the gateway at `gateway_url` (`http://127.0.0.1:9000`).
-pub fn console_url(gateway_url: &str) -> String {
-    format!("{gateway_url}{CONSOLE_PATH}")
-}
+/// The response header naming the request an invoke through the console made.
+pub const REQUEST_ID_HEADER: &str = "x-pluto-request-id";
 
 /// The dev console of one running app.
 pub struct Console {
     hub: Arc<Hub>,
     stack: String,
     simulator: OnceLock<SimulatorHandle>,
+    console_url: OnceLock<String>,
     model_label: OnceLock<String>,
 }
 
@@ -67,13 +63,15 @@ impl Console {
             hub: Arc::new(Hub::new(architecture)),
             stack: stack.to_owned(),
             simulator: OnceLock::new(),
+            console_url: OnceLock::new(),
             model_label: OnceLock::new(),
         })
     }
 
     /// Hooks the console into `options` before the simulator starts: it sees every request,
     /// invocation, log line and AWS call (the hooks already there still get them), records the
-    /// model's calls, and is served under `/_pluto/` on the gateway's port.
+    /// model's calls, and is served under `/_pluto/` on a port of its own
+    /// ([`SimulatorOptions::console_port`]).
     pub fn instrument(self: &Arc<Self>, options: &mut SimulatorOptions) {
         if let Some(model) = &options.model {
             let _ = self.model_label.set(model.label());
@@ -116,6 +114,9 @@ impl Console {
     /// Gives the console the running app (for invoking functions and the KV data).
     pub fn attach(&self, simulator: &Simulator) {
         let _ = self.simulator.set(simulator.handle());
+        if let Some(url) = simulator.console_url() {
+            let _ = self.console_url.set(url.to_owned());
+        }
     }
 
     fn handle(&self) -> Option<&SimulatorHandle> {

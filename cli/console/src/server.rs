@@ -1,9 +1,9 @@
-//! The console's HTTP side, mounted under `/_pluto/` on the gateway's port: the page and its
+//! The console's HTTP side, served under `/_pluto/` on its own port: the page and its
 //! assets (compiled in), the JSON API, the live feed (server-sent events) and the invoke, KV
 //! and model endpoints. The contract is documented in docs/local-dev.md.
 //!
-//! Only this machine's browser may change anything: the gateway already refuses foreign host
-//! names (DNS rebinding); here every change must be a JSON request (`Content-Type:
+//! Only this machine's browser may change anything: the console's listener refuses foreign host
+//! names (DNS rebinding), its port is an origin no function's page shares; here every change must be a JSON request (`Content-Type:
 //! application/json`, which a page on another site cannot send without a CORS preflight that is
 //! never answered) and, when the browser says where it comes from, from the console's own
 //! origin.
@@ -144,6 +144,7 @@ async fn app(State(console): State<Arc<Console>>) -> Response {
         &architecture,
         &console.stack,
         gateway_url.as_deref(),
+        console.console_url.get().map(String::as_str),
         &console.hub.build(),
     ))
     .into_response()
@@ -286,7 +287,7 @@ async fn invoke(
         }))
         .into_response();
         if let Ok(id) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert("x-pluto-request-id", id);
+            response.headers_mut().insert(crate::REQUEST_ID_HEADER, id);
         }
         response
     };
@@ -333,7 +334,7 @@ async fn invoke(
                 .map(|chunk| chunk.map_err(std::io::Error::other));
             let mut response = with_type("text/plain; charset=utf-8", Body::from_stream(chunks));
             if let Ok(id) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-pluto-request-id", id);
+                response.headers_mut().insert(crate::REQUEST_ID_HEADER, id);
             }
             response
         }

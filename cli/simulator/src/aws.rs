@@ -20,7 +20,7 @@ mod event_stream;
 pub mod sigv4;
 
 use crate::error::SimulatorError;
-use crate::lambda::{FunctionPool, InvocationSource, Outcome, StreamError};
+use crate::lambda::{FunctionPool, InvocationSource, LambdaError, Outcome, StreamError};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
@@ -250,17 +250,7 @@ impl LocalAws {
             (KV_VALUE_ATTRIBUTE): {"S": value},
         })
         .to_string();
-        self.with_database(|database| {
-            let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(&table);
-            let write = database.begin_write().map_err(|e| e.to_string())?;
-            {
-                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
-                table
-                    .insert(key, item.as_str())
-                    .map_err(|e| e.to_string())?;
-            }
-            write.commit().map_err(|e| e.to_string())
-        })
+        self.with_database(|database| write_item(database, &table, key, Some(&item)))
     }
 
     /// Deletes `key` from KV store `store` (the developer's view). Blocks on the database.
@@ -268,15 +258,7 @@ impl LocalAws {
         let table = self
             .kv_table(store)
             .ok_or_else(|| KvAdminError::UnknownStore(store.to_owned()))?;
-        self.with_database(|database| {
-            let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(&table);
-            let write = database.begin_write().map_err(|e| e.to_string())?;
-            {
-                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
-                table.remove(key).map_err(|e| e.to_string())?;
-            }
-            write.commit().map_err(|e| e.to_string())
-        })
+        self.with_database(|database| write_item(database, &table, key, None))
     }
 
     /// Releases the KV data (in-flight operations finish first); later calls fail.
@@ -599,7 +581,7 @@ struct Caller {
 /// The Lambda request id in a request's `X-Amzn-Trace-Id`, when it names one.
 fn trace_request_id(headers: &HeaderMap) -> Option<String> {
     headers
-        .get("x-amzn-trace-id")
+        .get(pluto_spec::contract::TRACE_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .and_then(crate::lambda::request_id_of_trace)
 }
@@ -740,30 +722,38 @@ fn kv_operation(
             }
         }
         Operation::KvSet => {
-            let item = request["Item"].to_string();
-            let write = database.begin_write().map_err(|e| e.to_string())?;
-            {
-                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
-                table
-                    .insert(key, item.as_str())
-                    .map_err(|e| e.to_string())?;
-            }
-            write.commit().map_err(|e| e.to_string())?;
+            write_item(database, table, key, Some(&request["Item"].to_string()))?;
             Ok(json!({}))
         }
         Operation::KvDelete => {
-            let write = database.begin_write().map_err(|e| e.to_string())?;
-            {
-                let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
-                table.remove(key).map_err(|e| e.to_string())?;
-            }
-            write.commit().map_err(|e| e.to_string())?;
+            write_item(database, table, key, None)?;
             Ok(json!({}))
         }
         Operation::SagemakerInvoke | Operation::FunctionInvoke | Operation::FunctionUrl => {
             Err("not a KV operation".to_owned())
         }
     }
+}
+
+/// Stores `item` (a DynamoDB item as JSON) under `key` in `table`, or deletes the key (`None`), in
+/// one transaction.
+fn write_item(
+    database: &Database,
+    table: &str,
+    key: &str,
+    item: Option<&str>,
+) -> Result<(), String> {
+    let definition: TableDefinition<'_, &str, &str> = TableDefinition::new(table);
+    let write = database.begin_write().map_err(|e| e.to_string())?;
+    {
+        let mut table = write.open_table(definition).map_err(|e| e.to_string())?;
+        match item {
+            Some(item) => table.insert(key, item).map(|_| ()),
+            None => table.remove(key).map(|_| ()),
+        }
+        .map_err(|e| e.to_string())?;
+    }
+    write.commit().map_err(|e| e.to_string())
 }
 
 /// The model and the request of a call to a SageMaker endpoint, once the call is checked as
@@ -1054,10 +1044,18 @@ async fn lambda_invoke(
     let source = InvocationSource::Invoke {
         caller: caller.function.clone(),
     };
-    let (function_error, body) = match pool
-        .invoke_from(crate::lambda::new_request_id(), source, payload)
-        .await
-    {
+    let request_id = crate::lambda::new_request_id();
+    let mut outcome = pool
+        .invoke_from(request_id.clone(), source.clone(), payload)
+        .await;
+    // A reload replaced the function while this call waited for an instance.
+    if let Err(LambdaError::Retired { event, .. }) = outcome {
+        outcome = match aws.function_pool(&target.name) {
+            Some(pool) => pool.invoke_from(request_id, source, *event).await,
+            None => Err(LambdaError::ShuttingDown(target.name.clone())),
+        };
+    }
+    let (function_error, body) = match outcome {
         Ok(Outcome::Response(value)) => (None, value.to_string()),
         Ok(Outcome::FunctionError {
             error_type,

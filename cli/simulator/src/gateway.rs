@@ -33,7 +33,9 @@
 
 use crate::aws::sigv4::ReceivedRequest;
 use crate::aws::{LOCAL_REGION, LocalAws, is_loopback_host, request_host};
-use crate::lambda::{FunctionPool, InvocationSource, Outcome, StreamHead, StreamedResponse};
+use crate::lambda::{
+    FunctionPool, InvocationSource, LambdaError, Outcome, StreamHead, StreamedResponse,
+};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -119,8 +121,6 @@ pub struct Gateway {
     /// credentials against its grants.
     aws: Option<Arc<LocalAws>>,
     log: RequestLog,
-    /// More routes, under `/_pluto/` (the dev console).
-    console: Option<Router>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -138,16 +138,7 @@ impl Gateway {
             functions: std::sync::RwLock::new(Arc::new(functions)),
             aws: None,
             log,
-            console: None,
         }
-    }
-
-    /// Also serves `console` under `/_pluto/` (function names start with a letter, so no
-    /// function URL is there).
-    #[must_use]
-    pub fn with_console(mut self, console: Router) -> Self {
-        self.console = Some(console);
-        self
     }
 
     /// The functions reachable now.
@@ -178,11 +169,7 @@ impl Gateway {
 
     /// The axum router serving the gateway.
     pub fn router(self: Arc<Self>) -> Router {
-        let routes = match &self.console {
-            Some(console) => Router::<Arc<Self>>::new().nest_service("/_pluto", console.clone()),
-            None => Router::<Arc<Self>>::new(),
-        };
-        routes
+        Router::new()
             .fallback(handle)
             // Bigger than Lambda's limit, so oversized bodies reach the 413 below.
             .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES * 2))
@@ -500,11 +487,24 @@ async fn answer(
         &bytes,
         &target.request_id,
     );
-    let outcome = match exposed
+    let mut outcome = exposed
         .pool
         .invoke_from(target.request_id.clone(), InvocationSource::Url, event)
-        .await
-    {
+        .await;
+    // A reload replaced the function while this request waited for an instance: the new
+    // version answers it.
+    if let Err(LambdaError::Retired { event, .. }) = outcome {
+        outcome = match gateway.functions().get(function) {
+            Some(current) => {
+                current
+                    .pool
+                    .invoke_from(target.request_id.clone(), InvocationSource::Url, *event)
+                    .await
+            }
+            None => Err(LambdaError::ShuttingDown(function.to_owned())),
+        };
+    }
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return Answered::Whole(bad_gateway(), Some(error.to_string())),
     };

@@ -270,6 +270,15 @@ pub enum LambdaError {
     /// The simulator is stopping.
     #[error("function `{0}` is shutting down")]
     ShuttingDown(String),
+    /// A hot reload replaced the pool before this invocation got an instance: run it on the
+    /// function's current pool ([`FunctionPool::retire`]); the event comes back for that.
+    #[error("function `{function}` was replaced by a reload")]
+    Retired {
+        /// The function.
+        function: String,
+        /// The event, not run.
+        event: Box<Value>,
+    },
     /// The task running the invocation failed (it panicked or the runtime is shutting down).
     #[error("the invocation's task failed: {0}")]
     Task(String),
@@ -297,6 +306,8 @@ struct PoolInner {
     config: FunctionConfig,
     logs: LogSink,
     invocations: InvocationLog,
+    /// Set by [`FunctionPool::retire`].
+    retired: std::sync::atomic::AtomicBool,
     idle: Mutex<Vec<Instance>>,
     slots: Semaphore,
 }
@@ -348,6 +359,7 @@ impl FunctionPool {
                 config,
                 logs,
                 invocations,
+                retired: std::sync::atomic::AtomicBool::new(false),
                 idle: Mutex::new(Vec::new()),
                 slots,
             }),
@@ -408,6 +420,14 @@ impl FunctionPool {
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
     }
+
+    /// Retires the pool after a hot reload: like [`FunctionPool::shutdown`] (invocations running
+    /// finish here, then their instances stop), but an invocation still waiting for an instance
+    /// gets [`LambdaError::Retired`] with its event, to run on the new pool.
+    pub async fn retire(&self) {
+        self.inner.retired.store(true, Ordering::Release);
+        self.inner.shutdown().await;
+    }
 }
 
 impl PoolInner {
@@ -419,7 +439,15 @@ impl PoolInner {
         answer: oneshot::Sender<Result<Outcome, LambdaError>>,
     ) {
         let Ok(_slot) = self.slots.acquire().await else {
-            let _ = answer.send(Err(LambdaError::ShuttingDown(self.config.name.clone())));
+            let error = if self.retired.load(Ordering::Acquire) {
+                LambdaError::Retired {
+                    function: self.config.name.clone(),
+                    event: Box::new(event),
+                }
+            } else {
+                LambdaError::ShuttingDown(self.config.name.clone())
+            };
+            let _ = answer.send(Err(error));
             return;
         };
         let reused = self.idle.lock().await.pop();
@@ -874,7 +902,7 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
     let mut headers = HeaderMap::new();
     let values = [
         (
-            "lambda-runtime-aws-request-id",
+            pluto_spec::contract::RUNTIME_REQUEST_ID_HEADER,
             invocation.request_id.clone(),
         ),
         (
@@ -885,7 +913,10 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
             "lambda-runtime-invoked-function-arn",
             api.function_arn.clone(),
         ),
-        ("lambda-runtime-trace-id", trace_id(&invocation.request_id)),
+        (
+            pluto_spec::contract::RUNTIME_TRACE_ID_HEADER,
+            trace_id(&invocation.request_id),
+        ),
         ("content-type", "application/json".to_owned()),
     ];
     for (name, value) in values {

@@ -23,6 +23,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// Where the dev console is served on its port ([`SimulatorOptions::console`]).
+pub const CONSOLE_PATH: &str = "/_pluto";
+
 /// The KV database's file in [`SimulatorOptions::data_dir`].
 pub const KV_DATABASE_FILE: &str = "kv.redb";
 
@@ -59,8 +62,11 @@ pub struct SimulatorOptions {
     pub request_log: RequestLog,
     /// Every invocation of every function: started, answered, stream ended.
     pub invocation_log: InvocationLog,
-    /// Routes served under `/_pluto/` on the gateway's port (the dev console).
+    /// The dev console's routes, served under [`CONSOLE_PATH`] on a port of its own (an
+    /// origin of its own: a page a function serves cannot script it), loopback names only.
     pub console: Option<axum::Router>,
+    /// Port of the dev console on 127.0.0.1 (0: any free port).
+    pub console_port: u16,
     /// Receives every AWS access a function attempts (see [`LocalAws::with_access_recorder`]).
     pub access_recorder: Option<AccessRecorder>,
     /// Start one instance of every function before returning (a warm start).
@@ -103,6 +109,7 @@ impl SimulatorOptions {
             request_log: Arc::new(|_: &crate::gateway::RequestRecord| {}),
             invocation_log: Arc::new(|_: &crate::lambda::InvocationEvent<'_>| {}),
             console: None,
+            console_port: 0,
             access_recorder: None,
             warm_up: false,
             every_resource_name: false,
@@ -115,11 +122,15 @@ impl SimulatorOptions {
 pub struct Simulator {
     aws_endpoint: String,
     gateway_url: String,
+    /// The dev console's URL (ends with `/_pluto/`), when it is served.
+    console_url: Option<String>,
     /// Replaced by a hot reload ([`Simulator::reload`]).
     pools: SharedPools,
     gateway: Arc<Gateway>,
     /// What made the pools, to make them again on reload.
     names: StackNames,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
     options: SimulatorOptions,
     urls: BTreeMap<String, String>,
     keys: Arc<Keyring>,
@@ -158,9 +169,19 @@ impl SimulatorHandle {
         source: InvocationSource,
         event: Value,
     ) -> Result<Outcome, LambdaError> {
-        match self.pool(name) {
-            Some(pool) => pool.invoke_from(request_id, source, event).await,
-            None => Err(LambdaError::ShuttingDown(name.to_owned())),
+        let Some(pool) = self.pool(name) else {
+            return Err(LambdaError::ShuttingDown(name.to_owned()));
+        };
+        match pool
+            .invoke_from(request_id.clone(), source.clone(), event)
+            .await
+        {
+            // A reload replaced the pool while this waited for an instance: run it on the new.
+            Err(LambdaError::Retired { event, .. }) => match self.pool(name) {
+                Some(pool) => pool.invoke_from(request_id, source, *event).await,
+                None => Err(LambdaError::ShuttingDown(name.to_owned())),
+            },
+            answered => answered,
         }
     }
 
@@ -270,28 +291,45 @@ impl Simulator {
         let aws_router = aws.clone().router();
         let mut servers = vec![tokio::spawn(serve(aws_listener, aws_router))];
 
-        let mut gateway = Gateway::new(
-            exposed_functions(architecture, &pools),
-            options.request_log.clone(),
-        )
-        .with_grants_of(aws.clone());
-        if let Some(console) = options.console.clone() {
-            gateway = gateway.with_console(console);
-        }
-        let gateway = Arc::new(gateway);
+        let gateway = Arc::new(
+            Gateway::new(
+                exposed_functions(architecture, &pools),
+                options.request_log.clone(),
+            )
+            .with_grants_of(aws.clone()),
+        );
         servers.push(tokio::spawn(serve(
             gateway_listener,
             gateway.clone().router(),
         )));
+        let console_url = match options.console.clone() {
+            Some(console) => {
+                let (listener, url) = bind(options.console_port).await?;
+                let router = axum::Router::new()
+                    .nest_service(CONSOLE_PATH, console)
+                    .fallback(|| async {
+                        (
+                            axum::http::StatusCode::NOT_FOUND,
+                            format!("the dev console is at {CONSOLE_PATH}/"),
+                        )
+                    })
+                    .layer(axum::middleware::from_fn(loopback_names_only));
+                servers.push(tokio::spawn(serve(listener, router)));
+                Some(format!("{url}{CONSOLE_PATH}/"))
+            }
+            None => None,
+        };
 
         let warm_up = options.warm_up;
         let simulator = Self {
             aws,
             aws_endpoint,
             gateway_url,
+            console_url,
             pools: Arc::new(std::sync::RwLock::new(pools.clone())),
             gateway,
             names,
+            reloading: tokio::sync::Mutex::new(()),
             options,
             urls,
             keys,
@@ -316,6 +354,7 @@ impl Simulator {
         architecture: &Architecture,
         binary: PathBuf,
     ) -> Result<(), SimulatorError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let current = self.aws.architecture();
         if let Some(change) = shape_change(&current, architecture) {
             return Err(SimulatorError::ShapeChanged(change));
@@ -351,10 +390,10 @@ impl Simulator {
             Ok(mut current) => std::mem::replace(&mut *current, pools),
             Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), pools),
         };
-        // Closing an old pool stops its idle instances now and each busy one when its
-        // invocation ends.
+        // Retiring an old pool stops its idle instances now and each busy one when its
+        // invocation ends; invocations waiting for an instance move to the new pool.
         for pool in old.values() {
-            pool.shutdown().await;
+            pool.retire().await;
         }
         Ok(())
     }
@@ -362,6 +401,12 @@ impl Simulator {
     /// Base URL of the Function URL gateway, e.g. `http://127.0.0.1:9000`.
     pub fn gateway_url(&self) -> &str {
         &self.gateway_url
+    }
+
+    /// The dev console's URL (`http://127.0.0.1:PORT/_pluto/`), when
+    /// [`SimulatorOptions::console`] was given.
+    pub fn console_url(&self) -> Option<&str> {
+        self.console_url.as_deref()
     }
 
     /// Endpoint of the local AWS APIs (`AWS_ENDPOINT_URL` of every function).
@@ -419,10 +464,14 @@ impl Simulator {
 
     /// Invokes function `name` directly (as `Lambda:Invoke` would) with `payload`.
     pub async fn invoke(&self, name: &str, payload: Value) -> Result<Outcome, LambdaError> {
-        match self.pool(name) {
-            Some(pool) => pool.invoke(payload).await,
-            None => Err(LambdaError::ShuttingDown(name.to_owned())),
-        }
+        self.handle()
+            .invoke_from(
+                name,
+                crate::lambda::new_request_id(),
+                InvocationSource::Invoke { caller: None },
+                payload,
+            )
+            .await
     }
 
     /// Invokes function `name` with `event` as request `request_id` from `source` (the dev
@@ -449,6 +498,28 @@ impl Simulator {
         }
         self.aws.close();
     }
+}
+
+/// Refuses requests that name a host other than a loopback one (a web page using DNS
+/// rebinding names its own), as the gateway and the local AWS APIs do.
+async fn loopback_names_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = crate::aws::request_host(request.headers(), request.uri()).map(str::to_owned);
+    if host.as_deref().is_some_and(crate::aws::is_loopback_host) {
+        return next.run(request).await;
+    }
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        format!(
+            "Forbidden: the dev console answers only requests to 127.0.0.1, localhost or [::1], \
+             not to `{}`",
+            host.unwrap_or_else(|| "(none)".to_owned())
+        ),
+    )
+        .into_response()
 }
 
 /// Starts one instance of every pool.
@@ -485,6 +556,16 @@ fn shape_change(old: &Architecture, new: &Architecture) -> Option<String> {
         resources.sort();
         resources
     };
+    // The local AWS APIs and the model were set up for the resources' specs.
+    let specs = |architecture: &Architecture| -> Vec<String> {
+        let mut specs: Vec<String> = architecture
+            .resources
+            .iter()
+            .map(|resource| serde_json::to_string(&resource.spec).unwrap_or_default())
+            .collect();
+        specs.sort();
+        specs
+    };
     if functions(old) != functions(new) {
         let names = |architecture: &Architecture| {
             functions(architecture)
@@ -512,6 +593,21 @@ fn shape_change(old: &Architecture, new: &Architecture) -> Option<String> {
             names(old),
             names(new)
         ));
+    }
+    if specs(old) != specs(new) {
+        let changed: Vec<String> = new
+            .resources
+            .iter()
+            .filter(|resource| !old.resources.iter().any(|was| was.spec == resource.spec))
+            .map(|resource| {
+                format!(
+                    "{} {}",
+                    resource.spec.kind().keyword(),
+                    resource.spec.name()
+                )
+            })
+            .collect();
+        return Some(format!("the settings of {} changed", changed.join(", ")));
     }
     None
 }

@@ -35,6 +35,15 @@ pub const KV_KEY_ATTRIBUTE: &str = "pk";
 /// Attribute holding a KV store entry's value (type `S`).
 pub const KV_VALUE_ATTRIBUTE: &str = "value";
 
+/// The Lambda Runtime API's header carrying an invocation's request id (`invocation/next`).
+pub const RUNTIME_REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
+/// The Lambda Runtime API's header carrying an invocation's X-Ray trace id (`invocation/next`);
+/// its `Root` holds the request id locally.
+pub const RUNTIME_TRACE_ID_HEADER: &str = "lambda-runtime-trace-id";
+/// The header on a function's AWS calls carrying its invocation's trace id (as the AWS SDK sends
+/// it in Lambda); the local simulator files each call under the invocation that made it.
+pub const TRACE_ID_HEADER: &str = "x-amzn-trace-id";
+
 /// `<NAME>` in the variables above: the logical name upper-cased, `-` turned into `_`.
 pub fn env_suffix(logical_name: &str) -> String {
     logical_name

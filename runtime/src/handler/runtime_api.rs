@@ -19,13 +19,13 @@ use http::{Method, Request, Uri, header};
 use http_body_util::BodyExt;
 use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{PooledClient, build_request};
+use pluto_spec::contract::{
+    RUNTIME_REQUEST_ID_HEADER as REQUEST_ID_HEADER, RUNTIME_TRACE_ID_HEADER as TRACE_ID_HEADER,
+};
 use serde_json::{Value, json};
 
 const NEXT_INVOCATION: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
-const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
-/// The invocation's X-Ray trace id, which its AWS calls carry on (see `crate::trace`).
-const TRACE_ID_HEADER: &str = "lambda-runtime-trace-id";
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 
 /// A client of the Runtime API at `AWS_LAMBDA_RUNTIME_API` (`host:port`).
