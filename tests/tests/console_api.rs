@@ -70,6 +70,17 @@ impl Running {
             .body(body.to_string())
     }
 
+    /// Invokes `function` through the console with `args`; its JSON answer.
+    async fn invoke(&self, function: &str, args: Value) -> Value {
+        self.post(&format!("invoke/{function}"), &args)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// The request `id` once `done` says it is complete (its records arrive asynchronously).
     async fn request_when(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -123,16 +134,8 @@ async fn the_console_records_requests_invokes_functions_and_edits_kv_data() {
     // A buffered invoke through the console, then the KV item it wrote, edited in the console,
     // is what the function reads next.
     let invoked: Value = running
-        .post(
-            "invoke/kv-set",
-            &json!({"key": "k1", "value": "from the function"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .invoke("kv-set", json!({"key": "k1", "value": "from the function"}))
+        .await;
     assert_eq!(invoked["ok"], true, "{invoked:#}");
     let id = invoked["request_id"].as_str().unwrap().to_owned();
     let detail = running
@@ -164,14 +167,7 @@ async fn the_console_records_requests_invokes_functions_and_edits_kv_data() {
         .await
         .unwrap();
     assert_eq!(put.status().as_u16(), 204);
-    let read: Value = running
-        .post("invoke/kv-get", &json!({"key": "k1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = running.invoke("kv-get", json!({"key": "k1"})).await;
     assert_eq!(read["result"], "edited in the console", "{read:#}");
     let deleted = running
         .client
@@ -225,16 +221,8 @@ async fn the_console_records_requests_invokes_functions_and_edits_kv_data() {
 
     // A denied call: the missing grant and why the deducer did not give it.
     let denied: Value = running
-        .post(
-            "invoke/sneaky-write",
-            &json!({"table": "pluto-tests-test-notes"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .invoke("sneaky-write", json!({"table": "pluto-tests-test-notes"}))
+        .await;
     let detail = running
         .request_when(denied["request_id"].as_str().unwrap(), |detail| {
             detail["denied"] == 1
