@@ -9,6 +9,12 @@
 //! - [`proxy`]: a recording, fault-injecting proxy in front of moto.
 //! - [`parliament`]: the IAM policy linter.
 //! - [`fixtures`]: grants, functions, a code zip and an AWS engine for engine and policy tests.
+//! - [`scratch_app`]: a small Pluto app written to a scratch directory and run with
+//!   `cargo pluto run`, for the hot reload test and bench.
+//! - [`bench`]: the gateway benchmarks' request loop and percentiles.
+//!
+//! The console's browser harness (`browser.rs`, headless Chromium over WebDriver) is included by
+//! `tests/console_browser.rs` itself: its WebDriver client is a dev-dependency.
 
 pub mod app;
 pub mod appgen;
