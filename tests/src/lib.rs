@@ -11,7 +11,7 @@
 //! - [`fixtures`]: grants, functions, a code zip and an AWS engine for engine and policy tests.
 //! - [`scratch_app`]: a small Pluto app written to a scratch directory and run with
 //!   `cargo pluto run`, for the hot reload test and bench.
-//! - [`bench`]: the gateway benchmarks' request loop and percentiles.
+//! - [`bench`](mod@bench): the gateway benchmarks' request loop and percentiles.
 //!
 //! The console's browser harness (`browser.rs`, headless Chromium over WebDriver) is included by
 //! `tests/console_browser.rs` itself: its WebDriver client is a dev-dependency.
