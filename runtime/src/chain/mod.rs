@@ -1,7 +1,9 @@
 //! LangChain-style building blocks for calling LLMs from a Pluto function: prompt templates,
 //! the [`Llm`] trait with a SageMaker implementation speaking the Hugging Face TGI container
-//! format, chat formatting for Zephyr-style models, and two chains ([`LlmChain`] and the "stuff"
-//! question-answering [`StuffQaChain`]).
+//! format, chat formatting for Zephyr-style models, and the chains: [`LlmChain`], the "stuff"
+//! question-answering [`StuffQaChain`], and [`RetrievalQaChain`], which answers from the chunks of
+//! many documents ([`TextSplitter`]) a lexical retriever ([`Bm25Retriever`]) picks, citing their
+//! sources.
 //!
 //! ```no_run
 //! use pluto::chain::{GenerationParams, LlmChain, PromptTemplate, SageMakerLlm};
@@ -29,6 +31,7 @@ mod llm;
 mod llm_chain;
 mod prompt;
 mod qa;
+mod retrieval;
 mod stream;
 mod tgi;
 
@@ -41,6 +44,9 @@ pub use llm_chain::LlmChain;
 pub use pluto_model::llm::DEFAULT_MAX_NEW_TOKENS;
 pub use prompt::PromptTemplate;
 pub use qa::{Document, STUFF_QA_PROMPT, StuffQaChain};
+pub use retrieval::{
+    Bm25Retriever, CHUNK_KEY, RetrievalAnswer, RetrievalQaChain, SOURCE_KEY, TextSplitter,
+};
 pub use stream::TokenStream;
 pub use tgi::{
     TgiError, TgiGeneration, TgiParameters, TgiRequest, TgiStreamDecoder, parse_tgi_response,
