@@ -556,16 +556,6 @@ fn shape_change(old: &Architecture, new: &Architecture) -> Option<String> {
         resources.sort();
         resources
     };
-    // The local AWS APIs and the model were set up for the resources' specs.
-    let specs = |architecture: &Architecture| -> Vec<String> {
-        let mut specs: Vec<String> = architecture
-            .resources
-            .iter()
-            .map(|resource| serde_json::to_string(&resource.spec).unwrap_or_default())
-            .collect();
-        specs.sort();
-        specs
-    };
     if functions(old) != functions(new) {
         let names = |architecture: &Architecture| {
             functions(architecture)
@@ -594,22 +584,24 @@ fn shape_change(old: &Architecture, new: &Architecture) -> Option<String> {
             names(new)
         ));
     }
-    if specs(old) != specs(new) {
-        let changed: Vec<String> = new
-            .resources
-            .iter()
-            .filter(|resource| !old.resources.iter().any(|was| was.spec == resource.spec))
-            .map(|resource| {
-                format!(
-                    "{} {}",
-                    resource.spec.kind().keyword(),
-                    resource.spec.name()
-                )
-            })
-            .collect();
-        return Some(format!("the settings of {} changed", changed.join(", ")));
+    // Same resources by name; the local AWS APIs and the model were set up for their settings.
+    let changed: Vec<String> = new
+        .resources
+        .iter()
+        .filter(|resource| !old.resources.iter().any(|was| was.spec == resource.spec))
+        .map(|resource| {
+            format!(
+                "{} {}",
+                resource.spec.kind().keyword(),
+                resource.spec.name()
+            )
+        })
+        .collect();
+    if changed.is_empty() {
+        None
+    } else {
+        Some(format!("the settings of {} changed", changed.join(", ")))
     }
-    None
 }
 
 /// The gateway's view of the functions that have a URL.
