@@ -94,6 +94,9 @@ pub(crate) fn render_tables(architecture: &Architecture) -> String {
                 format!("{hosting}, {image}")
             }
             ResourceSpec::KvStore(_) => "DynamoDB table".to_owned(),
+            ResourceSpec::Bucket(spec) if spec.versioning => "S3 bucket, versioned".to_owned(),
+            ResourceSpec::Bucket(_) => "S3 bucket".to_owned(),
+            ResourceSpec::Secret(_) => "Secrets Manager secret".to_owned(),
         };
         resources.add_row(vec![
             resource.spec.kind().keyword().to_owned(),

@@ -60,6 +60,8 @@ fn node_id(kind: ResourceKind, name: &str) -> String {
         ResourceKind::Function => "fn",
         ResourceKind::KvStore => "kv",
         ResourceKind::Sagemaker => "sm",
+        ResourceKind::Bucket => "bk",
+        ResourceKind::Secret => "sc",
     };
     format!("{prefix}_{}", name.replace('-', "_"))
 }
@@ -80,6 +82,8 @@ pub(crate) fn mermaid(architecture: &Architecture) -> String {
         let id = node_id(kind, name);
         match kind {
             ResourceKind::KvStore => out.push_str(&format!("    {id}[(\"KV store {name}\")]\n")),
+            ResourceKind::Bucket => out.push_str(&format!("    {id}[/\"bucket {name}\"/]\n")),
+            ResourceKind::Secret => out.push_str(&format!("    {id}>\"secret {name}\"]\n")),
             _ => out.push_str(&format!("    {id}{{{{\"SageMaker {name}\"}}}}\n")),
         }
     }
@@ -109,6 +113,8 @@ pub(crate) fn dot(architecture: &Architecture) -> String {
         let (kind, name) = (resource.spec.kind(), resource.spec.name());
         let (shape, label) = match kind {
             ResourceKind::KvStore => ("cylinder", "KV store"),
+            ResourceKind::Bucket => ("folder", "bucket"),
+            ResourceKind::Secret => ("note", "secret"),
             _ => ("hexagon", "SageMaker"),
         };
         out.push_str(&format!(

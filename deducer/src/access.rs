@@ -230,11 +230,8 @@ fn merge_parts(mine: Option<Box<Value>>, theirs: Option<Box<Value>>) -> Option<B
 
 /// The runtime's type of a handle of this kind.
 fn handle_type(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::KvStore => "KvStore",
-        ResourceKind::Sagemaker => "SageMaker",
-        ResourceKind::Function => "Function",
-    }
+    // Functions are ordinary Rust functions; their handle (`function!(x)`) is `Function`.
+    kind.handle_type().unwrap_or("Function")
 }
 
 /// One way a handler reaches an operation.
@@ -1649,7 +1646,9 @@ fn display_path(module: &[String], name: &str) -> String {
 fn canonical_type(path: &[String]) -> Vec<String> {
     if path.first().is_some_and(|first| first == "pluto")
         && let Some(last) = path.last()
-        && ["KvStore", "SageMaker", "Function"].contains(&last.as_str())
+        && ResourceKind::ALL
+            .iter()
+            .any(|kind| handle_type(*kind) == last.as_str())
     {
         return vec!["pluto".to_owned(), last.clone()];
     }

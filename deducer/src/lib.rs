@@ -175,8 +175,9 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
                 package.name
             ),
             Some(
-                "mark the handlers with #[resource(function)] and the stores and models they use \
-                 with #[resource(kv_store)] or #[resource(sagemaker(...))]"
+                "mark the handlers with #[resource(function)] and the stores, buckets, secrets and \
+                 models they use with #[resource(kv_store)], #[resource(bucket)], \
+                 #[resource(secret)] or #[resource(sagemaker(...))]"
                     .to_owned(),
             ),
         ));
@@ -215,6 +216,16 @@ fn deduce_here(selector: &PackageSelector) -> Result<Deduction, DeduceError> {
             }),
             DeclaredSpec::KvStore(spec) => resources.push(Resource {
                 spec: ResourceSpec::KvStore(spec.clone()),
+                rust_path,
+                source: declaration.location.clone(),
+            }),
+            DeclaredSpec::Bucket(spec) => resources.push(Resource {
+                spec: ResourceSpec::Bucket(spec.clone()),
+                rust_path,
+                source: declaration.location.clone(),
+            }),
+            DeclaredSpec::Secret(spec) => resources.push(Resource {
+                spec: ResourceSpec::Secret(spec.clone()),
                 rust_path,
                 source: declaration.location.clone(),
             }),

@@ -5,7 +5,8 @@
 //! shares; this crate only turns a parsed declaration into code:
 //!
 //! - `#[resource(sagemaker(...))] fn llama() -> SageMaker;` becomes a function returning the
-//!   endpoint's handle (likewise `kv_store` and `KvStore`);
+//!   endpoint's handle (likewise `kv_store` and `KvStore`, `bucket` and `Bucket`, `secret` and
+//!   `Secret`);
 //! - `#[resource(function(...))] async fn chat(query: String) -> pluto::Result<String> { .. }`
 //!   stays as written, and is registered with the runtime's handler dispatch, which decodes each
 //!   request into the parameters and encodes the result as JSON; a handler returning
@@ -19,7 +20,7 @@ use pluto_spec::parse::{
     FnItem, HandlerOutput, HandlerSignature, check_handle_declaration, check_handler,
     parse_resource_args, rust_name, type_text,
 };
-use pluto_spec::{DeclaredSpec, ResourceKind};
+use pluto_spec::DeclaredSpec;
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
@@ -27,7 +28,8 @@ use syn::spanned::Spanned;
 use syn::{Ident, Path};
 
 /// Declares a cloud resource or a function. Kinds and options: `sagemaker(image = "..", ..)`,
-/// `kv_store(name = "..")`, `function(name, url, timeout_s, memory_mb, env(..), cors(..))`; the
+/// `kv_store(name = "..")`, `bucket(name = "..", versioning = bool)`, `secret(name = "..")`,
+/// `function(name, url, timeout_s, memory_mb, env(..), cors(..))`; the
 /// README's "Declaring resources" lists every option with its default and limits.
 ///
 /// `cors(...)` sets the CORS settings of the function's URL, for calls from web pages on other
@@ -82,7 +84,10 @@ fn expand_resource(args: TokenStream2, item_tokens: TokenStream2) -> TokenStream
     let result = parse_resource_args(args.clone(), &item.sig.ident).and_then(|spec| {
         let name_span = literal_span(args, spec.name()).unwrap_or_else(|| item.sig.ident.span());
         match &spec {
-            DeclaredSpec::Sagemaker(_) | DeclaredSpec::KvStore(_) => {
+            DeclaredSpec::Sagemaker(_)
+            | DeclaredSpec::KvStore(_)
+            | DeclaredSpec::Bucket(_)
+            | DeclaredSpec::Secret(_) => {
                 expand_handle_declaration(&spec, &item, name_span)
             }
             DeclaredSpec::Function(_) => expand_handler(&spec, &item, name_span),
@@ -138,11 +143,10 @@ fn expand_handle_declaration(
 ) -> syn::Result<TokenStream2> {
     let kind = spec.kind();
     check_handle_declaration(kind, item)?;
-    let handle = match kind {
-        ResourceKind::Sagemaker => format_ident!("SageMaker"),
-        ResourceKind::KvStore => format_ident!("KvStore"),
-        ResourceKind::Function => unreachable!("functions are expanded by expand_handler"),
+    let Some(handle) = kind.handle_type() else {
+        unreachable!("functions are expanded by expand_handler")
     };
+    let handle = format_ident!("{handle}");
     let FnItem {
         attrs, vis, sig, ..
     } = item;

@@ -5,12 +5,12 @@
 //! sorted, so the same source always gives the same `.pluto/<stack>/arch.json`.
 
 pub use crate::operation::Operation;
-use pluto_spec::{FunctionSpec, KvStoreSpec, ResourceKind, SagemakerSpec};
+use pluto_spec::{BucketSpec, FunctionSpec, KvStoreSpec, ResourceKind, SagemakerSpec, SecretSpec};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Version of the `Architecture` format; bumped on every incompatible change.
-pub const ARCHITECTURE_VERSION: u32 = 3;
+pub const ARCHITECTURE_VERSION: u32 = 4;
 
 /// An app as the deducer sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +19,7 @@ pub struct Architecture {
     pub version: u32,
     /// The app's package name (the base of physical names).
     pub project: String,
-    /// Declared SageMaker endpoints and KV stores, sorted by name.
+    /// Declared SageMaker endpoints, KV stores, buckets and secrets, sorted by name.
     pub resources: Vec<Resource>,
     /// Declared functions, sorted by name.
     pub functions: Vec<Function>,
@@ -108,6 +108,10 @@ pub enum ResourceSpec {
     Sagemaker(SagemakerSpec),
     /// `#[resource(kv_store)]`
     KvStore(KvStoreSpec),
+    /// `#[resource(bucket)]`
+    Bucket(BucketSpec),
+    /// `#[resource(secret)]`
+    Secret(SecretSpec),
 }
 
 impl ResourceSpec {
@@ -116,6 +120,8 @@ impl ResourceSpec {
         match self {
             Self::Sagemaker(_) => ResourceKind::Sagemaker,
             Self::KvStore(_) => ResourceKind::KvStore,
+            Self::Bucket(_) => ResourceKind::Bucket,
+            Self::Secret(_) => ResourceKind::Secret,
         }
     }
 
@@ -124,7 +130,15 @@ impl ResourceSpec {
         match self {
             Self::Sagemaker(spec) => &spec.name,
             Self::KvStore(spec) => &spec.name,
+            Self::Bucket(spec) => &spec.name,
+            Self::Secret(spec) => &spec.name,
         }
+    }
+
+    /// Whether the resource keeps the app's data (a KV store's items, a bucket's objects, a
+    /// secret's value): deleting it loses data, which `destroy` refuses without `--delete-data`.
+    pub fn holds_data(&self) -> bool {
+        self.kind().holds_data()
     }
 }
 

@@ -9,6 +9,7 @@
 //! JSON.
 
 use crate::architecture::Function;
+use crate::operation::Operation;
 use crate::naming::StackNames;
 use pluto_spec::{ResourceKind, SagemakerSpec};
 use serde::{Deserialize, Serialize};
@@ -167,6 +168,22 @@ impl AwsTarget {
                 &format!("endpoint/{}", physical.to_ascii_lowercase()),
             ),
             ResourceKind::Function => self.arn("lambda", &format!("function:{physical}")),
+            // S3 ARNs name neither region nor account: bucket names are global.
+            ResourceKind::Bucket => format!("arn:{}:s3:::{physical}", self.partition),
+            // Secrets Manager appends `-` and 6 random characters to a secret's name in its ARN;
+            // `??????` matches exactly those, so the policy names this secret and no other.
+            ResourceKind::Secret => self.arn("secretsmanager", &format!("secret:{physical}-??????")),
+        }
+    }
+
+    /// The ARN IAM checks `operation` against on the resource of this physical name: the
+    /// resource's own ARN, or for object operations on a bucket its objects (`bucket/*`).
+    pub fn operation_arn(&self, operation: Operation, physical: &str) -> String {
+        let arn = self.physical_arn(operation.resource_kind(), physical);
+        if operation.on_objects() {
+            format!("{arn}/*")
+        } else {
+            arn
         }
     }
 
@@ -345,6 +362,8 @@ fn sid_prefix(kind: ResourceKind) -> &'static str {
         ResourceKind::KvStore => "KvStore",
         ResourceKind::Sagemaker => "SageMaker",
         ResourceKind::Function => "Function",
+        ResourceKind::Bucket => "Bucket",
+        ResourceKind::Secret => "Secret",
     }
 }
 
@@ -378,7 +397,10 @@ pub fn function_policy(
     target: &AwsTarget,
     names: &StackNames,
 ) -> PolicyDocument {
-    let mut granted: BTreeMap<(ResourceKind, &str), BTreeSet<&'static str>> = BTreeMap::new();
+    // Keyed by kind, logical name and whether the actions act on a bucket's objects: object
+    // actions name `bucket/*`, `s3:ListBucket` the bucket, so a bucket can need two statements.
+    let mut granted: BTreeMap<(ResourceKind, &str, bool), (Operation, BTreeSet<&'static str>)> =
+        BTreeMap::new();
     for grant in &function.grants {
         if grant.operation.iam_actions().is_empty() {
             continue;
@@ -387,29 +409,40 @@ pub fn function_policy(
             .entry((
                 grant.operation.resource_kind(),
                 grant.resource.name.as_str(),
+                grant.operation.on_objects(),
             ))
-            .or_default()
+            .or_insert_with(|| (grant.operation, BTreeSet::new()))
+            .1
             .extend(grant.operation.iam_actions().iter().copied());
     }
 
+    let base_sid = |kind: ResourceKind, logical: &str, objects: bool| {
+        format!(
+            "{}{}{}",
+            sid_prefix(kind),
+            camel_case(logical),
+            if objects { "Objects" } else { "" }
+        )
+    };
     let mut sid_counts: BTreeMap<String, usize> = BTreeMap::new();
-    for (kind, logical) in granted.keys() {
+    for (kind, logical, objects) in granted.keys() {
         *sid_counts
-            .entry(format!("{}{}", sid_prefix(*kind), camel_case(logical)))
+            .entry(base_sid(*kind, logical, *objects))
             .or_default() += 1;
     }
 
     let mut statements = Vec::with_capacity(granted.len() + 1);
-    for ((kind, logical), actions) in &granted {
-        let mut sid = format!("{}{}", sid_prefix(*kind), camel_case(logical));
+    for ((kind, logical, objects), (operation, actions)) in &granted {
+        let mut sid = base_sid(*kind, logical, *objects);
         if sid_counts.get(&sid).copied().unwrap_or_default() > 1 {
             sid.push_str(&crate::naming::hash_hex(logical));
         }
         let actions: Vec<&str> = actions.iter().copied().collect();
+        let physical = names.resource(*kind, logical);
         statements.push(allow(
             &sid,
             &actions,
-            OneOrMany::Many(vec![target.resource_arn(names, *kind, logical)]),
+            OneOrMany::Many(vec![target.operation_arn(*operation, &physical)]),
         ));
     }
     let log_group = names.function_log_group(&function.spec.name);
@@ -660,6 +693,11 @@ mod tests {
                 ResourceKind::KvStore => target.table_arn(&names, "x"),
                 ResourceKind::Sagemaker => target.endpoint_arn(&names, "x"),
                 ResourceKind::Function => target.function_arn(&names, "x"),
+                ResourceKind::Bucket => format!("arn:aws:s3:::{}", names.bucket("x")),
+                ResourceKind::Secret => format!(
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}-??????",
+                    names.secret("x")
+                ),
             };
             assert_eq!(target.resource_arn(&names, kind, "x"), direct);
         }
@@ -746,17 +784,63 @@ mod tests {
             assert_eq!(statement.action, operation.iam_actions());
             assert_eq!(
                 statement.resource,
-                Some(OneOrMany::Many(vec![target().resource_arn(
-                    &names(),
-                    kind,
-                    "r"
-                )]))
+                Some(OneOrMany::Many(vec![
+                    target().operation_arn(operation, &names().resource(kind, "r"))
+                ]))
             );
+            let objects = if operation.on_objects() { "Objects" } else { "" };
             assert_eq!(
                 statement.sid.as_deref(),
-                Some(format!("{}R", sid_prefix(kind)).as_str())
+                Some(format!("{}R{objects}", sid_prefix(kind)).as_str())
             );
         }
+    }
+
+    #[test]
+    fn bucket_object_actions_name_its_objects_and_listing_the_bucket() {
+        use Operation::*;
+        use ResourceKind::*;
+        let names = names();
+        let function = function(
+            "qa",
+            vec![
+                grant(Bucket, "docs", BucketGet),
+                grant(Bucket, "docs", BucketList),
+                grant(Bucket, "docs", BucketPut),
+                grant(Secret, "hf-token", SecretGet),
+            ],
+        );
+        let policy = function_policy(&function, &target(), &names);
+        let bucket = names.bucket("docs");
+        assert_eq!(
+            serde_json::to_value(&policy).unwrap()["Statement"],
+            json!([
+                {
+                    "Sid": "BucketDocs",
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [format!("arn:aws:s3:::{bucket}")]
+                },
+                {
+                    "Sid": "BucketDocsObjects",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": [format!("arn:aws:s3:::{bucket}/*")]
+                },
+                {
+                    "Sid": "SecretHfToken",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue"],
+                    "Resource": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-bot-dev-hf-token-??????"]
+                },
+                {
+                    "Sid": "Logs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/chat-bot-dev-qa:*"]
+                }
+            ])
+        );
     }
 
     #[test]
@@ -846,8 +930,16 @@ mod tests {
             let Some(OneOrMany::Many(arns)) = &statement.resource else {
                 panic!("{statement:?} should list ARNs");
             };
+            // The only wildcards: a log group's streams, a bucket's objects (`bucket/*`, one
+            // bucket), and a secret's random 6-character ARN suffix (`-??????`, one secret).
+            let bucket_objects = format!("arn:aws:s3:::{}/*", names().bucket("r"));
             assert!(arns.iter().all(|arn| !arn.contains('*')
-                || arn.ends_with(":log-group:/aws/lambda/chat-bot-dev-f:*")));
+                || arn.ends_with(":log-group:/aws/lambda/chat-bot-dev-f:*")
+                || *arn == bucket_objects));
+            assert!(
+                arns.iter()
+                    .all(|arn| !arn.contains('?') || arn.ends_with(":secret:chat-bot-dev-r-??????"))
+            );
             assert!(statement.condition.is_none() && statement.principal.is_none());
         }
     }

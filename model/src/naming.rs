@@ -14,8 +14,14 @@
 //! | SageMaker endpoint config | `{base}-config` | 63, same pattern |
 //! | SageMaker model | `{base}-model` | 63, same pattern |
 //! | SageMaker execution role | `{base}-sm` | 64 |
+//! | S3 bucket | `{base}-{hash}`, hash of base, account and region | 63, `[a-z0-9-]` |
+//! | Secrets Manager secret | `{base}` | 64 (AWS allows 512) |
 //! | function log group | `/aws/lambda/{function name}` | |
 //! | endpoint log group | `/aws/sagemaker/Endpoints/{endpoint name}` | |
+//!
+//! Bucket names are global across every AWS account, so they always end in `-` and 8 hex digits
+//! of the SHA-256 of the base, the account and the region ([`StackNames::in_account`]): the same
+//! app deployed by two accounts, or in two regions, gets two buckets.
 //!
 //! A name longer than its service allows is shortened deterministically: cut to fit, trailing `-`
 //! removed, then `-` and the first 8 hex digits of the SHA-256 of the full, untruncated name
@@ -36,6 +42,10 @@ pub const ROLE_MAX_LEN: usize = 64;
 pub const TABLE_MAX_LEN: usize = 64;
 /// Longest SageMaker endpoint, endpoint configuration or model name.
 pub const SAGEMAKER_MAX_LEN: usize = 63;
+/// Longest S3 bucket name.
+pub const BUCKET_MAX_LEN: usize = 63;
+/// Longest Secrets Manager secret name Pluto produces (AWS allows 512).
+pub const SECRET_MAX_LEN: usize = 64;
 /// Hex digits of the SHA-256 appended to a shortened name.
 pub const HASH_HEX_LEN: usize = 8;
 
@@ -93,6 +103,9 @@ pub enum NamingError {
 pub struct StackNames {
     project: String,
     stack: String,
+    /// `{account}/{region}` of the deployment, part of the hash in bucket names; empty until
+    /// [`StackNames::in_account`].
+    account_scope: String,
 }
 
 impl StackNames {
@@ -114,7 +127,17 @@ impl StackNames {
         Ok(Self {
             project: normalised,
             stack: stack.to_owned(),
+            account_scope: String::new(),
         })
+    }
+
+    /// The same names, deployed to `account` in `region`: the account and region make bucket
+    /// names, which S3 shares between all accounts, globally unique. Every engine calls this
+    /// before naming a bucket (the simulator with its local account).
+    #[must_use]
+    pub fn in_account(mut self, account: &str, region: &str) -> Self {
+        self.account_scope = format!("{account}/{region}");
+        self
     }
 
     /// The normalised project name, as it appears in physical names.
@@ -134,7 +157,24 @@ impl StackNames {
             pluto_spec::ResourceKind::KvStore => self.table(logical),
             pluto_spec::ResourceKind::Sagemaker => self.endpoint(logical),
             pluto_spec::ResourceKind::Function => self.function(logical),
+            pluto_spec::ResourceKind::Bucket => self.bucket(logical),
+            pluto_spec::ResourceKind::Secret => self.secret(logical),
         }
+    }
+
+    /// Name of the S3 bucket of bucket `logical`: `{base}-{hash}` with the hash of the base and
+    /// the account and region ([`StackNames::in_account`]), at most [`BUCKET_MAX_LEN`].
+    pub fn bucket(&self, logical: &str) -> String {
+        let full = self.name(logical, None, usize::MAX);
+        let hash = hash_hex(&format!("{full}@{}", self.account_scope));
+        let keep = BUCKET_MAX_LEN - HASH_HEX_LEN - 1;
+        let prefix = full.get(..keep).unwrap_or(&full).trim_end_matches('-');
+        format!("{prefix}-{hash}")
+    }
+
+    /// Name of the Secrets Manager secret of secret `logical`.
+    pub fn secret(&self, logical: &str) -> String {
+        self.name(logical, None, SECRET_MAX_LEN)
     }
 
     /// Name of the Lambda function of function `logical`.
@@ -333,6 +373,8 @@ mod tests {
             names.endpoint_config(logical),
             names.model(logical),
             names.sagemaker_role(logical),
+            names.bucket(logical),
+            names.secret(logical),
         ]
     }
 
@@ -710,5 +752,31 @@ mod tests {
         // SHA-256("abc") = ba7816bf 8f01cfea ...
         assert_eq!(hash_hex("abc"), "ba7816bf");
         assert_eq!(hash_hex("abc").len(), HASH_HEX_LEN);
+    }
+
+    #[test]
+    fn bucket_names_are_valid_and_differ_by_account_and_region() {
+        let base = StackNames::new("a_rather_long_project_name", "production").unwrap();
+        let here = base.clone().in_account("123456789012", "us-east-1");
+        let other_account = base.clone().in_account("210987654321", "us-east-1");
+        let other_region = base.clone().in_account("123456789012", "eu-west-1");
+        for logical in ["docs", &"d".repeat(60)] {
+            let name = here.bucket(logical);
+            assert!(name.len() <= BUCKET_MAX_LEN, "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{name}"
+            );
+            assert!(!name.ends_with('-') && !name.contains("--"), "{name}");
+            assert!(name.starts_with(&here.owned_prefix()), "{name}");
+            assert_ne!(name, other_account.bucket(logical));
+            assert_ne!(name, other_region.bucket(logical));
+            assert_eq!(name, here.clone().bucket(logical));
+        }
+        assert_eq!(
+            StackNames::new("app", "dev").unwrap().in_account("123456789012", "us-east-1").bucket("docs"),
+            format!("app-dev-docs-{}", hash_hex("app-dev-docs@123456789012/us-east-1"))
+        );
     }
 }

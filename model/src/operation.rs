@@ -26,6 +26,16 @@ pub enum Operation {
     /// `Function::url`: the function is given the other function's URL (`PLUTO_URL_<NAME>`)
     /// and may call it signed (`lambda:InvokeFunctionUrl`, which only IAM-auth URLs check).
     FunctionUrl,
+    /// `Bucket::get`, `get_text`, `get_json`, `presign_get`: reads an object.
+    BucketGet,
+    /// `Bucket::put`, `put_json`, `put_file`, `presign_put`: writes an object.
+    BucketPut,
+    /// `Bucket::delete`: deletes an object.
+    BucketDelete,
+    /// `Bucket::list`, `list_all`: lists keys.
+    BucketList,
+    /// `Secret::get`: reads the secret's current value.
+    SecretGet,
 }
 
 /// A method of a runtime handle that performs an operation.
@@ -91,6 +101,20 @@ pub const HANDLE_METHODS: &[HandleMethod] = &[
         Operation::FunctionInvoke,
     ),
     method(ResourceKind::Function, "url", Operation::FunctionUrl),
+    method(ResourceKind::Bucket, "get", Operation::BucketGet),
+    method(ResourceKind::Bucket, "get_text", Operation::BucketGet),
+    method(ResourceKind::Bucket, "get_json", Operation::BucketGet),
+    // A presigned URL carries the signer's permission: whoever uses it can do only what the
+    // signing function could.
+    method(ResourceKind::Bucket, "presign_get", Operation::BucketGet),
+    method(ResourceKind::Bucket, "put", Operation::BucketPut),
+    method(ResourceKind::Bucket, "put_json", Operation::BucketPut),
+    method(ResourceKind::Bucket, "put_file", Operation::BucketPut),
+    method(ResourceKind::Bucket, "presign_put", Operation::BucketPut),
+    method(ResourceKind::Bucket, "delete", Operation::BucketDelete),
+    method(ResourceKind::Bucket, "list", Operation::BucketList),
+    method(ResourceKind::Bucket, "list_all", Operation::BucketList),
+    method(ResourceKind::Secret, "get", Operation::SecretGet),
 ];
 
 /// Handle methods that need no permission: they read the handle itself.
@@ -100,6 +124,10 @@ pub const HANDLE_METHODS_WITHOUT_OPERATION: &[(ResourceKind, &str)] = &[
     (ResourceKind::Sagemaker, "name"),
     (ResourceKind::Sagemaker, "endpoint_name"),
     (ResourceKind::Function, "name"),
+    (ResourceKind::Bucket, "name"),
+    (ResourceKind::Bucket, "bucket_name"),
+    (ResourceKind::Secret, "name"),
+    (ResourceKind::Secret, "secret_name"),
 ];
 
 /// Every runtime function that performs an operation on a handle given to it.
@@ -110,13 +138,18 @@ pub const RUNTIME_CONSUMERS: &[RuntimeConsumer] = &[RuntimeConsumer {
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 11] = [
         Self::KvGet,
         Self::KvSet,
         Self::KvDelete,
         Self::SagemakerInvoke,
         Self::FunctionInvoke,
         Self::FunctionUrl,
+        Self::BucketGet,
+        Self::BucketPut,
+        Self::BucketDelete,
+        Self::BucketList,
+        Self::SecretGet,
     ];
 
     /// The kind of resource the operation acts on.
@@ -125,6 +158,10 @@ impl Operation {
             Self::KvGet | Self::KvSet | Self::KvDelete => ResourceKind::KvStore,
             Self::SagemakerInvoke => ResourceKind::Sagemaker,
             Self::FunctionInvoke | Self::FunctionUrl => ResourceKind::Function,
+            Self::BucketGet | Self::BucketPut | Self::BucketDelete | Self::BucketList => {
+                ResourceKind::Bucket
+            }
+            Self::SecretGet => ResourceKind::Secret,
         }
     }
 
@@ -143,12 +180,15 @@ impl Operation {
             .map(|entry| entry.operation)
     }
 
-    /// A short label for tables and graphs: `get`, `set`, `delete`, `invoke`, `url`.
+    /// A short label for tables and graphs: `get`, `set`, `put`, `delete`, `list`, `invoke`,
+    /// `url`.
     pub fn label(self) -> &'static str {
         match self {
-            Self::KvGet => "get",
+            Self::KvGet | Self::BucketGet | Self::SecretGet => "get",
             Self::KvSet => "set",
-            Self::KvDelete => "delete",
+            Self::BucketPut => "put",
+            Self::KvDelete | Self::BucketDelete => "delete",
+            Self::BucketList => "list",
             Self::SagemakerInvoke | Self::FunctionInvoke => "invoke",
             Self::FunctionUrl => "url",
         }
@@ -164,7 +204,18 @@ impl Operation {
             Self::SagemakerInvoke => &["sagemaker:InvokeEndpoint"],
             Self::FunctionInvoke => &["lambda:InvokeFunction"],
             Self::FunctionUrl => &["lambda:InvokeFunctionUrl"],
+            Self::BucketGet => &["s3:GetObject"],
+            Self::BucketPut => &["s3:PutObject"],
+            Self::BucketDelete => &["s3:DeleteObject"],
+            Self::BucketList => &["s3:ListBucket"],
+            Self::SecretGet => &["secretsmanager:GetSecretValue"],
         }
+    }
+
+    /// Whether the operation acts on a bucket's objects (IAM resource `arn:…:s3:::bucket/*`)
+    /// rather than on the bucket itself (`arn:…:s3:::bucket`, which `s3:ListBucket` names).
+    pub fn on_objects(self) -> bool {
+        matches!(self, Self::BucketGet | Self::BucketPut | Self::BucketDelete)
     }
 
     /// The one IAM action of an operation that needs exactly one (every data-plane call the
@@ -209,6 +260,11 @@ mod tests {
                 ("invoke", &["sagemaker:InvokeEndpoint"][..]),
                 ("invoke", &["lambda:InvokeFunction"][..]),
                 ("url", &["lambda:InvokeFunctionUrl"][..]),
+                ("get", &["s3:GetObject"][..]),
+                ("put", &["s3:PutObject"][..]),
+                ("delete", &["s3:DeleteObject"][..]),
+                ("list", &["s3:ListBucket"][..]),
+                ("get", &["secretsmanager:GetSecretValue"][..]),
             ]
         );
     }

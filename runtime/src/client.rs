@@ -56,6 +56,36 @@ pub(crate) async fn lambda() -> &'static aws_sdk_lambda::Client {
         .await
 }
 
+pub(crate) async fn s3() -> &'static aws_sdk_s3::Client {
+    static CLIENT: OnceCell<aws_sdk_s3::Client> = OnceCell::const_new();
+    CLIENT
+        .get_or_init(|| async {
+            let config = sdk_config().await;
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    // An endpoint override (the local simulator, moto) serves buckets by path,
+                    // `http://127.0.0.1:port/bucket/key`, not as `bucket.127.0.0.1` host names.
+                    .force_path_style(config.endpoint_url().is_some())
+                    .interceptor(TraceHeader)
+                    .build(),
+            )
+        })
+        .await
+}
+
+pub(crate) async fn secrets_manager() -> &'static aws_sdk_secretsmanager::Client {
+    static CLIENT: OnceCell<aws_sdk_secretsmanager::Client> = OnceCell::const_new();
+    CLIENT
+        .get_or_init(|| async {
+            aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(sdk_config().await)
+                    .interceptor(TraceHeader)
+                    .build(),
+            )
+        })
+        .await
+}
+
 /// The physical (AWS) name of a resource, from the variable deployment sets for granted resources.
 pub(crate) fn physical_name(kind: ResourceKind, logical_name: &str) -> Result<String, ClientError> {
     let env_var = resource_env_var(kind, logical_name);

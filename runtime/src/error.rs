@@ -2,7 +2,7 @@
 
 use pluto_spec::ResourceKind;
 
-/// An error from a resource handle (`KvStore`, `SageMaker`, `Function`).
+/// An error from a resource handle (`KvStore`, `SageMaker`, `Function`, `Bucket`, `Secret`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -72,6 +72,17 @@ pub enum ClientError {
         error_type: String,
         /// The error message the function reported.
         message: String,
+    },
+    /// The secret has no value yet (or is not deployed): it is set with `cargo pluto secret set`.
+    #[error(
+        "secret `{resource}` has no value: set it with `cargo pluto secret set {resource}` \
+         (reads the value from stdin or a hidden prompt; deployed stacks: add `--stack {stack}`)"
+    )]
+    SecretUnset {
+        /// The secret's logical name.
+        resource: String,
+        /// The stack the function runs in (`PLUTO_STACK`).
+        stack: String,
     },
     /// A value the resource returned is not what Pluto stores or expects.
     #[error("{kind} `{resource}`: {message}")]

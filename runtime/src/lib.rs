@@ -22,13 +22,15 @@
 //! }
 //! ```
 //!
-//! - Resource handles: [`SageMaker`], [`KvStore`] and [`Function`], on the AWS SDK for Rust.
+//! - Resource handles: [`SageMaker`], [`KvStore`], [`Bucket`], [`Secret`] and [`Function`], on
+//!   the AWS SDK for Rust.
 //! - [`start`] serves the declared functions inside AWS Lambda (or `cargo pluto run`); see
 //!   [`handler`] for how requests map to arguments.
 //! - [`chain`] holds LangChain-style prompt templates, LLMs and chains, buffered or streamed.
 //! - A handler returning [`TextStream`] streams its answer to the client as it is produced.
 //! - [`contract`] documents the environment variables deployment sets for the runtime.
 
+mod bucket;
 pub mod chain;
 mod client;
 mod error;
@@ -36,12 +38,14 @@ mod function;
 pub mod handler;
 mod kv_store;
 mod sagemaker;
+mod secret;
 mod text_stream;
 mod trace;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use bucket::{Bucket, JSON_CONTENT_TYPE, ObjectInfo};
 pub use error::ClientError;
 pub use function::Function;
 pub use handler::{HttpError, start};
@@ -49,6 +53,7 @@ pub use kv_store::KvStore;
 pub use pluto_macros::{function, resource};
 pub use pluto_spec::contract;
 pub use sagemaker::{PayloadStream, RawRequest, RawResponse, SageMaker};
+pub use secret::{SECRET_CACHE_TTL, Secret};
 pub use text_stream::TextStream;
 
 /// The error type handlers return: any error, boxed (`?` converts into it).

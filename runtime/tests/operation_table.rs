@@ -4,7 +4,8 @@
 //! here fails the test.
 
 use pluto::chain::SageMakerLlm;
-use pluto::{Function, KvStore, SageMaker};
+use pluto::{Bucket, Function, KvStore, SageMaker, Secret};
+use std::time::Duration;
 use pluto_model::operation::{HANDLE_METHODS, HANDLE_METHODS_WITHOUT_OPERATION, RUNTIME_CONSUMERS};
 use pluto_spec::ResourceKind;
 
@@ -17,6 +18,9 @@ fn handle_has(kind: ResourceKind, method: &str) -> bool {
     const KV: KvStore = KvStore::__declared("kv");
     const MODEL: SageMaker = SageMaker::__declared("model");
     const FUNCTION: Function = Function::__declared("function");
+    const BUCKET: Bucket = Bucket::__declared("bucket");
+    const SECRET: Secret = Secret::__declared("secret");
+    let minute = Duration::from_secs(60);
     match (kind, method) {
         (ResourceKind::KvStore, "get") => check(|| KV.get("k")),
         (ResourceKind::KvStore, "get_json") => check(|| KV.get_json::<String>("k")),
@@ -39,6 +43,24 @@ fn handle_has(kind: ResourceKind, method: &str) -> bool {
         (ResourceKind::Function, "invoke_as") => check(|| FUNCTION.invoke_as::<_, String>(&(1,))),
         (ResourceKind::Function, "url") => check(|| FUNCTION.url()),
         (ResourceKind::Function, "name") => check(|| FUNCTION.name()),
+        (ResourceKind::Bucket, "get") => check(|| BUCKET.get("k")),
+        (ResourceKind::Bucket, "get_text") => check(|| BUCKET.get_text("k")),
+        (ResourceKind::Bucket, "get_json") => check(|| BUCKET.get_json::<String>("k")),
+        (ResourceKind::Bucket, "presign_get") => check(|| BUCKET.presign_get("k", minute)),
+        (ResourceKind::Bucket, "put") => check(|| BUCKET.put("k", "v", "text/plain")),
+        (ResourceKind::Bucket, "put_file") => check(|| BUCKET.put_file("k", "f", "text/plain")),
+        (ResourceKind::Bucket, "put_json") => check(|| BUCKET.put_json("k", &1)),
+        (ResourceKind::Bucket, "presign_put") => {
+            check(|| BUCKET.presign_put("k", minute, "text/plain"))
+        }
+        (ResourceKind::Bucket, "delete") => check(|| BUCKET.delete("k")),
+        (ResourceKind::Bucket, "list") => check(|| BUCKET.list("p")),
+        (ResourceKind::Bucket, "list_all") => check(|| BUCKET.list_all("p")),
+        (ResourceKind::Bucket, "name") => check(|| BUCKET.name()),
+        (ResourceKind::Bucket, "bucket_name") => check(|| BUCKET.bucket_name()),
+        (ResourceKind::Secret, "get") => check(|| SECRET.get()),
+        (ResourceKind::Secret, "name") => check(|| SECRET.name()),
+        (ResourceKind::Secret, "secret_name") => check(|| SECRET.secret_name()),
         _ => return false,
     }
     true

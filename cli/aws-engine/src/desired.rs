@@ -289,6 +289,8 @@ impl DesiredStack {
                     name: names.table(&spec.name),
                     tags: tags(&names, ResourceKind::KvStore, &spec.name),
                 }),
+                // TEMPORARY (issue 16 in progress): the engine helper implements these.
+                ResourceSpec::Bucket(_) | ResourceSpec::Secret(_) => {}
                 ResourceSpec::Sagemaker(spec) => {
                     let role = DesiredRole {
                         name: names.sagemaker_role(&spec.name),

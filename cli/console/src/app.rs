@@ -86,6 +86,8 @@ pub(crate) fn app_json(
             let spec = match &resource.spec {
                 ResourceSpec::Sagemaker(spec) => serde_json::to_value(spec),
                 ResourceSpec::KvStore(spec) => serde_json::to_value(spec),
+                ResourceSpec::Bucket(spec) => serde_json::to_value(spec),
+                ResourceSpec::Secret(spec) => serde_json::to_value(spec),
             }
             .unwrap_or(Value::Null);
             json!({

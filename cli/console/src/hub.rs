@@ -3,7 +3,7 @@
 //! status. The simulator's hooks write here; the HTTP handlers read, and every change goes out
 //! to the open pages as a server-sent event.
 
-use pluto_model::{Architecture, Operation, ResourceRef};
+use pluto_model::{Architecture, ResourceRef};
 use pluto_simulator::aws::AttemptedAccess;
 use pluto_simulator::gateway::{RequestRecord, StreamProgress};
 use pluto_simulator::lambda::{InvocationEvent, InvocationSource, Outcome};
@@ -619,24 +619,13 @@ pub(crate) fn explain_denial(
     };
     let why = format!(
         "The deducer found no call to `{}` on {resource} reachable from function `{function_name}`'s \
-         handler `{}`, so it did not grant {}. {has} Call the store through its handle from code \
+         handler `{}`, so it did not grant {}. {has} Call the resource through its handle from code \
          the handler reaches (a direct call the deducer can follow), then the grant is deduced; \
          `cargo pluto deduce` shows every grant with its call chain.",
-        operation_call(operation),
+        operation.label(),
         function.rust_path,
         operation.iam_action().unwrap_or("the action"),
     );
     (missing, why)
 }
 
-/// How code spells `operation` (for explanations).
-fn operation_call(operation: Operation) -> &'static str {
-    match operation {
-        Operation::KvGet => "get",
-        Operation::KvSet => "set",
-        Operation::KvDelete => "delete",
-        Operation::SagemakerInvoke => "invoke",
-        Operation::FunctionInvoke => "invoke",
-        Operation::FunctionUrl => "url",
-    }
-}

@@ -481,7 +481,7 @@ async fn model(State(console): State<Arc<Console>>) -> Response {
                 "stands_for": crate::stands_for(spec),
                 "served_by": served_by,
             })),
-            ResourceSpec::KvStore(_) => None,
+            ResourceSpec::KvStore(_) | ResourceSpec::Bucket(_) | ResourceSpec::Secret(_) => None,
         })
         .collect();
     axum::Json(json!({"endpoints": endpoints, "calls": console.hub.model_calls()})).into_response()

@@ -52,7 +52,7 @@ pub fn url_label(function: &Function) -> String {
 /// The architecture as a standalone SVG document (also fit to be inlined in an HTML page: its
 /// styles are scoped to the `pluto-architecture` class of its root).
 ///
-/// Every node is a `<g class="node" data-kind="function|kv_store|sagemaker" data-name="NAME"
+/// Every node is a `<g class="node" data-kind="function|kv_store|sagemaker|bucket|secret" data-name="NAME"
 /// id="node-KIND-NAME">` with a `<title>`; every edge a `<g class="edge" data-from="FUNCTION"
 /// data-to="KIND:NAME">`. The styles also define `g.node.selected`, `g.edge.highlight` and
 /// `.dimmed` for the console to set.
@@ -185,6 +185,11 @@ enum Body {
         /// `ml.m5.xlarge × 1` or `serverless · 2048 MB`.
         hosting: String,
     },
+    /// A bucket or a secret: a card with a caption, the name and one line of detail.
+    Store {
+        /// `S3 · versioned`, `Secrets Manager`.
+        detail: &'static str,
+    },
 }
 
 /// Vertical positions inside a function card, from its top.
@@ -246,6 +251,8 @@ fn kind_caption(kind: ResourceKind) -> &'static str {
         ResourceKind::Function => "FUNCTION",
         ResourceKind::KvStore => "KV STORE",
         ResourceKind::Sagemaker => "SAGEMAKER ENDPOINT",
+        ResourceKind::Bucket => "BUCKET",
+        ResourceKind::Secret => "SECRET",
     }
 }
 
@@ -326,6 +333,23 @@ impl Node {
                 body: Body::KvStore,
                 self_loop: None,
             },
+            ResourceSpec::Bucket(_) | ResourceSpec::Secret(_) => {
+                let detail = match spec {
+                    ResourceSpec::Bucket(bucket) if bucket.versioning => "S3 · versioned",
+                    ResourceSpec::Bucket(_) => "S3",
+                    _ => "Secrets Manager",
+                };
+                let content = caption.max(name_width).max(Font::Meta.width(detail));
+                Self {
+                    kind,
+                    tooltip: format!("{kind} {name}\n{detail}"),
+                    width: (content + 2.0 * CARD_PADDING).max(MIN_NODE_WIDTH).ceil(),
+                    height: RESOURCE_HEIGHT,
+                    name,
+                    body: Body::Store { detail },
+                    self_loop: None,
+                }
+            }
             ResourceSpec::Sagemaker(sagemaker) => {
                 let hosting = match &sagemaker.hosting {
                     Hosting::Instances {
@@ -355,7 +379,7 @@ impl Node {
         }
     }
 
-    /// `function`, `kv_store` or `sagemaker`.
+    /// `function`, `kv_store`, `sagemaker`, `bucket` or `secret`.
     fn kind_keyword(&self) -> &'static str {
         self.kind.keyword()
     }
@@ -1182,6 +1206,8 @@ const STYLE: &str = r#"
 .pluto-architecture g.node[data-kind="function"] .shape { fill: #ffffff; stroke: #94a3b8; }
 .pluto-architecture g.node[data-kind="kv_store"] .shape { fill: #eff6ff; stroke: #60a5fa; }
 .pluto-architecture g.node[data-kind="sagemaker"] .shape { fill: #f5f3ff; stroke: #a78bfa; }
+.pluto-architecture g.node[data-kind="bucket"] .shape { fill: #ecfdf5; stroke: #34d399; }
+.pluto-architecture g.node[data-kind="secret"] .shape { fill: #fff7ed; stroke: #fb923c; }
 .pluto-architecture g.node:hover .shape { stroke-width: 2; }
 .pluto-architecture g.node.selected .shape { stroke: #2563eb; stroke-width: 2.5; }
 .pluto-architecture .hit { fill: transparent; stroke: none; pointer-events: all; }
@@ -1514,6 +1540,19 @@ fn draw_node(out: &mut String, node: &Node, shape: &Rect) {
             );
             text(out, "name centered", center, y + RESOURCE_NAME, &node.name);
             text(out, "meta centered", center, y + RESOURCE_META, hosting);
+        }
+        Body::Store { detail } => {
+            rect(out, "shape", shape, 4.0);
+            let y = shape.y;
+            text(
+                out,
+                "caption centered",
+                center,
+                y + RESOURCE_CAPTION,
+                kind_caption(node.kind),
+            );
+            text(out, "name centered", center, y + RESOURCE_NAME, &node.name);
+            text(out, "meta centered", center, y + RESOURCE_META, detail);
         }
     }
     rect(out, "hit", shape, 0.0);

@@ -729,9 +729,7 @@ fn kv_operation(
             write_item(database, table, key, None)?;
             Ok(json!({}))
         }
-        Operation::SagemakerInvoke | Operation::FunctionInvoke | Operation::FunctionUrl => {
-            Err("not a KV operation".to_owned())
-        }
+        other => Err(format!("{other:?} is not a KV operation")),
     }
 }
 

@@ -7,6 +7,8 @@
 //! | `PLUTO_PROJECT`, `PLUTO_STACK` | project and stack names (informational) | logs |
 //! | `PLUTO_KV_STORE_<NAME>` | DynamoDB table name of KV store `<name>` | `KvStore` |
 //! | `PLUTO_SAGEMAKER_<NAME>` | endpoint name of SageMaker endpoint `<name>` | `SageMaker` |
+//! | `PLUTO_BUCKET_<NAME>` | S3 bucket name of bucket `<name>` | `Bucket` |
+//! | `PLUTO_SECRET_<NAME>` | Secrets Manager secret name of secret `<name>` | `Secret` |
 //! | `PLUTO_FUNCTION_<NAME>` | Lambda function name (or ARN) of function `<name>` | `Function::invoke` |
 //! | `PLUTO_URL_<NAME>` | Function URL of function `<name>` | `Function::url` |
 //!
@@ -64,6 +66,8 @@ pub fn resource_env_var(kind: ResourceKind, logical_name: &str) -> String {
         ResourceKind::Sagemaker => "SAGEMAKER",
         ResourceKind::KvStore => "KV_STORE",
         ResourceKind::Function => "FUNCTION",
+        ResourceKind::Bucket => "BUCKET",
+        ResourceKind::Secret => "SECRET",
     };
     format!("{RESERVED_ENV_PREFIX}{kind}_{}", env_suffix(logical_name))
 }
@@ -92,5 +96,13 @@ mod tests {
             "PLUTO_FUNCTION_QA"
         );
         assert_eq!(function_url_env_var("chatbot"), "PLUTO_URL_CHATBOT");
+        assert_eq!(
+            resource_env_var(ResourceKind::Bucket, "docs"),
+            "PLUTO_BUCKET_DOCS"
+        );
+        assert_eq!(
+            resource_env_var(ResourceKind::Secret, "hf-token"),
+            "PLUTO_SECRET_HF_TOKEN"
+        );
     }
 }

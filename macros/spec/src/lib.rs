@@ -27,11 +27,21 @@ pub enum ResourceKind {
     KvStore,
     /// A function run by AWS Lambda, optionally behind a Function URL (`async fn x(..) -> ..`).
     Function,
+    /// An object store, an S3 bucket (`fn x() -> Bucket;`).
+    Bucket,
+    /// A secret value, a Secrets Manager secret (`fn x() -> Secret;`).
+    Secret,
 }
 
 impl ResourceKind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [ResourceKind; 3] = [Self::Sagemaker, Self::KvStore, Self::Function];
+    pub const ALL: [ResourceKind; 5] = [
+        Self::Sagemaker,
+        Self::KvStore,
+        Self::Bucket,
+        Self::Secret,
+        Self::Function,
+    ];
 
     /// The keyword that selects this kind inside `#[resource(...)]`.
     pub fn keyword(self) -> &'static str {
@@ -39,6 +49,8 @@ impl ResourceKind {
             Self::Sagemaker => "sagemaker",
             Self::KvStore => "kv_store",
             Self::Function => "function",
+            Self::Bucket => "bucket",
+            Self::Secret => "secret",
         }
     }
 
@@ -48,8 +60,16 @@ impl ResourceKind {
         match self {
             Self::Sagemaker => Some("SageMaker"),
             Self::KvStore => Some("KvStore"),
+            Self::Bucket => Some("Bucket"),
+            Self::Secret => Some("Secret"),
             Self::Function => None,
         }
+    }
+
+    /// Whether a resource of this kind keeps data that deleting it loses: KV stores, buckets and
+    /// secrets.
+    pub fn holds_data(self) -> bool {
+        matches!(self, Self::KvStore | Self::Bucket | Self::Secret)
     }
 
     /// Looks a kind up by its keyword.
@@ -64,6 +84,8 @@ impl fmt::Display for ResourceKind {
             Self::Sagemaker => "SageMaker endpoint",
             Self::KvStore => "KV store",
             Self::Function => "function",
+            Self::Bucket => "bucket",
+            Self::Secret => "secret",
         };
         f.write_str(text)
     }
@@ -79,6 +101,10 @@ pub enum DeclaredSpec {
     KvStore(KvStoreSpec),
     /// `#[resource(function(...))]`
     Function(FunctionSpec),
+    /// `#[resource(bucket)]`
+    Bucket(BucketSpec),
+    /// `#[resource(secret)]`
+    Secret(SecretSpec),
 }
 
 impl DeclaredSpec {
@@ -88,6 +114,8 @@ impl DeclaredSpec {
             Self::Sagemaker(_) => ResourceKind::Sagemaker,
             Self::KvStore(_) => ResourceKind::KvStore,
             Self::Function(_) => ResourceKind::Function,
+            Self::Bucket(_) => ResourceKind::Bucket,
+            Self::Secret(_) => ResourceKind::Secret,
         }
     }
 
@@ -97,6 +125,8 @@ impl DeclaredSpec {
             Self::Sagemaker(spec) => &spec.name,
             Self::KvStore(spec) => &spec.name,
             Self::Function(spec) => &spec.name,
+            Self::Bucket(spec) => &spec.name,
+            Self::Secret(spec) => &spec.name,
         }
     }
 }
@@ -137,6 +167,25 @@ pub enum Hosting {
 /// A key-value store. Keys and values are strings; see [`contract::KV_KEY_ATTRIBUTE`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvStoreSpec {
+    /// Logical name (default: the Rust function's name with `_` turned into `-`).
+    pub name: String,
+}
+
+/// An object store: an S3 bucket, private (Block Public Access on, objects owned by the bucket
+/// owner, encrypted at rest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketSpec {
+    /// Logical name (default: the Rust function's name with `_` turned into `-`).
+    pub name: String,
+    /// Whether S3 keeps every version of every object (`versioning = true`); default off.
+    #[serde(default)]
+    pub versioning: bool,
+}
+
+/// A secret value kept in AWS Secrets Manager. Its value is never in the source: it is set with
+/// `cargo pluto secret set NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretSpec {
     /// Logical name (default: the Rust function's name with `_` turned into `-`).
     pub name: String,
 }

@@ -16,7 +16,8 @@ use crate::names::{
     check_resource_name, default_resource_name, parse_ecr_image,
 };
 use crate::{
-    Cors, DeclaredSpec, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind, SagemakerSpec,
+    BucketSpec, Cors, DeclaredSpec, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind,
+    SagemakerSpec, SecretSpec,
     UrlAuth,
 };
 use proc_macro2::{Span, TokenStream};
@@ -201,6 +202,8 @@ fn parse_kind_and_options(input: ParseStream<'_>, rust_ident: &Ident) -> syn::Re
         ResourceKind::Sagemaker => parse_sagemaker(options, keyword.span(), default_name),
         ResourceKind::KvStore => parse_kv_store(options, default_name),
         ResourceKind::Function => parse_function(options, default_name),
+        ResourceKind::Bucket => parse_bucket(options, default_name),
+        ResourceKind::Secret => parse_secret(options, default_name),
     }
 }
 
@@ -489,6 +492,34 @@ fn parse_kv_store(options: TokenStream, default_name: String) -> syn::Result<Dec
         Ok(())
     })?;
     Ok(DeclaredSpec::KvStore(KvStoreSpec { name }))
+}
+
+fn parse_bucket(options: TokenStream, default_name: String) -> syn::Result<DeclaredSpec> {
+    let mut keys = Keys::new("bucket", &["name", "versioning"]);
+    let mut name = default_name;
+    let mut versioning = false;
+    parse_options(options, |meta| {
+        match keys.take(&meta)?.as_str() {
+            "name" => name = parse_name(&meta)?,
+            "versioning" => versioning = bool_value(&meta)?,
+            _ => unreachable!("Keys::take only returns allowed keys"),
+        }
+        Ok(())
+    })?;
+    Ok(DeclaredSpec::Bucket(BucketSpec { name, versioning }))
+}
+
+fn parse_secret(options: TokenStream, default_name: String) -> syn::Result<DeclaredSpec> {
+    let mut keys = Keys::new("secret", &["name"]);
+    let mut name = default_name;
+    parse_options(options, |meta| {
+        match keys.take(&meta)?.as_str() {
+            "name" => name = parse_name(&meta)?,
+            _ => unreachable!("Keys::take only returns allowed keys"),
+        }
+        Ok(())
+    })?;
+    Ok(DeclaredSpec::Secret(SecretSpec { name }))
 }
 
 fn parse_function(options: TokenStream, default_name: String) -> syn::Result<DeclaredSpec> {
@@ -971,6 +1002,30 @@ mod tests {
     }
 
     #[test]
+    fn buckets_and_secrets_take_a_name_and_buckets_versioning() {
+        assert_eq!(
+            parse(quote!(bucket)).unwrap(),
+            DeclaredSpec::Bucket(BucketSpec {
+                name: "my-thing".to_owned(),
+                versioning: false
+            })
+        );
+        assert_eq!(
+            parse(quote!(bucket(name = "docs", versioning = true))).unwrap(),
+            DeclaredSpec::Bucket(BucketSpec {
+                name: "docs".to_owned(),
+                versioning: true
+            })
+        );
+        assert_eq!(
+            parse(quote!(secret(name = "hf-token"))).unwrap(),
+            DeclaredSpec::Secret(SecretSpec {
+                name: "hf-token".to_owned()
+            })
+        );
+    }
+
+    #[test]
     fn kv_store_defaults_its_name_to_the_identifier() {
         let spec = parse(quote!(kv_store)).unwrap();
         assert_eq!(
@@ -1047,7 +1102,12 @@ mod tests {
     fn bad_options_are_reported_with_a_reason() {
         let cases = [
             (quote!(), "needs a kind"),
-            (quote!(bucket), "unknown resource kind `bucket`"),
+            (quote!(queue), "unknown resource kind `queue`"),
+            (
+                quote!(bucket(versioning = "yes")),
+                "expected `true` or `false`",
+            ),
+            (quote!(secret(value = "x")), "unknown option `value` for secret"),
             (
                 quote!(kv_store(nme = "x")),
                 "unknown option `nme` for kv_store",
