@@ -3,11 +3,17 @@
 
 use futures_util::StreamExt;
 use pluto::chain::{GenerationParams, Llm, SageMakerLlm};
-use pluto::{HttpError, KvStore, SageMaker, resource};
+use pluto::{Bucket, HttpError, KvStore, SageMaker, Secret, resource};
 use serde::{Deserialize, Serialize};
 
 #[resource(kv_store(name = "notes"))]
 fn notes() -> KvStore;
+
+#[resource(bucket(name = "files"))]
+fn files() -> Bucket;
+
+#[resource(secret(name = "api-key"))]
+fn api_key() -> Secret;
 
 #[resource(sagemaker(
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.1.1-tgi1.4.0-gpu-py310-cu121-ubuntu20.04"
@@ -199,4 +205,82 @@ async fn stream_generate(prompt: String) -> pluto::Result<pluto::TextStream> {
     let llm = SageMakerLlm::new(model()).with_custom_attributes("accept_eula=true");
     let tokens = llm.stream(&prompt, &GenerationParams::default()).await?;
     Ok(pluto::TextStream::from(tokens))
+}
+
+#[resource(function(name = "bucket-put"))]
+async fn bucket_put(key: String, text: String, content_type: String) -> pluto::Result<()> {
+    Ok(files().put(&key, text, &content_type).await?)
+}
+
+#[resource(function(name = "bucket-get"))]
+async fn bucket_get(key: String) -> pluto::Result<Option<String>> {
+    Ok(files().get_text(&key).await?)
+}
+
+/// Reads an object without writing: the deducer grants `get`, not `put`.
+#[resource(function(name = "bucket-reader"))]
+async fn bucket_reader(key: String, write: bool) -> pluto::Result<Option<String>> {
+    if write {
+        // Not through the handle's `put` (the deducer would grant it): a hand-made client.
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let bucket = files().bucket_name()?;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        )
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"sneaky"))
+        .send()
+        .await
+        .map_err(|error| aws_sdk_s3::error::DisplayErrorContext(error).to_string())?;
+    }
+    Ok(files().get_text(&key).await?)
+}
+
+#[resource(function(name = "bucket-delete"))]
+async fn bucket_delete(key: String) -> pluto::Result<()> {
+    Ok(files().delete(&key).await?)
+}
+
+#[resource(function(name = "bucket-json"))]
+async fn bucket_json(key: String, point: Point) -> pluto::Result<Option<Point>> {
+    files().put_json(&key, &point).await?;
+    Ok(files().get_json(&key).await?)
+}
+
+/// Every key under `prefix` with its size, all pages.
+#[resource(function(name = "bucket-list"))]
+async fn bucket_list(prefix: String) -> pluto::Result<Vec<(String, u64)>> {
+    let objects = files().list_all(&prefix).await?;
+    Ok(objects.into_iter().map(|o| (o.key, o.size)).collect())
+}
+
+/// Writes `count` objects of `bytes` bytes each under `prefix` (for listing and large bodies).
+#[resource(function(name = "bucket-fill"))]
+async fn bucket_fill(prefix: String, count: usize, bytes: usize) -> pluto::Result<()> {
+    for index in 0..count {
+        let key = format!("{prefix}{index:05}");
+        files().put(&key, vec![b'x'; bytes], "application/octet-stream").await?;
+    }
+    Ok(())
+}
+
+/// Presigned GET and PUT URLs for `key`, valid for `seconds`.
+#[resource(function(name = "bucket-presign"))]
+async fn bucket_presign(key: String, seconds: u64) -> pluto::Result<(String, String)> {
+    let expires = std::time::Duration::from_secs(seconds);
+    Ok((
+        files().presign_get(&key, expires).await?,
+        files().presign_put(&key, expires, "text/plain").await?,
+    ))
+}
+
+/// Whether the secret has the value `expected`, and its length: never the value itself.
+#[resource(function(name = "secret-check"))]
+async fn secret_check(expected: String) -> pluto::Result<(bool, usize)> {
+    let value = api_key().get().await?;
+    Ok((value == expected, value.len()))
 }
