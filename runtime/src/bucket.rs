@@ -231,7 +231,11 @@ impl Bucket {
 
     /// A URL anyone holding it can GET the object under `key` with, until `expires_in` passes
     /// (at most 7 days). Signed with this function's credentials, so it needs `s3:GetObject`.
-    pub async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ClientError> {
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<String, ClientError> {
         let bucket = self.bucket_name()?;
         let config = self.presigning(Operation::BucketGet, expires_in)?;
         let request = s3()

@@ -10,13 +10,14 @@ use crate::client::{describe_sdk_error, physical_name, secrets_manager};
 use crate::error::ClientError;
 use pluto_model::Operation;
 use pluto_spec::ResourceKind;
-use pluto_spec::contract::STACK_ENV;
+use pluto_spec::contract::{SECRET_CACHE_TTL_S, STACK_ENV};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long [`Secret::get`] reuses a value it read: 5 minutes.
-pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
+/// How long [`Secret::get`] reuses a value it read: 5 minutes
+/// ([`pluto_spec::contract::SECRET_CACHE_TTL_S`]).
+pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(SECRET_CACHE_TTL_S);
 
 /// A secret declared with `#[resource(secret)] fn name() -> Secret;`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,13 +96,17 @@ impl Secret {
 }
 
 fn cached(secret: &str) -> Option<String> {
-    let cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (read_at, value) = cache.as_ref()?.get(secret)?;
     (read_at.elapsed() < SECRET_CACHE_TTL).then(|| value.clone())
 }
 
 fn remember(secret: String, value: &str) {
-    let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     cache
         .get_or_insert_with(HashMap::new)
         .insert(secret, (Instant::now(), value.to_owned()));

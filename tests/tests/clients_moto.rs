@@ -219,3 +219,164 @@ mod fake_lambda {
         FakeLambda { endpoint }
     }
 }
+
+/// An S3 client on moto, by path as the runtime addresses it there.
+async fn s3_on_moto() -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto().sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn bucket_operations_round_trip_through_s3() {
+    let bucket = "clients-bucket-files";
+    let s3 = s3_on_moto().await;
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let env = moto().env_with(&[("PLUTO_BUCKET_FILES", bucket)]);
+
+    assert_eq!(
+        call(
+            "bucket-put",
+            &env,
+            json!(["notes/a.txt", "alpha", "text/plain"])
+        )
+        .await,
+        Ok(Value::Null)
+    );
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key("notes/a.txt")
+        .send()
+        .await
+        .expect("GetObject");
+    assert_eq!(object.content_type(), Some("text/plain"));
+    assert_eq!(
+        object
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .as_ref(),
+        b"alpha"
+    );
+    assert_eq!(
+        call("bucket-get", &env, json!(["notes/a.txt"])).await,
+        Ok(json!("alpha"))
+    );
+    assert_eq!(
+        call("bucket-get", &env, json!(["absent"])).await,
+        Ok(Value::Null)
+    );
+    let point = json!({"x": 1, "y": 2});
+    assert_eq!(
+        call("bucket-json", &env, json!(["p.json", point])).await,
+        Ok(point)
+    );
+    // More than one page of keys (S3 pages at 1000), and a prefix that selects some of them.
+    assert_eq!(
+        call("bucket-fill", &env, json!(["many/", 1001, 1])).await,
+        Ok(Value::Null)
+    );
+    let listed = call("bucket-list", &env, json!(["many/"]))
+        .await
+        .expect("a listing");
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 1001);
+    assert_eq!(listed[0], json!(["many/00000", 1]));
+    assert_eq!(listed[1000], json!(["many/01000", 1]));
+    assert_eq!(
+        call("bucket-list", &env, json!(["notes/"])).await,
+        Ok(json!([["notes/a.txt", 5]]))
+    );
+    assert_eq!(
+        call("bucket-delete", &env, json!(["notes/a.txt"])).await,
+        Ok(Value::Null)
+    );
+    assert_eq!(
+        call("bucket-get", &env, json!(["notes/a.txt"])).await,
+        Ok(Value::Null)
+    );
+    // Deleting a missing key is not an error, as in S3.
+    assert_eq!(
+        call("bucket-delete", &env, json!(["notes/a.txt"])).await,
+        Ok(Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn presigned_urls_let_a_plain_http_client_put_and_get_an_object() {
+    let bucket = "clients-bucket-presign";
+    s3_on_moto()
+        .await
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let env = moto().env_with(&[("PLUTO_BUCKET_FILES", bucket)]);
+    let urls = call("bucket-presign", &env, json!(["shared.txt", 300]))
+        .await
+        .expect("presigned URLs");
+    let (get, put) = (
+        urls[0].as_str().expect("a GET URL"),
+        urls[1].as_str().expect("a PUT URL"),
+    );
+    assert!(
+        get.contains("X-Amz-Signature=") && get.contains("X-Amz-Expires=300"),
+        "{get}"
+    );
+    let client = reqwest::Client::new();
+    let uploaded = client
+        .put(put)
+        .header("content-type", "text/plain")
+        .body("shared text")
+        .send()
+        .await
+        .expect("PUT");
+    assert!(uploaded.status().is_success(), "{uploaded:?}");
+    let downloaded = client.get(get).send().await.expect("GET");
+    assert!(downloaded.status().is_success(), "{downloaded:?}");
+    assert_eq!(downloaded.text().await.expect("body"), "shared text");
+}
+
+#[tokio::test]
+async fn secret_get_reads_the_current_value_and_an_unset_secret_says_how_to_set_it() {
+    let secrets = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await);
+    let name = "clients-secret-api-key";
+    secrets
+        .create_secret()
+        .name(name)
+        .send()
+        .await
+        .expect("CreateSecret");
+    let env = moto().env_with(&[("PLUTO_SECRET_API_KEY", name), ("PLUTO_STACK", "prod")]);
+    let error = call("secret-check", &env, json!(["s3cr3t-value"]))
+        .await
+        .expect_err("no value yet");
+    let message = error["errorMessage"].as_str().expect("a message");
+    assert!(
+        message.contains("secret `api-key` has no value")
+            && message.contains("cargo pluto secret set api-key")
+            && message.contains("--stack prod"),
+        "{message}"
+    );
+    secrets
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string("s3cr3t-value")
+        .send()
+        .await
+        .expect("PutSecretValue");
+    assert_eq!(
+        call("secret-check", &env, json!(["s3cr3t-value"])).await,
+        Ok(json!([true, 12]))
+    );
+}

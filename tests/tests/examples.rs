@@ -1,5 +1,6 @@
-//! The example apps, run as Lambda function processes against moto: the streaming chatbot and QA
-//! functions of `langchain-llama` and the KV-backed history of `chatbot-history`.
+//! The example apps, run as Lambda function processes against moto: the streaming chatbot, the
+//! bucket-backed QA and its `ingest` of `langchain-llama`, and the KV-backed history of
+//! `chatbot-history`.
 //!
 //! Their model calls are SageMaker `InvokeEndpointWithResponseStream` (moto answers a queued TGI
 //! generation as TGI's token events, see `tests/moto/server.py`), and they answer through a
@@ -176,16 +177,134 @@ async fn langchain_llama_chatbot_streams_the_models_reply() {
     .await;
 }
 
+/// The fact only `aurora-bakery.txt` in the bucket knows: the QA function's code has no document.
+const BAKERY_SHEET: &str = "Aurora Bakery is a small bakery at 12 Harbour Street in Tromsø. It is \
+closed on Sundays. Its best seller is the cardamom bun, which costs 45 NOK.";
+
+/// A bucket in moto holding the documents `ingest` stored (through its own direct invocation).
+async fn ingested_library(moto: &Moto, bucket: &str) -> Vec<(String, String)> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let binary = build_workspace_binary("langchain-llama");
+    let ingest = FunctionUnderTest::start(
+        &binary,
+        "ingest",
+        &moto.env_with(&[("PLUTO_BUCKET_DOCS", bucket)]),
+    );
+    let stored = ingest
+        .invoke(json!({"documents": [
+            {"name": "aurora-bakery.txt", "text": BAKERY_SHEET},
+            {"name": "pluto.txt", "text": "Pluto is a dwarf planet in the Kuiper belt."},
+        ]}))
+        .await
+        .response();
+    assert_eq!(stored, json!(["aurora-bakery.txt", "pluto.txt"]));
+    let mut objects = Vec::new();
+    for key in ["aurora-bakery.txt", "pluto.txt"] {
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("GetObject");
+        let content_type = object.content_type().unwrap_or_default().to_owned();
+        let text = object.body.collect().await.expect("body").into_bytes();
+        objects.push((
+            content_type,
+            String::from_utf8(text.to_vec()).expect("UTF-8"),
+        ));
+    }
+    objects
+}
+
 #[tokio::test]
-async fn langchain_llama_qa_streams_the_answer_from_the_document_up_to_the_end_marker() {
-    check_langchain_streams(
+async fn langchain_llama_qa_answers_from_the_documents_in_its_bucket_and_cites_them() {
+    // Its own server: the test reads the prompt from moto's request recorder.
+    let moto = Moto::dedicated();
+    let recorder = Recorder::new(moto.endpoint());
+    recorder.restart().await.expect("recording starts");
+    let bucket = "examples-langchain-docs";
+    let objects = ingested_library(&moto, bucket).await;
+    assert_eq!(
+        objects[0],
+        (
+            "text/plain; charset=utf-8".to_owned(),
+            BAKERY_SHEET.to_owned()
+        )
+    );
+    for wire in [Wire::PlainText, Wire::ServerSentEvents] {
+        let _queue = moto
+            .queue_sagemaker_results(&[(
+                &tgi_answer(" It is closed on Sundays.</s><|user|>\nAnd on Mondays?"),
+                "application/json",
+            )])
+            .await;
+        let env = moto.env_with(&[
+            (
+                "PLUTO_SAGEMAKER_LLAMA",
+                &format!("llama-endpoint-qa-{wire:?}"),
+            ),
+            ("PLUTO_BUCKET_DOCS", bucket),
+        ]);
+        let answer = url_call(
+            "langchain-llama",
+            "qa",
+            &env,
+            json!({"question": "Is Aurora Bakery open on Sundays?"}),
+            wire,
+        )
+        .await;
+        assert_streamed(
+            &answer,
+            wire,
+            "It is closed on Sundays.\n\nSources: aurora-bakery.txt, pluto.txt",
+        );
+    }
+    let prompts = recorded_stream_prompts(&moto).await;
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(
+        prompts[0].contains(&format!("[source: aurora-bakery.txt]\n{BAKERY_SHEET}")),
+        "the prompt holds the bucket's document: {:?}",
+        prompts[0]
+    );
+}
+
+#[tokio::test]
+async fn langchain_llama_qa_over_an_empty_bucket_says_to_ingest_first() {
+    let bucket = "examples-langchain-empty";
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto().sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let env = moto().env_with(&[
+        ("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-unused"),
+        ("PLUTO_BUCKET_DOCS", bucket),
+    ]);
+    let answer = url_call(
+        "langchain-llama",
         "qa",
-        "llama-endpoint-qa",
-        json!({"question": "Is Aurora Bakery open on Sundays?"}),
-        " It is closed on Sundays.</s><|user|>\nAnd on Mondays?",
-        "It is closed on Sundays.",
+        &env,
+        json!(["Anything?"]),
+        Wire::PlainText,
     )
     .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.body().contains("`ingest`"), "{answer:?}");
 }
 
 #[tokio::test]
@@ -193,7 +312,7 @@ async fn langchain_llama_reports_a_missing_endpoint_grant() {
     for wire in [Wire::PlainText, Wire::ServerSentEvents] {
         let answer = url_call(
             "langchain-llama",
-            "qa",
+            "chatbot",
             &moto().env_with(&[]),
             json!(["Hello?"]),
             wire,
@@ -203,10 +322,30 @@ async fn langchain_llama_reports_a_missing_endpoint_grant() {
         let body: Value = serde_json::from_str(&answer.body()).expect("a JSON error body");
         let message = body["error"].as_str().expect("an error");
         assert!(
-            message.contains("function `qa` uses SageMaker endpoint `llama`"),
+            message.contains("function `chatbot` uses SageMaker endpoint `llama`"),
             "{message}"
         );
     }
+}
+
+#[tokio::test]
+async fn langchain_llama_reports_a_missing_bucket_grant() {
+    let answer = url_call(
+        "langchain-llama",
+        "qa",
+        &moto().env_with(&[("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-unused")]),
+        json!(["Hello?"]),
+        Wire::PlainText,
+    )
+    .await;
+    assert_eq!(answer.status, 500, "{answer:?}");
+    let body: Value = serde_json::from_str(&answer.body()).expect("a JSON error body");
+    let message = body["error"].as_str().expect("an error");
+    assert!(
+        message.contains("function `qa` uses bucket `docs`")
+            && message.contains("PLUTO_BUCKET_DOCS"),
+        "{message}"
+    );
 }
 
 /// The `inputs` (prompts) of the streaming invocations `moto` recorded, in order; each request

@@ -1,16 +1,20 @@
-//! The business logic: prompts in TinyLlama's chat format, and "stuff" question answering over
-//! the bakery's fact sheet, both streamed token by token. Generic over the model, so it is tested
-//! with a scripted one.
+//! The business logic: prompts in TinyLlama's chat format, and retrieval question answering over
+//! a library of documents (split into chunks, the best ones for the question stuffed into one
+//! prompt, the answer citing their documents), both streamed token by token. Generic over the
+//! model, so it is tested with a scripted one.
 
+use futures_util::StreamExt;
 use pluto::chain::{
-    ChainError, ChatLlm, Document, GenerationParams, Llm, StuffQaChain, TokenStream,
+    Bm25Retriever, ChainError, ChatLlm, Document, GenerationParams, Llm, RetrievalQaChain,
+    StuffQaChain, TextSplitter, TokenStream,
 };
 
 /// How the chatbot behaves.
 pub(crate) const SYSTEM_PROMPT: &str =
     "You are a friendly and concise assistant. Answer in one or two sentences.";
 
-/// The document `qa` answers questions about.
+/// A document of the example library (`ingest` it, then ask `qa` about it).
+#[cfg(test)]
 pub(crate) const FACT_SHEET: &str = "Aurora Bakery is a small bakery at 12 Harbour Street in Tromsø, \
 founded in 2019 by Ingrid Solberg. It opens at 7:00 on weekdays and at 9:00 on Saturdays, and it is \
 closed on Sundays. Its best seller is the cardamom bun, which costs 45 NOK. Every loaf is baked with \
@@ -32,14 +36,35 @@ pub(crate) async fn chat<L: Llm + Sync>(llm: L, query: &str) -> Result<TokenStre
         .await
 }
 
-/// Streams the answer to a question about [`FACT_SHEET`], with the stuff chain.
-pub(crate) async fn answer_from_document<L: Llm + Sync>(
+/// Characters per chunk: a few chunks fit TinyLlama's 2048-token context with the question.
+const CHUNK_SIZE: usize = 800;
+/// Characters shared by neighbouring chunks, so a sentence cut in two is whole in one of them.
+const CHUNK_OVERLAP: usize = 100;
+/// Chunks put into the prompt.
+const TOP_K: usize = 3;
+
+/// Streams the answer to `question` from the chunks of `documents` most relevant to it, then a
+/// last line citing the documents those chunks came from: `Sources: a.txt, b.txt`. With no
+/// documents, says so without asking the model.
+pub(crate) async fn answer_from_documents<L: Llm + Sync + Send + 'static>(
     llm: L,
+    documents: Vec<Document>,
     question: &str,
 ) -> Result<TokenStream, ChainError> {
-    let documents = [Document::new(FACT_SHEET).with_metadata("source", "aurora-bakery.txt")];
-    let chain = StuffQaChain::new(ChatLlm::new(llm)).with_params(generation());
-    chain.stream(&documents, question).await
+    if documents.is_empty() {
+        let message = "The library is empty: store documents with the `ingest` function first.";
+        return Ok(Box::pin(futures_util::stream::once(async move {
+            Ok(message.to_owned())
+        })));
+    }
+    let chunks = TextSplitter::new(CHUNK_SIZE, CHUNK_OVERLAP).split_documents(&documents);
+    let qa = StuffQaChain::new(ChatLlm::new(llm)).with_params(generation());
+    let chain = RetrievalQaChain::with_qa(qa, Bm25Retriever::new(chunks)).with_k(TOP_K);
+    let (tokens, sources) = chain.stream(question).await?;
+    let citation = format!("\n\nSources: {}", sources.join(", "));
+    Ok(Box::pin(tokens.chain(futures_util::stream::once(
+        async move { Ok(citation) },
+    ))))
 }
 
 #[cfg(test)]
@@ -118,23 +143,76 @@ mod tests {
         );
     }
 
+    fn library() -> Vec<Document> {
+        vec![
+            Document::new(FACT_SHEET).with_metadata("source", "aurora-bakery.txt"),
+            Document::new("Pluto is a dwarf planet in the Kuiper belt, with five known moons.")
+                .with_metadata("source", "pluto.txt"),
+        ]
+    }
+
     #[tokio::test]
-    async fn qa_puts_the_fact_sheet_and_the_question_in_one_prompt() {
-        let llm = scripted(" It is closed on Sundays.");
+    async fn qa_answers_from_the_relevant_document_and_cites_it() {
+        let llm = std::sync::Arc::new(scripted(" It is closed on Sundays."));
         let answer = joined(
-            answer_from_document(&llm, "Is Aurora Bakery open on Sundays?")
-                .await
-                .expect("an answer"),
+            answer_from_documents(
+                ArcLlm(llm.clone()),
+                library(),
+                "Is Aurora Bakery open on Sundays?",
+            )
+            .await
+            .expect("an answer"),
         )
         .await;
-        assert_eq!(answer, "It is closed on Sundays.");
+        assert_eq!(
+            answer,
+            "It is closed on Sundays.\n\nSources: aurora-bakery.txt, pluto.txt"
+        );
         let prompts = llm.prompts.lock().expect("prompts");
         assert!(prompts[0].contains(FACT_SHEET), "{}", prompts[0]);
+        // The bakery's sheet ranks first: it shares the question's words.
+        let bakery = prompts[0].find("[source: aurora-bakery.txt]");
+        let pluto = prompts[0].find("[source: pluto.txt]");
+        assert!(bakery < pluto, "{}", prompts[0]);
         assert!(
             prompts[0].contains("Question: Is Aurora Bakery open on Sundays?\nHelpful Answer:"),
             "{}",
             prompts[0]
         );
         assert!(prompts[0].starts_with("<|user|>\n"), "{}", prompts[0]);
+    }
+
+    #[tokio::test]
+    async fn qa_over_an_empty_library_says_to_ingest_first() {
+        let llm = std::sync::Arc::new(scripted("never asked"));
+        let answer = joined(
+            answer_from_documents(ArcLlm(llm.clone()), Vec::new(), "Anything?")
+                .await
+                .expect("an answer"),
+        )
+        .await;
+        assert!(answer.contains("`ingest`"), "{answer}");
+        assert!(llm.prompts.lock().expect("prompts").is_empty());
+    }
+
+    /// A shared scripted model, so the test can read its prompts after the chain consumed it.
+    struct ArcLlm(std::sync::Arc<Scripted>);
+
+    impl Llm for ArcLlm {
+        async fn generate(
+            &self,
+            prompt: &str,
+            params: &GenerationParams,
+        ) -> Result<String, ChainError> {
+            self.0.generate(prompt, params).await
+        }
+
+        async fn stream(
+            &self,
+            prompt: &str,
+            params: &GenerationParams,
+        ) -> Result<TokenStream, ChainError> {
+            self.0.stream(prompt, params).await
+        }
     }
 }

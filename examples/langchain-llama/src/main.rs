@@ -1,15 +1,17 @@
-//! A chatbot and a question-answering function over a short document, both served by TinyLlama
-//! on a SageMaker endpoint (Hugging Face TGI container) and exposed as public Function URLs.
-//! Both stream: the first words reach the client while the model is still generating
-//! (`curl -N`, or `Accept: text/event-stream` for server-sent events).
+//! A chatbot and a question-answering function over the documents in a bucket, both served by
+//! TinyLlama on a SageMaker endpoint (Hugging Face TGI container) and exposed as public Function
+//! URLs. Both stream: the first words reach the client while the model is still generating
+//! (`curl -N`, or `Accept: text/event-stream` for server-sent events). `ingest` (signed requests
+//! only) stores documents in the bucket; `qa` answers from them and cites their names.
 //!
-//! The app logic lives in `answers.rs` and works with any `pluto::chain::Llm`; this file only
-//! declares the infrastructure and wires it up.
+//! The app logic lives in `answers.rs` and works with any `pluto::chain::Llm`; the bucket's
+//! reading and writing in `library.rs`; this file only declares the infrastructure and wires it up.
 
 mod answers;
+mod library;
 
 use pluto::chain::SageMakerLlm;
-use pluto::{SageMaker, TextStream, resource};
+use pluto::{Bucket, SageMaker, TextStream, resource};
 
 // --- infrastructure -------------------------------------------------------------------------
 #[resource(sagemaker(
@@ -22,6 +24,9 @@ use pluto::{SageMaker, TextStream, resource};
 ))]
 fn llama() -> SageMaker;
 
+#[resource(bucket(name = "docs"))]
+fn docs() -> Bucket;
+
 #[resource(function(name = "chatbot", url = "public", timeout_s = 120, memory_mb = 512))]
 async fn chat(query: String) -> pluto::Result<TextStream> {
     Ok(answers::chat(model(), &query).await?.into())
@@ -29,9 +34,17 @@ async fn chat(query: String) -> pluto::Result<TextStream> {
 
 #[resource(function(name = "qa", url = "public", timeout_s = 120, memory_mb = 512))]
 async fn qa(question: String) -> pluto::Result<TextStream> {
-    Ok(answers::answer_from_document(model(), &question)
-        .await?
-        .into())
+    let documents = library::load(docs()).await?;
+    Ok(
+        answers::answer_from_documents(model(), documents, &question)
+            .await?
+            .into(),
+    )
+}
+
+#[resource(function(name = "ingest", timeout_s = 60))]
+async fn ingest(documents: Vec<library::NewDocument>) -> pluto::Result<Vec<String>> {
+    Ok(library::store(docs(), documents).await?)
 }
 
 fn main() {

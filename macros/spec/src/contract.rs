@@ -37,6 +37,10 @@ pub const KV_KEY_ATTRIBUTE: &str = "pk";
 /// Attribute holding a KV store entry's value (type `S`).
 pub const KV_VALUE_ATTRIBUTE: &str = "value";
 
+/// Seconds the runtime's `Secret::get` reuses a value it read before asking Secrets Manager again:
+/// a changed value reaches warm functions within this time.
+pub const SECRET_CACHE_TTL_S: u64 = 300;
+
 /// The Lambda Runtime API's header carrying an invocation's request id (`invocation/next`).
 pub const RUNTIME_REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
 /// The Lambda Runtime API's header carrying an invocation's X-Ray trace id (`invocation/next`);
