@@ -19,24 +19,37 @@ fn langchain_llama() {
         grants(architecture, "chatbot"),
         [("llama".to_owned(), Operation::SagemakerInvoke, false)]
     );
+    // The QA reads the bucket's documents (list, then get each), `ingest` writes them: exactly
+    // the S3 actions each uses.
     assert_eq!(
         grants(architecture, "qa"),
-        [("llama".to_owned(), Operation::SagemakerInvoke, false)]
+        [
+            ("llama".to_owned(), Operation::SagemakerInvoke, false),
+            ("docs".to_owned(), Operation::BucketGet, false),
+            ("docs".to_owned(), Operation::BucketList, false)
+        ]
+    );
+    assert_eq!(
+        grants(architecture, "ingest"),
+        [("docs".to_owned(), Operation::BucketPut, false)]
     );
     assert!(deduction.warnings.is_empty(), "{:?}", deduction.warnings);
     // The runtime's SageMakerLlm is known to invoke the endpoint it is given: a precise grant.
     let chatbot = architecture.function("chatbot").expect("chatbot");
     assert_eq!(
         chatbot.grants[0].provenance[0].to_string(),
-        "chatbot (src/main.rs:26:10) -> model (src/main.rs:27:22) -> SageMakerLlm::new(llama) (src/main.rs:43:5)"
+        "chatbot (src/main.rs:31:10) -> model (src/main.rs:32:22) -> SageMakerLlm::new(llama) (src/main.rs:56:5)"
     );
-    // Both functions stream.
-    assert!(
-        architecture
-            .functions
-            .iter()
-            .all(|function| function.response == pluto_deducer::ResponseMode::Stream)
-    );
+    // The chatbot and the QA stream; `ingest` answers at once.
+    for function in &architecture.functions {
+        let streams = function.spec.name != "ingest";
+        assert_eq!(
+            function.response == pluto_deducer::ResponseMode::Stream,
+            streams,
+            "{}",
+            function.spec.name
+        );
+    }
 }
 
 #[test]

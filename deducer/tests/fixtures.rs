@@ -225,3 +225,53 @@ fn a_streaming_invoke_grants_the_invoke_of_its_endpoint_with_its_place() {
     );
     assert_eq!(grants(&architecture, "echo-stream"), []);
 }
+
+#[test]
+fn buckets_and_secrets_snapshot() {
+    let deduction = deduce(&fixture("buckets_secrets")).expect("the fixture deduces");
+    insta::assert_json_snapshot!(deduction.architecture);
+}
+
+#[test]
+fn each_bucket_and_secret_method_grants_exactly_its_operation() {
+    let architecture = deduce(&fixture("buckets_secrets"))
+        .expect("deduces")
+        .architecture;
+    assert_eq!(
+        grants(&architecture, "reader"),
+        [
+            grant("docs", Operation::BucketGet),
+            grant("docs", Operation::BucketList)
+        ]
+    );
+    assert_eq!(
+        grants(&architecture, "writer"),
+        [
+            grant("docs", Operation::BucketPut),
+            grant("docs", Operation::BucketDelete)
+        ]
+    );
+    assert_eq!(
+        grants(&architecture, "sign-upload"),
+        [grant("uploads", Operation::BucketPut)]
+    );
+    assert_eq!(
+        grants(&architecture, "token-user"),
+        [grant("hf-token", Operation::SecretGet)]
+    );
+    let escaped: Vec<(String, Operation, bool)> = [
+        Operation::BucketGet,
+        Operation::BucketPut,
+        Operation::BucketDelete,
+        Operation::BucketList,
+    ]
+    .into_iter()
+    .map(|operation| ("uploads".to_owned(), operation, true))
+    .collect();
+    assert_eq!(grants(&architecture, "escaper"), escaped);
+    let writer = architecture.function("writer").expect("writer");
+    assert_eq!(
+        writer.grants[0].provenance[0].to_string(),
+        "writer (src/main.rs:28:10) -> store (src/main.rs:29:5) -> bucket.put (src/main.rs:35:12)"
+    );
+}

@@ -6,7 +6,17 @@
 //! - SageMaker Runtime `InvokeEndpoint` in the Hugging Face TGI format, answered by the local
 //!   model, and `InvokeEndpointWithResponseStream`, which streams the model's tokens as they are
 //!   generated (TGI server-sent events in an AWS event stream);
-//! - Lambda `Invoke` for `Function::invoke`, answered by the function's own instances.
+//! - Lambda `Invoke` for `Function::invoke`, answered by the function's own instances;
+//! - S3 `PutObject`, `GetObject` (and `HeadObject`), `DeleteObject` and `ListObjectsV2`,
+//!   path-style, for `Bucket` ([`s3`]): objects persisted under `.pluto/<stack>/buckets/`
+//!   ([`crate::objects`]), bodies streamed to and from disk, never held whole; presigned URLs
+//!   (query-string SigV4) carry the permissions of the function that signed them;
+//! - Secrets Manager `GetSecretValue` (JSON 1.1 protocol) for `Secret`, answered from the local
+//!   secret store outside the project ([`crate::secrets`]); a secret with no value is AWS's
+//!   `ResourceNotFoundException`. Values are never logged.
+//!
+//! DynamoDB and Secrets Manager both `POST /`: `X-Amz-Target` tells them apart (and the
+//! signature's scope must name the same service); S3 has every path the other APIs do not.
 //!
 //! **IAM is enforced**: each function process gets its own random access key and secret per run
 //! ([`sigv4::Keyring`]), every call must carry a valid SigV4 signature made with one of them
@@ -17,10 +27,13 @@
 //! these APIs through DNS rebinding.
 
 mod event_stream;
+pub mod s3;
 pub mod sigv4;
 
 use crate::error::SimulatorError;
 use crate::lambda::{FunctionPool, InvocationSource, LambdaError, Outcome, StreamError};
+use crate::objects::ObjectStore;
+use crate::secrets::LocalSecrets;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
@@ -41,6 +54,7 @@ use pluto_spec::limits::{
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::{Value, json};
+use sha2::Digest as _;
 use sigv4::{Keyring, Principal, ReceivedRequest, Scope};
 use std::collections::HashMap;
 use std::path::Path as FsPath;
@@ -92,6 +106,10 @@ pub struct LocalAws {
     model: Option<Arc<dyn TextGeneration>>,
     /// Function pools by logical name, for `Lambda:Invoke`; replaced by a hot reload.
     functions: std::sync::RwLock<HashMap<String, Arc<FunctionPool>>>,
+    /// The buckets' objects, when the app declares a bucket.
+    objects: Option<Arc<ObjectStore>>,
+    /// The local secret values, or why there is no store (when the app declares a secret).
+    secrets: Result<LocalSecrets, String>,
     /// Partition, region and account of local ARNs.
     target: AwsTarget,
     log: AwsLog,
@@ -107,18 +125,33 @@ impl std::fmt::Debug for LocalAws {
 }
 
 impl LocalAws {
-    /// Opens (or creates) the KV database at `database_path` for `architecture`, whose
-    /// functions run in `functions` (by logical name) with the credentials in `keys`.
+    /// Opens (or creates) the KV database at `database_path` and, when `architecture` declares
+    /// a bucket, the objects under `buckets_dir`, for `architecture`, whose functions run in
+    /// `functions` (by logical name) with the credentials in `keys`; secret values come from
+    /// `secrets` (or the error says why there is no store). `names` must be
+    /// [`StackNames::in_account`] of [`LOCAL_ACCOUNT`] and [`LOCAL_REGION`], as the functions'.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         architecture: Architecture,
         names: StackNames,
         database_path: &FsPath,
+        buckets_dir: &FsPath,
+        secrets: Result<LocalSecrets, String>,
         model: Option<Arc<dyn TextGeneration>>,
         functions: HashMap<String, Arc<FunctionPool>>,
         keys: Arc<Keyring>,
         log: AwsLog,
     ) -> Result<Self, SimulatorError> {
         let database = crate::store::open(database_path)?;
+        let objects = if architecture
+            .resources
+            .iter()
+            .any(|resource| resource.spec.kind() == ResourceKind::Bucket)
+        {
+            Some(Arc::new(ObjectStore::open(buckets_dir)?))
+        } else {
+            None
+        };
         let mut resources = HashMap::new();
         for resource in &architecture.resources {
             let (kind, name) = (resource.spec.kind(), resource.spec.name().to_owned());
@@ -142,6 +175,8 @@ impl LocalAws {
             database: std::sync::RwLock::new(Some(database)),
             model,
             functions: std::sync::RwLock::new(functions),
+            objects,
+            secrets,
             target: local_target(),
             log,
             recorder: None,
@@ -187,6 +222,29 @@ impl LocalAws {
         match self.functions.read() {
             Ok(functions) => functions.get(name).cloned(),
             Err(poisoned) => poisoned.into_inner().get(name).cloned(),
+        }
+    }
+
+    /// The physical name of the secret a `SecretId` names: its name, or its ARN
+    /// (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX`, or without the suffix).
+    fn secret_physical_name(&self, secret_id: &str) -> String {
+        let Some((_, name)) = secret_id
+            .strip_prefix("arn:")
+            .and_then(|arn| arn.split_once(":secret:"))
+        else {
+            return secret_id.to_owned();
+        };
+        let is_secret = |name: &str| {
+            self.resources
+                .get(name)
+                .is_some_and(|resource| resource.kind == ResourceKind::Secret)
+        };
+        if is_secret(name) {
+            return name.to_owned();
+        }
+        match name.rsplit_once('-') {
+            Some((base, suffix)) if suffix.len() == 6 && is_secret(base) => base.to_owned(),
+            _ => name.to_owned(),
         }
     }
 
@@ -261,10 +319,14 @@ impl LocalAws {
         self.with_database(|database| write_item(database, &table, key, None))
     }
 
-    /// Releases the KV data (in-flight operations finish first); later calls fail.
+    /// Releases the KV data and the buckets' index (in-flight operations finish first); later
+    /// calls fail.
     pub fn close(&self) {
         if let Ok(mut database) = self.database.write() {
             database.take();
+        }
+        if let Some(objects) = &self.objects {
+            objects.close();
         }
     }
 
@@ -272,7 +334,7 @@ impl LocalAws {
     /// with this run's credentials.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
-            .route("/", post(dynamodb))
+            .route("/", post(json_api))
             .route("/endpoints/{name}/invocations", post(sagemaker))
             .route(
                 "/endpoints/{name}/invocations-response-stream",
@@ -282,6 +344,7 @@ impl LocalAws {
                 "/2015-03-31/functions/{name}/invocations",
                 post(lambda_invoke),
             )
+            .fallback(s3_api)
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 authenticate,
@@ -345,9 +408,7 @@ impl LocalAws {
         let request_id = caller.request_id.clone();
         let caller = caller.function.as_deref();
         let action = operation.iam_action().unwrap_or_default();
-        let arn = &self
-            .target
-            .physical_arn(operation.resource_kind(), physical);
+        let arn = &self.target.operation_arn(operation, physical);
         let resource = self.resources.get(physical).cloned();
         let architecture = self.architecture();
         let granted = caller.is_some_and(|caller| {
@@ -445,38 +506,52 @@ pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str>
 /// The most a request to the local APIs may carry (DynamoDB takes 16 MB).
 const MAX_API_BODY_BYTES: usize = DYNAMODB_REQUEST_MAX_BYTES;
 
-/// The SigV4 service name of the API at `path`.
-fn service_of(path: &str) -> Option<&'static str> {
-    if path == "/" {
-        Some("dynamodb")
+/// The SigV4 service name of the API a request with this method, path and headers calls:
+/// `POST /` is DynamoDB or, by its `X-Amz-Target`, Secrets Manager; SageMaker Runtime and Lambda
+/// have their paths; every other request is S3 (path-style, `/{bucket}/{key}`).
+fn service_of(method: &axum::http::Method, path: &str, headers: &HeaderMap) -> &'static str {
+    if path == "/" && method == axum::http::Method::POST {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if target.starts_with(SECRETS_MANAGER_TARGET) {
+            "secretsmanager"
+        } else {
+            "dynamodb"
+        }
     } else if path.starts_with("/endpoints/") {
-        Some("sagemaker")
+        "sagemaker"
     } else if path.starts_with("/2015-03-31/functions/") {
-        Some("lambda")
+        "lambda"
     } else {
-        None
+        "s3"
     }
 }
 
-/// An authentication error as the service at `service` answers it: DynamoDB (JSON 1.0) with
-/// `400 {"__type": "com.amazon.coral.service#...", "message"}`, the REST APIs (Lambda, SageMaker
-/// Runtime) with `403` and `x-amzn-errortype`.
-fn auth_error(service: Option<&str>, code: &str, message: &str) -> Response {
-    if service == Some("dynamodb") {
-        json_1_0(
-            StatusCode::BAD_REQUEST,
-            &json!({"__type": format!("com.amazon.coral.service#{code}"), "message": message}),
-        )
-    } else {
-        rest_error(StatusCode::FORBIDDEN, code, message)
+/// The `X-Amz-Target` prefix of Secrets Manager operations.
+const SECRETS_MANAGER_TARGET: &str = "secretsmanager.";
+
+/// An authentication error as the service at `service` answers it: DynamoDB (JSON 1.0) and
+/// Secrets Manager (JSON 1.1) with `400 {"__type": "com.amazon.coral.service#...", "message"}`,
+/// the REST APIs (Lambda, SageMaker Runtime) with `403` and `x-amzn-errortype` (S3 answers with
+/// its XML errors, see [`s3::auth_error`]).
+fn auth_error(service: &str, code: &str, message: &str) -> Response {
+    let body = json!({"__type": format!("com.amazon.coral.service#{code}"), "message": message});
+    match service {
+        "dynamodb" => json_1_0(StatusCode::BAD_REQUEST, &body),
+        "secretsmanager" => json_1_1(StatusCode::BAD_REQUEST, &body),
+        _ => rest_error(StatusCode::FORBIDDEN, code, message),
     }
 }
 
 /// Refuses requests to a foreign host name and requests not signed with this run's
-/// credentials, as AWS refuses unsigned and badly signed ones; logs why.
+/// credentials, as AWS refuses unsigned and badly signed ones; logs why. An S3 request's body is
+/// not read here (it is streamed, and checked against its signed hash, by [`s3`]); every other
+/// API's body is read whole (at most [`MAX_API_BODY_BYTES`]) and covered by the signature.
 async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    let service = service_of(&path);
+    let service = service_of(request.method(), &path, request.headers());
     let host = request_host(request.headers(), request.uri()).map(str::to_owned);
     if !host.as_deref().is_some_and(is_loopback_host) {
         let host = host.unwrap_or_else(|| "(none)".to_owned());
@@ -485,61 +560,85 @@ async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: 
              requests to 127.0.0.1, localhost or [::1] (a web page using DNS rebinding names its \
              own host)"
         ));
-        return auth_error(
-            service,
-            "AccessDeniedException",
-            &format!("The local AWS APIs only answer requests to a loopback host, not `{host}`."),
-        );
+        let message =
+            format!("The local AWS APIs only answer requests to a loopback host, not `{host}`.");
+        return if service == "s3" {
+            s3::error(StatusCode::FORBIDDEN, "AccessDenied", &message, &path)
+        } else {
+            auth_error(service, "AccessDeniedException", &message)
+        };
     }
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_API_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(error) if crate::gateway::is_length_limit(&error) => {
-            return rest_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLargeException",
-                &format!("Request must be smaller than {MAX_API_BODY_BYTES} bytes"),
-            );
-        }
-        Err(error) => {
-            return rest_error(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                &format!("the request body could not be read: {error}"),
-            );
-        }
-    };
-    let received = ReceivedRequest {
-        method: &parts.method,
-        uri: &parts.uri,
-        headers: &parts.headers,
-        body: &bytes,
-    };
     let scope = Scope {
-        service,
+        service: Some(service),
         region: LOCAL_REGION,
     };
     let refuse = |error: sigv4::AuthError| {
         (aws.log)(&format!(
-            "refused a {} call to {path}: {} ({})",
-            service.unwrap_or("AWS"),
+            "refused a {service} call to {path}: {} ({})",
             error.detail(),
             error.code()
         ));
-        let message = if error == sigv4::AuthError::Missing && service == Some("dynamodb") {
+        if service == "s3" {
+            return s3::auth_error(&error, &path);
+        }
+        let message = if error == sigv4::AuthError::Missing && service == "dynamodb" {
             "Request is missing Authentication Token".to_owned()
         } else {
             error.message()
         };
         auth_error(service, error.code(), &message)
     };
-    let principal = match aws.keys.verify(&received, scope, SystemTime::now()) {
-        Ok(principal) => principal,
-        Err(error) => return refuse(error),
+    let (mut parts, body) = request.into_parts();
+    let (principal, body) = if service == "s3" {
+        let received = ReceivedRequest {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            body: &[],
+        };
+        let verified = match aws
+            .keys
+            .verify_streamed(&received, scope, SystemTime::now())
+        {
+            Ok(verified) => verified,
+            Err(error) => return refuse(error),
+        };
+        parts.extensions.insert(s3::S3Auth {
+            chunks: Arc::new(std::sync::Mutex::new(Some(verified.chunks))),
+            presigned: !parts.headers.contains_key("authorization"),
+        });
+        (verified.principal, body)
+    } else {
+        let bytes = match axum::body::to_bytes(body, MAX_API_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(error) if crate::gateway::is_length_limit(&error) => {
+                return rest_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestEntityTooLargeException",
+                    &format!("Request must be smaller than {MAX_API_BODY_BYTES} bytes"),
+                );
+            }
+            Err(error) => {
+                return rest_error(
+                    StatusCode::BAD_REQUEST,
+                    "SerializationException",
+                    &format!("the request body could not be read: {error}"),
+                );
+            }
+        };
+        let received = ReceivedRequest {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            body: &bytes,
+        };
+        match aws.keys.verify(&received, scope, SystemTime::now()) {
+            Ok(principal) => (principal, Body::from(bytes)),
+            Err(error) => return refuse(error),
+        }
     };
     // The handlers act for the principal the signature proved, never for a key read again
     // from the header (which the signature does not cover).
-    let mut parts = parts;
     let request_id = trace_request_id(&parts.headers);
     parts.extensions.insert(Caller {
         function: match principal {
@@ -548,8 +647,143 @@ async fn authenticate(State(aws): State<Arc<LocalAws>>, request: Request, next: 
         },
         request_id,
     });
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Every request the other APIs' routes do not take: S3 (or an unknown path of another API).
+async fn s3_api(
+    State(aws): State<Arc<LocalAws>>,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+) -> Response {
+    match request.extensions().get::<s3::S3Auth>().cloned() {
+        Some(auth) => s3::handle(aws, caller, auth, request).await,
+        None => rest_error(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            &format!(
+                "the local AWS APIs serve no {} {}",
+                request.method(),
+                request.uri().path()
+            ),
+        ),
+    }
+}
+
+/// `POST /`: DynamoDB or Secrets Manager, by `X-Amz-Target`.
+async fn json_api(
+    State(aws): State<Arc<LocalAws>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if target.starts_with(SECRETS_MANAGER_TARGET) {
+        secrets_manager(&aws, &caller, target, &body)
+    } else {
+        dynamodb(State(aws), Extension(caller), headers, body).await
+    }
+}
+
+fn json_1_1(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    response
+}
+
+fn secrets_manager_error(kind: &str, message: &str) -> Response {
+    json_1_1(
+        StatusCode::BAD_REQUEST,
+        &json!({"__type": kind, "message": message, "Message": message}),
+    )
+}
+
+/// Secrets Manager's `GetSecretValue`: the value of the secret named (or whose ARN is given) by
+/// `SecretId`, from the local secret store, if the caller was granted `get` on it. Neither the
+/// log nor any error carries the value.
+fn secrets_manager(aws: &LocalAws, caller: &Caller, target: &str, body: &[u8]) -> Response {
+    let operation = target
+        .strip_prefix(SECRETS_MANAGER_TARGET)
+        .unwrap_or(target);
+    if operation != "GetSecretValue" {
+        return secrets_manager_error(
+            "UnknownOperationException",
+            &format!("the local Secrets Manager serves GetSecretValue, not {operation}"),
+        );
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return secrets_manager_error("SerializationException", "the request body is not JSON");
+    };
+    let Some(secret_id) = request["SecretId"].as_str() else {
+        return secrets_manager_error(
+            "InvalidParameterException",
+            "GetSecretValue needs a SecretId (the secret's name or ARN)",
+        );
+    };
+    let physical = aws.secret_physical_name(secret_id);
+    let resource = match aws.authorize(caller, Operation::SecretGet, &physical) {
+        Ok(resource) => resource,
+        Err(denied) => return secrets_manager_error("AccessDeniedException", &denied.message),
+    };
+    let not_found = || {
+        secrets_manager_error(
+            "ResourceNotFoundException",
+            "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
+        )
+    };
+    if let Some(stage) = request["VersionStage"].as_str()
+        && stage != "AWSCURRENT"
+    {
+        return not_found();
+    }
+    let secrets = match &aws.secrets {
+        Ok(secrets) => secrets,
+        Err(why) => {
+            return json_1_1(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"__type": "InternalServiceError", "message": why}),
+            );
+        }
+    };
+    match secrets.get(&resource.name) {
+        Ok(Some(value)) => {
+            let arn = aws.target.physical_arn(ResourceKind::Secret, &physical);
+            // Secrets Manager's ARNs end in `-` and 6 random characters: here a stable 6.
+            let suffix: String = sha2::Sha256::digest(physical.as_bytes())
+                .iter()
+                .take(3)
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            json_1_1(
+                StatusCode::OK,
+                &json!({
+                    "ARN": arn.replace("??????", &suffix),
+                    "Name": physical,
+                    "VersionId": "00000000-0000-0000-0000-000000000001",
+                    "SecretString": value,
+                    "VersionStages": ["AWSCURRENT"],
+                    "CreatedDate": 0,
+                }),
+            )
+        }
+        Ok(None) => {
+            (aws.log)(&format!(
+                "secret `{}` has no local value: set it with `cargo pluto secret set {}`",
+                resource.name, resource.name
+            ));
+            not_found()
+        }
+        Err(error) => json_1_1(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"__type": "InternalServiceError", "message": error.to_string()}),
+        ),
+    }
 }
 
 /// Why the developer's view of the KV data ([`LocalAws::kv_items`] and co.) failed.

@@ -10,6 +10,7 @@ use crate::gateway::{ExposedFunction, Gateway, RequestLog};
 use crate::lambda::{
     FunctionConfig, FunctionPool, InvocationLog, InvocationSource, LambdaError, LogSink, Outcome,
 };
+use crate::secrets::LocalSecrets;
 use pluto_model::Architecture;
 use pluto_model::env::function_env;
 use pluto_model::llm::TextGeneration;
@@ -29,6 +30,9 @@ pub const CONSOLE_PATH: &str = "/_pluto";
 /// The KV database's file in [`SimulatorOptions::data_dir`].
 pub const KV_DATABASE_FILE: &str = "kv.redb";
 
+/// The directory of the buckets' objects in [`SimulatorOptions::data_dir`].
+pub const BUCKETS_DIR: &str = "buckets";
+
 /// How long a client may take to send a request's headers (and a kept-alive connection may stay
 /// idle) on the gateway and the local AWS APIs before the connection is closed, so clients that
 /// trickle headers (slowloris) cannot hold the simulator's file descriptors.
@@ -44,8 +48,13 @@ pub struct SimulatorOptions {
     pub stack: String,
     /// The app binary, built for this machine.
     pub binary: PathBuf,
-    /// Where the KV data lives ([`KV_DATABASE_FILE`]); it survives restarts.
+    /// Where the KV data ([`KV_DATABASE_FILE`]) and the buckets' objects ([`BUCKETS_DIR`])
+    /// live; they survive restarts.
     pub data_dir: PathBuf,
+    /// The root of the local secret store ([`crate::secrets::LocalSecrets::in_root`]); `None`:
+    /// the default one ([`crate::secrets::LocalSecrets::default_root`]), as `cargo pluto secret
+    /// set` uses.
+    pub secrets_dir: Option<PathBuf>,
     /// Port of the Function URL gateway on 127.0.0.1 (0: any free port).
     pub gateway_port: u16,
     /// Most instances of one function running at once.
@@ -83,6 +92,7 @@ impl std::fmt::Debug for SimulatorOptions {
             .field("stack", &self.stack)
             .field("binary", &self.binary)
             .field("data_dir", &self.data_dir)
+            .field("secrets_dir", &self.secrets_dir)
             .field("gateway_port", &self.gateway_port)
             .field("max_instances", &self.max_instances)
             .field("model", &self.model)
@@ -100,6 +110,7 @@ impl SimulatorOptions {
             stack: stack.to_owned(),
             binary,
             data_dir,
+            secrets_dir: None,
             gateway_port: 0,
             max_instances: 4,
             model: None,
@@ -250,8 +261,10 @@ impl Simulator {
         architecture: &Architecture,
         options: SimulatorOptions,
     ) -> Result<Self, SimulatorError> {
+        // Bucket names hash the account and region, as deployed: the local ones.
         let names = StackNames::new(&architecture.project, &options.stack)
-            .map_err(SimulatorError::BadStack)?;
+            .map_err(SimulatorError::BadStack)?
+            .in_account(crate::aws::LOCAL_ACCOUNT, crate::aws::LOCAL_REGION);
         let (aws_listener, aws_endpoint) = bind(0).await?;
         let (gateway_listener, gateway_url) = bind(options.gateway_port).await?;
         let keys = Arc::new(Keyring::generate(
@@ -272,10 +285,17 @@ impl Simulator {
             .collect();
         let pools = make_pools(architecture, &names, &urls, &keys, &aws_endpoint, &options)?;
 
+        let secrets = match &options.secrets_dir {
+            Some(root) => LocalSecrets::in_root(root, &architecture.project, &options.stack),
+            None => LocalSecrets::for_stack(&architecture.project, &options.stack),
+        }
+        .map_err(|error| error.to_string());
         let mut aws = LocalAws::new(
             architecture.clone(),
             names.clone(),
             &options.data_dir.join(KV_DATABASE_FILE),
+            &options.data_dir.join(BUCKETS_DIR),
+            secrets,
             options.model.clone(),
             pools
                 .iter()

@@ -3,10 +3,18 @@
 //! APIs and to an IAM-auth URL must carry a valid `AWS4-HMAC-SHA256` signature made with one of
 //! them, as AWS requires. The signature is recomputed with the AWS SDK's own signer (`aws-sigv4`)
 //! from the request as received, and compared in constant time.
+//!
+//! Signatures come in the `Authorization` header or, for presigned URLs, in the query string
+//! (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`,
+//! `X-Amz-Signature`), which is refused once `X-Amz-Expires` has passed. S3 requests are verified
+//! without their body ([`Keyring::verify_streamed`]): their signature covers the body through the
+//! signed `x-amz-content-sha256` header, which the S3 API checks as it streams the body, with a
+//! [`ChunkVerifier`] for `aws-chunked` bodies signed chunk by chunk.
 
 use aws_credential_types::Credentials as SdkCredentials;
 use aws_sigv4::http_request::{
-    PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, sign,
+    PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+    UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
 use axum::http::{HeaderMap, Method, Uri};
@@ -15,6 +23,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How far a request's `X-Amz-Date` may be from now, either way (DynamoDB's window).
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// The longest a presigned URL may be valid (`X-Amz-Expires`): 7 days, as S3 allows.
+pub const MAX_PRESIGNED_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The `x-amz-content-sha256` of a body the signature does not cover (presigned URLs).
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// The `AWS_ACCESS_KEY_ID` prefix of function credentials (temporary credentials, as a Lambda
 /// execution role's are).
@@ -98,6 +112,11 @@ pub enum AuthError {
         /// What exactly is wrong, for the simulator's log.
         detail: String,
     },
+    /// A presigned URL whose `X-Amz-Expires` has passed.
+    Expired {
+        /// When it expired (`X-Amz-Date` plus `X-Amz-Expires`), as `X-Amz-Date` writes times.
+        expired_at: String,
+    },
 }
 
 const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
@@ -110,6 +129,7 @@ impl AuthError {
             Self::Incomplete(_) => "IncompleteSignatureException",
             Self::UnknownKey(_) => "UnrecognizedClientException",
             Self::Signature { .. } => "InvalidSignatureException",
+            Self::Expired { .. } => "AccessDenied",
         }
     }
 
@@ -122,6 +142,7 @@ impl AuthError {
                 "The security token included in the request is invalid.".to_owned()
             }
             Self::Signature { message, .. } => message.clone(),
+            Self::Expired { .. } => "Request has expired".to_owned(),
         }
     }
 
@@ -136,6 +157,9 @@ impl AuthError {
                 "access key `{key}` is not one this run of the simulator handed out (credentials are new on every run)"
             ),
             Self::Signature { detail, .. } => detail.clone(),
+            Self::Expired { expired_at } => {
+                format!("the presigned URL expired at {expired_at}; presign a new one")
+            }
         }
     }
 
@@ -235,37 +259,112 @@ impl Keyring {
     }
 
     /// Checks `request`'s SigV4 signature, made for `scope`, at time `now`: returns who signed it,
-    /// or why AWS would refuse it.
+    /// or why AWS would refuse it. The signature is in the `Authorization` header, or in the query
+    /// string of a presigned URL (refused once its `X-Amz-Expires` has passed); the body is the
+    /// whole `request.body`.
     pub fn verify(
         &self,
         request: &ReceivedRequest<'_>,
         scope: Scope<'_>,
         now: SystemTime,
     ) -> Result<Principal, AuthError> {
-        let Some(authorization) = request.headers.get("authorization") else {
-            return Err(AuthError::Missing);
+        self.verify_claim(request, scope, now, Payload::Body(request.body))
+            .map(|verified| verified.principal)
+    }
+
+    /// As [`Keyring::verify`], for an API whose body is streamed rather than read before the
+    /// signature is checked (S3): `request.body` is not read. A header signature must sign the
+    /// `x-amz-content-sha256` header, which states the body's hash (hex SHA-256,
+    /// `UNSIGNED-PAYLOAD`, or a `STREAMING-...` `aws-chunked` mode); the caller checks the body
+    /// against it as it reads it, with [`StreamedAuth::chunks`] for signed chunks. A presigned
+    /// URL's body is `UNSIGNED-PAYLOAD`.
+    pub fn verify_streamed(
+        &self,
+        request: &ReceivedRequest<'_>,
+        scope: Scope<'_>,
+        now: SystemTime,
+    ) -> Result<StreamedAuth, AuthError> {
+        self.verify_claim(request, scope, now, Payload::Declared)
+    }
+
+    fn verify_claim(
+        &self,
+        request: &ReceivedRequest<'_>,
+        scope: Scope<'_>,
+        now: SystemTime,
+        payload: Payload<'_>,
+    ) -> Result<StreamedAuth, AuthError> {
+        let claim = match request.headers.get("authorization") {
+            Some(authorization) => {
+                let claim = parse_authorization(authorization.to_str().unwrap_or_default())?;
+                let Some(date) = request
+                    .headers
+                    .get("x-amz-date")
+                    .and_then(|value| value.to_str().ok())
+                else {
+                    return Err(AuthError::Incomplete(
+                        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                            .to_owned(),
+                    ));
+                };
+                Claim {
+                    amz_date: date.to_owned(),
+                    ..claim
+                }
+            }
+            None => match parse_query_authorization(request.uri)? {
+                Some(claim) => claim,
+                None => return Err(AuthError::Missing),
+            },
         };
-        let authorization = parse_authorization(authorization.to_str().unwrap_or_default())?;
-        let Some((secret, principal)) = self.by_key.get(authorization.key) else {
-            return Err(AuthError::UnknownKey(authorization.key.to_owned()));
+        let Some((secret, principal)) = self.by_key.get(&claim.key) else {
+            return Err(AuthError::UnknownKey(claim.key.clone()));
         };
-        let Some(date) = request
-            .headers
-            .get("x-amz-date")
-            .and_then(|value| value.to_str().ok())
-        else {
-            return Err(AuthError::Incomplete(
-                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
-                    .to_owned(),
-            ));
-        };
+        let date = claim.amz_date.as_str();
         let Some(signed_at) = parse_amz_date(date) else {
             return Err(AuthError::Incomplete(format!(
                 "Date must be in ISO-8601 'basic format'. Got '{date}'. See http://en.wikipedia.org/wiki/ISO_8601"
             )));
         };
-        check_skew(signed_at, now)?;
-        check_scope(&authorization, &date[..8], scope)?;
+        match claim.expires_in {
+            // A presigned URL is valid from its date until it expires.
+            Some(expires_in) => {
+                if signed_at > now + MAX_CLOCK_SKEW {
+                    check_skew(signed_at, now)?;
+                }
+                if signed_at + expires_in < now {
+                    return Err(AuthError::Expired {
+                        expired_at: format_amz_date(signed_at + expires_in),
+                    });
+                }
+            }
+            None => check_skew(signed_at, now)?,
+        }
+        check_scope(&claim, &date[..8], scope)?;
+        let is_s3 = claim.service == "s3";
+        let body = match payload {
+            Payload::Body(body) if claim.expires_in.is_none() => SignableBody::Bytes(body),
+            _ if claim.expires_in.is_some() => SignableBody::UnsignedPayload,
+            _ => {
+                let declared = request
+                    .headers
+                    .get("x-amz-content-sha256")
+                    .and_then(|value| value.to_str().ok());
+                let signed = claim
+                    .signed_headers
+                    .split(';')
+                    .any(|name| name == "x-amz-content-sha256");
+                match declared {
+                    Some(declared) if signed => SignableBody::Precomputed(declared.to_owned()),
+                    _ => {
+                        return Err(AuthError::Incomplete(
+                            "Missing required header for this request: x-amz-content-sha256 (it must be signed)."
+                                .to_owned(),
+                        ));
+                    }
+                }
+            }
+        };
 
         let host = request
             .headers
@@ -276,10 +375,15 @@ impl Keyring {
             .uri
             .path_and_query()
             .map_or("/", |path_and_query| path_and_query.as_str());
+        // A presigned URL is signed without its signature parameters (the signer adds them).
+        let target = match claim.expires_in {
+            Some(_) => without_query_auth(request.uri),
+            None => target.to_owned(),
+        };
         let url = format!("http://{host}{target}");
         let mut headers: Vec<(&str, &str)> = Vec::new();
-        for name in authorization.signed_headers.split(';') {
-            if name == "x-amz-date" {
+        for name in claim.signed_headers.split(';') {
+            if name == "x-amz-date" && claim.expires_in.is_none() {
                 continue; // the signer adds it from the signing time
             }
             for value in request.headers.get_all(name) {
@@ -289,40 +393,157 @@ impl Keyring {
                 headers.push((name, value));
             }
         }
-        // Services take the path percent-encoded twice (the SDK's default); curl encodes it once.
-        let modes: &[PercentEncodingMode] = if target.contains('%') {
-            &[PercentEncodingMode::Double, PercentEncodingMode::Single]
+        // S3 takes the path as sent (encoded once, not normalised). Other services take it
+        // percent-encoded twice (the SDK's default); curl encodes it once.
+        let encodings: &[(PercentEncodingMode, UriPathNormalizationMode)] = if is_s3 {
+            &[(
+                PercentEncodingMode::Single,
+                UriPathNormalizationMode::Disabled,
+            )]
+        } else if target.contains('%') {
+            &[
+                (
+                    PercentEncodingMode::Double,
+                    UriPathNormalizationMode::Enabled,
+                ),
+                (
+                    PercentEncodingMode::Single,
+                    UriPathNormalizationMode::Enabled,
+                ),
+            ]
         } else {
-            &[PercentEncodingMode::Double]
+            &[(
+                PercentEncodingMode::Double,
+                UriPathNormalizationMode::Enabled,
+            )]
         };
-        for mode in modes {
+        let credentials = Credentials {
+            access_key_id: claim.key.clone(),
+            secret_access_key: secret.clone(),
+        };
+        for (encoding, normalization) in encodings {
             let expected = signature(
-                &Credentials {
-                    access_key_id: authorization.key.to_owned(),
-                    secret_access_key: secret.clone(),
-                },
+                &credentials,
                 &SigningInput {
                     method: request.method.as_str(),
                     url: &url,
                     headers: &headers,
-                    body: request.body,
-                    region: authorization.region,
-                    service: authorization.service,
+                    body: body.clone(),
+                    region: &claim.region,
+                    service: &claim.service,
                     time: signed_at,
+                    expires_in: claim.expires_in,
                 },
-                *mode,
+                Encoding {
+                    percent: *encoding,
+                    normalization: *normalization,
+                },
                 Some(Vec::new()),
             );
             if let Ok((expected, _)) = expected
-                && constant_time_eq(expected.as_bytes(), authorization.signature.as_bytes())
+                && constant_time_eq(expected.as_bytes(), claim.signature.as_bytes())
             {
-                return Ok(principal.clone());
+                return Ok(StreamedAuth {
+                    principal: principal.clone(),
+                    chunks: ChunkVerifier {
+                        signing_key: aws_sigv4::sign::v4::generate_signing_key(
+                            secret,
+                            signed_at,
+                            &claim.region,
+                            &claim.service,
+                        )
+                        .as_ref()
+                        .to_vec(),
+                        amz_date: claim.amz_date.clone(),
+                        scope: format!(
+                            "{}/{}/{}/aws4_request",
+                            &claim.amz_date[..8],
+                            claim.region,
+                            claim.service
+                        ),
+                        previous: claim.signature.clone(),
+                    },
+                });
             }
         }
         Err(mismatch(
             principal,
             "the signature does not match the request (wrong secret, or the request changed after signing)",
         ))
+    }
+}
+
+/// What a request's signature covers of its body.
+enum Payload<'a> {
+    /// The body itself, read whole.
+    Body(&'a [u8]),
+    /// The hash its `x-amz-content-sha256` header declares (checked as the body streams).
+    Declared,
+}
+
+/// Who signed a request whose body is streamed ([`Keyring::verify_streamed`]), and what verifies
+/// its signed chunks.
+#[derive(Debug)]
+pub struct StreamedAuth {
+    /// Who signed it.
+    pub principal: Principal,
+    /// Verifies the chunk signatures of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD...` body, each
+    /// chained to the one before, starting from the request's signature.
+    pub chunks: ChunkVerifier,
+}
+
+/// Verifies the signatures of an `aws-chunked` body's chunks and trailer
+/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`): each signs the SHA-256 of its data and the
+/// signature before it, so no chunk can be changed, dropped or reordered.
+pub struct ChunkVerifier {
+    signing_key: Vec<u8>,
+    amz_date: String,
+    scope: String,
+    previous: String,
+}
+
+impl std::fmt::Debug for ChunkVerifier {
+    /// The scope only: the signing key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkVerifier")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hex SHA-256 of the empty string.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+impl ChunkVerifier {
+    /// Whether `signature` signs the next chunk, whose data has the hex SHA-256 `data_sha256`;
+    /// if so, it is the one the next chunk chains to.
+    pub fn verify_chunk(&mut self, data_sha256: &str, signature: &str) -> bool {
+        self.verify_next(
+            "AWS4-HMAC-SHA256-PAYLOAD",
+            &format!("{EMPTY_SHA256}\n{data_sha256}"),
+            signature,
+        )
+    }
+
+    /// Whether `signature` signs the trailer whose canonical form (`name:value\n` per header,
+    /// sorted) has the hex SHA-256 `trailer_sha256`.
+    pub fn verify_trailer(&mut self, trailer_sha256: &str, signature: &str) -> bool {
+        self.verify_next("AWS4-HMAC-SHA256-TRAILER", trailer_sha256, signature)
+    }
+
+    fn verify_next(&mut self, algorithm: &str, payload: &str, signature: &str) -> bool {
+        let string_to_sign = format!(
+            "{algorithm}\n{}\n{}\n{}\n{payload}",
+            self.amz_date, self.scope, self.previous
+        );
+        let expected =
+            aws_sigv4::sign::v4::calculate_signature(&self.signing_key, string_to_sign.as_bytes());
+        if constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
+            self.previous = expected;
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -337,18 +558,141 @@ fn mismatch(principal: &Principal, why: &str) -> AuthError {
     )
 }
 
-/// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
-struct Authorization<'a> {
-    key: &'a str,
-    date: &'a str,
-    region: &'a str,
-    service: &'a str,
-    terminator: &'a str,
-    signed_headers: &'a str,
-    signature: &'a str,
+/// What a request claims about its signature: from an `Authorization: AWS4-HMAC-SHA256 ...`
+/// header and `X-Amz-Date`, or from a presigned URL's query.
+struct Claim {
+    key: String,
+    date: String,
+    region: String,
+    service: String,
+    terminator: String,
+    signed_headers: String,
+    signature: String,
+    /// `X-Amz-Date`.
+    amz_date: String,
+    /// A presigned URL's `X-Amz-Expires`; `None` for a header signature.
+    expires_in: Option<Duration>,
 }
 
-fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthError> {
+/// The query parameters a presigned URL's signature is carried in.
+const QUERY_AUTH_PARAMS: [&str; 7] = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+];
+
+/// The request target of `uri` without the presigned-URL parameters.
+fn without_query_auth(uri: &Uri) -> String {
+    let kept: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            !QUERY_AUTH_PARAMS.contains(&name)
+        })
+        .collect();
+    if kept.is_empty() {
+        uri.path().to_owned()
+    } else {
+        format!("{}?{}", uri.path(), kept.join("&"))
+    }
+}
+
+/// The signature claim of a presigned URL, or `None` when the query carries none.
+fn parse_query_authorization(uri: &Uri) -> Result<Option<Claim>, AuthError> {
+    let mut params: HashMap<String, String> = HashMap::new();
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        if QUERY_AUTH_PARAMS.contains(&name.as_ref())
+            && params
+                .insert(name.into_owned(), value.into_owned())
+                .is_some()
+        {
+            return Err(AuthError::Incomplete(
+                "Query-string authentication has a parameter more than once.".to_owned(),
+            ));
+        }
+    }
+    let Some(algorithm) = params.get("X-Amz-Algorithm") else {
+        return Ok(None);
+    };
+    if algorithm != "AWS4-HMAC-SHA256" {
+        return Err(AuthError::Incomplete(format!(
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\", not \"{algorithm}\"."
+        )));
+    }
+    let mut missing = Vec::new();
+    for name in &QUERY_AUTH_PARAMS[1..6] {
+        if !params.contains_key(*name) {
+            missing.push(*name);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AuthError::Incomplete(format!(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, \
+             X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters; \
+             missing: {}.",
+            missing.join(", ")
+        )));
+    }
+    let take =
+        |params: &mut HashMap<String, String>, name: &str| params.remove(name).unwrap_or_default();
+    let expires = take(&mut params, "X-Amz-Expires");
+    let expires_in = match expires.parse::<u64>() {
+        Ok(seconds) if Duration::from_secs(seconds) <= MAX_PRESIGNED_EXPIRY => {
+            Duration::from_secs(seconds)
+        }
+        _ => {
+            return Err(AuthError::Incomplete(format!(
+                "X-Amz-Expires must be a number of seconds from 0 to {}, not `{expires}`.",
+                MAX_PRESIGNED_EXPIRY.as_secs()
+            )));
+        }
+    };
+    let credential = take(&mut params, "X-Amz-Credential");
+    let claim = credential_claim(
+        &credential,
+        take(&mut params, "X-Amz-SignedHeaders"),
+        take(&mut params, "X-Amz-Signature"),
+    )?;
+    Ok(Some(Claim {
+        amz_date: take(&mut params, "X-Amz-Date"),
+        expires_in: Some(expires_in),
+        ..claim
+    }))
+}
+
+/// A claim from `KEY/DATE/REGION/SERVICE/aws4_request`, the signed headers and the signature.
+fn credential_claim(
+    credential: &str,
+    signed_headers: String,
+    signature: String,
+) -> Result<Claim, AuthError> {
+    let parts: Vec<&str> = credential.split('/').collect();
+    let [key, date, region, service, terminator] = parts[..] else {
+        return Err(AuthError::Incomplete(format!(
+            "Credential should have exactly 5 slash-separated components (KEY/DATE/REGION/SERVICE/aws4_request), not `{credential}`."
+        )));
+    };
+    Ok(Claim {
+        key: key.to_owned(),
+        date: date.to_owned(),
+        region: region.to_owned(),
+        service: service.to_owned(),
+        terminator: terminator.to_owned(),
+        signed_headers,
+        signature,
+        amz_date: String::new(),
+        expires_in: None,
+    })
+}
+
+fn parse_authorization(header: &str) -> Result<Claim, AuthError> {
     let fields = header.strip_prefix("AWS4-HMAC-SHA256 ").unwrap_or("");
     let mut credential = None;
     let mut signed_headers = None;
@@ -386,21 +730,7 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthError> {
             "{missing}Authorization=AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., Signature=..."
         )));
     };
-    let parts: Vec<&str> = credential.split('/').collect();
-    let [key, date, region, service, terminator] = parts[..] else {
-        return Err(AuthError::Incomplete(format!(
-            "Credential should have exactly 5 slash-separated components (KEY/DATE/REGION/SERVICE/aws4_request), not `{credential}`."
-        )));
-    };
-    Ok(Authorization {
-        key,
-        date,
-        region,
-        service,
-        terminator,
-        signed_headers,
-        signature,
-    })
+    credential_claim(credential, signed_headers.to_owned(), signature.to_owned())
 }
 
 fn check_skew(signed_at: SystemTime, now: SystemTime) -> Result<(), AuthError> {
@@ -428,11 +758,7 @@ fn check_skew(signed_at: SystemTime, now: SystemTime) -> Result<(), AuthError> {
     Ok(())
 }
 
-fn check_scope(
-    authorization: &Authorization<'_>,
-    day: &str,
-    scope: Scope<'_>,
-) -> Result<(), AuthError> {
+fn check_scope(authorization: &Claim, day: &str, scope: Scope<'_>) -> Result<(), AuthError> {
     if authorization.date != day {
         return Err(AuthError::signature(
             format!(
@@ -491,17 +817,34 @@ struct SigningInput<'a> {
     method: &'a str,
     url: &'a str,
     headers: &'a [(&'a str, &'a str)],
-    body: &'a [u8],
+    body: SignableBody<'a>,
     region: &'a str,
     service: &'a str,
     time: SystemTime,
+    /// A presigned URL's validity: the signature goes in the query.
+    expires_in: Option<Duration>,
 }
 
-/// The signature of `input` and the headers that carry it (`x-amz-date`, `authorization`).
+/// How the path enters the canonical request.
+#[derive(Debug, Clone, Copy)]
+struct Encoding {
+    percent: PercentEncodingMode,
+    normalization: UriPathNormalizationMode,
+}
+
+impl Encoding {
+    /// As most AWS services (and the SDK by default) take paths: encoded twice, normalised.
+    const SERVICES: Self = Self {
+        percent: PercentEncodingMode::Double,
+        normalization: UriPathNormalizationMode::Enabled,
+    };
+}
+
+/// The signature of `input` and the headers (or query parameters) that carry it.
 fn signature(
     credentials: &Credentials,
     input: &SigningInput<'_>,
-    mode: PercentEncodingMode,
+    encoding: Encoding,
     excluded_headers: Option<Vec<std::borrow::Cow<'static, str>>>,
 ) -> Result<(String, Vec<(String, String)>), String> {
     let identity = SdkCredentials::new(
@@ -513,7 +856,12 @@ fn signature(
     )
     .into();
     let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = mode;
+    settings.percent_encoding_mode = encoding.percent;
+    settings.uri_path_normalization_mode = encoding.normalization;
+    if let Some(expires_in) = input.expires_in {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires_in);
+    }
     if excluded_headers.is_some() {
         settings.excluded_headers = excluded_headers;
     }
@@ -530,16 +878,22 @@ fn signature(
         input.method,
         input.url,
         input.headers.iter().copied(),
-        SignableBody::Bytes(input.body),
+        input.body.clone(),
     )
     .map_err(|error| error.to_string())?;
     let (instructions, signature) = sign(signable, &params)
         .map_err(|error| error.to_string())?
         .into_parts();
-    let headers = instructions
+    let mut headers: Vec<(String, String)> = instructions
         .headers()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
+    headers.extend(
+        instructions
+            .params()
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.to_string())),
+    );
     Ok((signature, headers))
 }
 
@@ -565,15 +919,60 @@ pub fn sign_request(
             method,
             url,
             headers,
-            body,
+            body: SignableBody::Bytes(body),
             region: crate::aws::LOCAL_REGION,
             service,
             time,
+            expires_in: None,
         },
-        PercentEncodingMode::Double,
+        Encoding::SERVICES,
         None,
     )
     .map(|(_, headers)| headers)
+}
+
+/// A presigned URL for `method` on `url` (query-string SigV4, `UNSIGNED-PAYLOAD`, path as S3
+/// takes it) valid for `expires_in` from `time`: what `Bucket::presign_get` and `presign_put`
+/// make, for tests and tools.
+///
+/// # Errors
+/// When `url` is not valid.
+pub fn presign_url(
+    credentials: &Credentials,
+    service: &str,
+    method: &str,
+    url: &str,
+    expires_in: Duration,
+    time: SystemTime,
+) -> Result<String, String> {
+    let (_, params) = signature(
+        credentials,
+        &SigningInput {
+            method,
+            url,
+            headers: &[],
+            body: SignableBody::UnsignedPayload,
+            region: crate::aws::LOCAL_REGION,
+            service,
+            time,
+            expires_in: Some(expires_in),
+        },
+        Encoding {
+            percent: PercentEncodingMode::Single,
+            normalization: UriPathNormalizationMode::Disabled,
+        },
+        None,
+    )?;
+    let mut presigned = url.to_owned();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (name, value) in params {
+        presigned.push(separator);
+        separator = '&';
+        presigned.push_str(&name);
+        presigned.push('=');
+        presigned.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+    }
+    Ok(presigned)
 }
 
 /// `20261129T145242Z` → the time it names.
@@ -666,6 +1065,154 @@ mod tests {
             );
         }
         headers
+    }
+
+    #[test]
+    fn a_presigned_url_verifies_until_it_expires_and_not_once_changed() {
+        let keys = Keyring::generate(["reader"]);
+        let credentials = keys.function("reader").expect("credentials").clone();
+        let now = parse_amz_date(&format_amz_date(SystemTime::now())).expect("now");
+        let url = "http://127.0.0.1:4566/bucket/some%20key.txt?x-id=GetObject";
+        let presigned = presign_url(&credentials, "s3", "GET", url, Duration::from_secs(60), now)
+            .expect("presigned");
+        let check = |target: &str, at: SystemTime| {
+            let uri: Uri = target
+                .strip_prefix("http://127.0.0.1:4566")
+                .expect("local")
+                .parse()
+                .expect("uri");
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("127.0.0.1:4566"));
+            let scope = Scope {
+                service: Some("s3"),
+                region: "us-east-1",
+            };
+            keys.verify(
+                &ReceivedRequest {
+                    method: &Method::GET,
+                    uri: &uri,
+                    headers: &headers,
+                    body: b"",
+                },
+                scope,
+                at,
+            )
+        };
+        assert_eq!(
+            check(&presigned, now + Duration::from_secs(59)),
+            Ok(Principal::Function("reader".to_owned()))
+        );
+        assert!(matches!(
+            check(&presigned, now + Duration::from_secs(61)),
+            Err(AuthError::Expired { .. })
+        ));
+        for tampered in [
+            presigned.replace("some%20key", "other%20key"),
+            presigned.replace("X-Amz-Expires=60", "X-Amz-Expires=6000"),
+            presigned.replace("x-id=GetObject", "x-id=PutObject"),
+        ] {
+            assert_eq!(
+                check(&tampered, now).map_err(|error| error.code()),
+                Err("InvalidSignatureException"),
+                "{tampered}"
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_signatures_chain_from_the_request_signature() {
+        let keys = Keyring::generate(["writer"]);
+        let credentials = keys.function("writer").expect("credentials").clone();
+        let now = parse_amz_date(&format_amz_date(SystemTime::now())).expect("now");
+        let url = "http://127.0.0.1:4566/bucket/key";
+        let mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+        let signed = signature(
+            &credentials,
+            &SigningInput {
+                method: "PUT",
+                url,
+                headers: &[("x-amz-content-sha256", mode)],
+                body: SignableBody::Precomputed(mode.to_owned()),
+                region: "us-east-1",
+                service: "s3",
+                time: now,
+                expires_in: None,
+            },
+            Encoding {
+                percent: PercentEncodingMode::Single,
+                normalization: UriPathNormalizationMode::Disabled,
+            },
+            None,
+        )
+        .expect("signed");
+        let mut headers = request_headers(&signed.1, "127.0.0.1:4566");
+        headers.insert("x-amz-content-sha256", HeaderValue::from_static(mode));
+        let uri: Uri = "/bucket/key".parse().expect("uri");
+        let request = ReceivedRequest {
+            method: &Method::PUT,
+            uri: &uri,
+            headers: &headers,
+            body: b"",
+        };
+        let scope = Scope {
+            service: Some("s3"),
+            region: "us-east-1",
+        };
+        // The SDK's own chunk signer makes the signatures.
+        let identity = SdkCredentials::new(
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.clone(),
+            None,
+            None,
+            "test",
+        )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("s3")
+            .time(now)
+            .settings(())
+            .build()
+            .expect("params");
+        let chunks: [&[u8]; 2] = [b"hello ", b""];
+        let mut signatures = Vec::new();
+        let mut previous = signed.0.clone();
+        for chunk in chunks {
+            let next = v4::sign_chunk(
+                &axum::body::Bytes::copy_from_slice(chunk),
+                &previous,
+                &params,
+            )
+            .expect("signed chunk")
+            .signature()
+            .to_owned();
+            signatures.push(next.clone());
+            previous = next;
+        }
+        let sha = |data: &[u8]| -> String {
+            use sha2::Digest;
+            sha2::Sha256::digest(data)
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect()
+        };
+        let mut verifier = keys
+            .verify_streamed(&request, scope, now)
+            .expect("the request verifies")
+            .chunks;
+        assert!(verifier.verify_chunk(&sha(chunks[0]), &signatures[0]));
+        assert!(verifier.verify_chunk(&sha(chunks[1]), &signatures[1]));
+        let mut changed = keys
+            .verify_streamed(&request, scope, now)
+            .expect("the request verifies")
+            .chunks;
+        assert!(!changed.verify_chunk(&sha(b"HELLO "), &signatures[0]));
+        let mut skipped = keys
+            .verify_streamed(&request, scope, now)
+            .expect("the request verifies")
+            .chunks;
+        assert!(!skipped.verify_chunk(&sha(chunks[1]), &signatures[1]));
     }
 
     #[test]
