@@ -137,6 +137,42 @@ pub(crate) enum CliError {
         /// The app's functions, comma-separated.
         available: String,
     },
+    /// A secret name the app does not declare.
+    #[error("the app has no secret `{secret}`")]
+    #[diagnostic(help("its secrets: {available}"))]
+    UnknownSecret {
+        /// The name given.
+        secret: String,
+        /// The app's secrets, comma-separated.
+        available: String,
+    },
+    /// `secret set` read an empty value.
+    #[error("no value for secret `{0}`: standard input or the prompt gave an empty value")]
+    #[diagnostic(help(
+        "pipe the value in (`printf %s \"$VALUE\" | cargo pluto secret set {0}`) or type it at the prompt"
+    ))]
+    EmptySecret(String),
+    /// The local secret store could not be read or written.
+    #[error("the local secret store failed: {0}")]
+    #[diagnostic(help(
+        "set PLUTO_SECRETS_DIR to a writable directory outside the project to keep local secrets there"
+    ))]
+    SecretStore(String),
+    /// `secret set --deployed` for a secret the deployed stack does not have.
+    #[error(
+        "secret `{secret}` is not deployed in stack `{stack}` (no secret `{physical}` in Secrets Manager)"
+    )]
+    #[diagnostic(help(
+        "deploy the stack first: `cargo pluto deploy --stack {stack}`, then set the value"
+    ))]
+    SecretNotDeployed {
+        /// The secret.
+        secret: String,
+        /// The stack.
+        stack: String,
+        /// Its Secrets Manager name.
+        physical: String,
+    },
     /// A function of the app that the deployed stack does not have.
     #[error(
         "function `{function}` is not deployed in stack `{stack}` (no Lambda function `{physical}`)"

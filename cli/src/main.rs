@@ -13,6 +13,7 @@ mod logs;
 mod new;
 mod project;
 mod run;
+mod secret;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +64,9 @@ enum Command {
     /// Print a function's log lines (--follow: as they are written): those of the running
     /// `cargo pluto run` of the stack, or with --deployed, its CloudWatch Logs.
     Logs(logs::LogsArgs),
+    /// Set a secret's value (`#[resource(secret)]`) for `cargo pluto run`, or with --deployed,
+    /// in the stack on AWS; read from standard input or a hidden prompt, never printed.
+    Secret(secret::SecretArgs),
 }
 
 fn main() -> miette::Result<()> {
@@ -77,6 +81,7 @@ fn main() -> miette::Result<()> {
         Command::Destroy(args) => deploy::destroy(&args)?,
         Command::Invoke(args) => invoke::run(&args)?,
         Command::Logs(args) => logs::run(&args)?,
+        Command::Secret(args) => secret::run(&args)?,
     }
     Ok(())
 }
