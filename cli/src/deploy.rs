@@ -78,6 +78,26 @@ impl ApplyArgs {
     }
 }
 
+/// What may happen to data: consent to delete it, and how long deleted secrets stay recoverable.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DataArgs {
+    /// Delete resources that hold data: empty and delete non-empty buckets (every object
+    /// version), delete secrets that have a value and tables that hold items. Without it, a
+    /// plan that would delete data is refused before anything changes, saying what would be
+    /// lost.
+    #[arg(long)]
+    delete_data: bool,
+    /// Days Secrets Manager keeps a deleted secret, recoverable (7 to 30). A deploy that
+    /// declares it again within them restores it.
+    #[arg(
+        long,
+        default_value_t = pluto_aws_engine::secrets::DEFAULT_RECOVERY_WINDOW_DAYS,
+        value_parser = clap::value_parser!(u32).range(7..=30),
+        value_name = "DAYS"
+    )]
+    secret_recovery_days: u32,
+}
+
 /// How to build the app for Lambda.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct BuildArgs {
@@ -114,6 +134,8 @@ pub(crate) struct DeployArgs {
     build: BuildArgs,
     #[command(flatten)]
     apply: ApplyArgs,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 /// Arguments of `cargo pluto destroy`.
@@ -125,6 +147,8 @@ pub(crate) struct DestroyArgs {
     aws: AwsArgs,
     #[command(flatten)]
     apply: ApplyArgs,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -254,9 +278,11 @@ fn show(prepared: &PreparedChange, json: bool) {
     }
 }
 
-/// Shows the plan and asks; `Ok(false)` when the user declines.
+/// Shows the plan and asks; `Ok(false)` when the user declines. A plan that deletes data
+/// without `--delete-data` is refused here, before asking.
 fn confirm(prepared: &PreparedChange, args: &ApplyArgs, verb: &str) -> Result<bool, CliError> {
     show(prepared, args.json);
+    prepared.check_data_loss()?;
     if prepared.plan.is_empty() || args.yes {
         return Ok(true);
     }
@@ -364,25 +390,31 @@ pub(crate) fn plan(args: &PlanArgs) -> Result<(), CliError> {
 }
 
 pub(crate) fn deploy(args: &DeployArgs) -> Result<(), CliError> {
-    let prepared = prepare(
+    let mut prepared = prepare(
         &args.project,
         &args.aws,
         &args.build,
         args.apply.concurrency,
     )?;
+    prepared.engine.secret_recovery_days = args.data.secret_recovery_days;
     let runtime = &prepared.runtime;
     let lock = runtime.block_on(lock(
         &prepared.engine,
         &prepared.names,
         &args.apply.lock_options("deploy"),
     ))?;
-    let result = plan_and_apply(&prepared, &lock, &args.apply);
+    let result = plan_and_apply(&prepared, &lock, &args.apply, &args.data);
     unlock(runtime, lock, result)
 }
 
 /// Plans against AWS, asks, applies, and shows and writes the outputs: the work done under the
 /// lock.
-fn plan_and_apply(prepared: &Prepared, lock: &StackLock, args: &ApplyArgs) -> Result<(), CliError> {
+fn plan_and_apply(
+    prepared: &Prepared,
+    lock: &StackLock,
+    args: &ApplyArgs,
+    data: &DataArgs,
+) -> Result<(), CliError> {
     let Prepared {
         runtime,
         engine,
@@ -390,7 +422,9 @@ fn plan_and_apply(prepared: &Prepared, lock: &StackLock, args: &ApplyArgs) -> Re
         stack_dir,
         names,
     } = prepared;
-    let planned = runtime.block_on(engine.plan_deploy(desired.clone()))?;
+    let planned = runtime
+        .block_on(engine.plan_deploy(desired.clone()))?
+        .delete_data(data.delete_data);
     if !confirm(&planned, args, "Deploy")? {
         eprintln!("[pluto] nothing deployed");
         return Ok(());
@@ -428,7 +462,9 @@ fn plan_and_destroy(
     args: &DestroyArgs,
     outputs: &std::path::Path,
 ) -> Result<(), CliError> {
-    let prepared = runtime.block_on(engine.plan_destroy(names))?;
+    let prepared = runtime
+        .block_on(engine.plan_destroy(names))?
+        .delete_data(args.data.delete_data);
     if prepared.plan.changes.is_empty() {
         eprintln!(
             "[pluto] nothing of stack `{}` of `{}` exists",
@@ -458,7 +494,8 @@ pub(crate) fn destroy(args: &DestroyArgs) -> Result<(), CliError> {
     let names = StackNames::new(&project, &args.project.stack).map_err(CliError::BadStack)?;
     let outputs = args.project.stack_dir(&package_root).join("outputs.json");
     let runtime = runtime()?;
-    let engine = runtime.block_on(engine(&args.aws, args.apply.concurrency))?;
+    let mut engine = runtime.block_on(engine(&args.aws, args.apply.concurrency))?;
+    engine.secret_recovery_days = args.data.secret_recovery_days;
     let lock = runtime.block_on(lock(&engine, &names, &args.apply.lock_options("destroy")))?;
     let result = plan_and_destroy(&runtime, &engine, &names, &lock, args, &outputs);
     unlock(&runtime, lock, result)
@@ -470,7 +507,8 @@ fn human_bytes(bytes: u64) -> String {
     format!("{mib:.1} MiB")
 }
 
-/// The outputs table: one row per function, endpoint and table.
+/// The outputs table: one row per function, endpoint, table, bucket and secret (its name, never
+/// its value).
 pub(crate) fn render_outputs(outputs: &Outputs) -> String {
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
@@ -503,6 +541,33 @@ pub(crate) fn render_outputs(outputs: &Outputs) -> String {
             store.name.clone(),
             store.table_name.clone(),
             "DynamoDB table".to_owned(),
+        ]);
+    }
+    for bucket in &outputs.buckets {
+        table.add_row([
+            "bucket".to_owned(),
+            bucket.name.clone(),
+            bucket.bucket_name.clone(),
+            if bucket.versioning {
+                "S3 bucket, private, versioned".to_owned()
+            } else {
+                "S3 bucket, private".to_owned()
+            },
+        ]);
+    }
+    for secret in &outputs.secrets {
+        table.add_row([
+            "secret".to_owned(),
+            secret.name.clone(),
+            secret.secret_name.clone(),
+            if secret.has_value {
+                "Secrets Manager, value set".to_owned()
+            } else {
+                format!(
+                    "Secrets Manager, NO VALUE: run `cargo pluto secret set {} --deployed`",
+                    secret.name
+                )
+            },
         ]);
     }
     table.to_string()
@@ -544,6 +609,46 @@ mod tests {
             forget
                 .trim_end()
                 .ends_with("https://forget.lambda-url.us-east-1.on.aws/ (public)"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn outputs_list_buckets_and_secrets_by_name_only() {
+        use pluto_aws_engine::engine::{BucketOutput, SecretOutput};
+        let outputs = Outputs {
+            buckets: vec![BucketOutput {
+                name: "docs".to_owned(),
+                bucket_name: "app-dev-docs-1a2b3c4d".to_owned(),
+                versioning: true,
+            }],
+            secrets: vec![
+                SecretOutput {
+                    name: "api-key".to_owned(),
+                    secret_name: "app-dev-api-key".to_owned(),
+                    has_value: true,
+                },
+                SecretOutput {
+                    name: "hf-token".to_owned(),
+                    secret_name: "app-dev-hf-token".to_owned(),
+                    has_value: false,
+                },
+            ],
+            ..Outputs::default()
+        };
+        let table = render_outputs(&outputs);
+        let row = |name: &str| {
+            table
+                .lines()
+                .find(|line| line.contains(name))
+                .unwrap_or_else(|| panic!("a row for {name}: {table}"))
+                .to_owned()
+        };
+        assert!(row("docs").contains("app-dev-docs-1a2b3c4d"), "{table}");
+        assert!(row("docs").contains("versioned"), "{table}");
+        assert!(row("api-key").contains("value set"), "{table}");
+        assert!(
+            row("hf-token").contains("cargo pluto secret set hf-token --deployed"),
             "{table}"
         );
     }

@@ -146,33 +146,54 @@ pub(crate) enum CliError {
         /// The app's secrets, comma-separated.
         available: String,
     },
+    /// A bucket name the app does not declare.
+    #[error("the app has no bucket `{bucket}`")]
+    #[diagnostic(help("its buckets: {available}"))]
+    UnknownBucket {
+        /// The name given.
+        bucket: String,
+        /// The app's buckets, comma-separated.
+        available: String,
+    },
+    /// `bucket upload` of a folder with no (non-hidden) file.
+    #[error("{} has no file to upload", .0.display())]
+    #[diagnostic(help("give a folder with the files to store, e.g. text files for a QA library"))]
+    NothingToUpload(PathBuf),
+    /// `bucket upload --deployed` into a bucket the deployed stack does not have.
+    #[error("bucket `{bucket}` is not deployed in stack `{stack}` (no S3 bucket `{physical}`)")]
+    #[diagnostic(help("deploy the stack first: `cargo pluto deploy --stack {stack}`"))]
+    BucketNotDeployed {
+        /// The bucket.
+        bucket: String,
+        /// The stack.
+        stack: String,
+        /// Its S3 name.
+        physical: String,
+    },
     /// `secret set` read an empty value.
     #[error("no value for secret `{0}`: standard input or the prompt gave an empty value")]
     #[diagnostic(help(
         "pipe the value in (`printf %s \"$VALUE\" | cargo pluto secret set {0}`) or type it at the prompt"
     ))]
     EmptySecret(String),
+    /// `secret set` read a value larger than Secrets Manager stores.
+    #[error(
+        "the value of secret `{secret}` is {bytes} bytes or more: Secrets Manager stores at most {} bytes",
+        pluto_spec::limits::SECRET_VALUE_MAX_BYTES
+    )]
+    #[diagnostic(help("keep large data in a bucket and the secret small (a key, a token)"))]
+    SecretTooLarge {
+        /// The secret.
+        secret: String,
+        /// The value's size as read.
+        bytes: usize,
+    },
     /// The local secret store could not be read or written.
     #[error("the local secret store failed: {0}")]
     #[diagnostic(help(
         "set PLUTO_SECRETS_DIR to a writable directory outside the project to keep local secrets there"
     ))]
     SecretStore(String),
-    /// `secret set --deployed` for a secret the deployed stack does not have.
-    #[error(
-        "secret `{secret}` is not deployed in stack `{stack}` (no secret `{physical}` in Secrets Manager)"
-    )]
-    #[diagnostic(help(
-        "deploy the stack first: `cargo pluto deploy --stack {stack}`, then set the value"
-    ))]
-    SecretNotDeployed {
-        /// The secret.
-        secret: String,
-        /// The stack.
-        stack: String,
-        /// Its Secrets Manager name.
-        physical: String,
-    },
     /// A function of the app that the deployed stack does not have.
     #[error(
         "function `{function}` is not deployed in stack `{stack}` (no Lambda function `{physical}`)"

@@ -3,6 +3,7 @@
 //! Cargo runs `cargo-pluto pluto <args>` for `cargo pluto <args>`. Each subcommand lives in its
 //! own module; errors are reported by miette with what to do about them.
 
+mod bucket;
 mod deduce;
 mod deploy;
 mod error;
@@ -64,6 +65,9 @@ enum Command {
     /// Print a function's log lines (--follow: as they are written): those of the running
     /// `cargo pluto run` of the stack, or with --deployed, its CloudWatch Logs.
     Logs(logs::LogsArgs),
+    /// Upload a folder's files into a bucket (`#[resource(bucket)]`), one object each: into the
+    /// running `cargo pluto run` of the stack, or with --deployed, the bucket on AWS.
+    Bucket(bucket::BucketArgs),
     /// Set a secret's value (`#[resource(secret)]`) for `cargo pluto run`, or with --deployed,
     /// in the stack on AWS; read from standard input or a hidden prompt, never printed.
     Secret(secret::SecretArgs),
@@ -81,6 +85,7 @@ fn main() -> miette::Result<()> {
         Command::Destroy(args) => deploy::destroy(&args)?,
         Command::Invoke(args) => invoke::run(&args)?,
         Command::Logs(args) => logs::run(&args)?,
+        Command::Bucket(args) => bucket::run(&args)?,
         Command::Secret(args) => secret::run(&args)?,
     }
     Ok(())

@@ -17,7 +17,7 @@ pub(crate) struct ProjectArgs {
     #[arg(short, long, value_name = "NAME")]
     pub(crate) package: Option<String>,
     /// The stack (an independent copy of the app, e.g. `dev` or `prod`).
-    #[arg(long, default_value = "dev", value_name = "NAME")]
+    #[arg(long, default_value = pluto_spec::contract::DEFAULT_STACK, value_name = "NAME")]
     pub(crate) stack: String,
     /// The app's binary target, when the package has several (default: its `default-run`, or
     /// the one named like the package). Only its functions are deduced and deployed.
@@ -111,4 +111,33 @@ pub(crate) fn write_atomically(path: &Path, contents: &str) -> Result<(), CliErr
     let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&temporary, contents).map_err(error)?;
     std::fs::rename(&temporary, path).map_err(error)
+}
+
+/// Checks that the app declares a resource of `kind` named `name`; if not, the error lists the
+/// ones it declares (or how to declare one), made by `unknown(name, available)`.
+pub(crate) fn check_declared(
+    architecture: &pluto_model::Architecture,
+    kind: pluto_spec::ResourceKind,
+    name: &str,
+    unknown: impl FnOnce(String, String) -> CliError,
+) -> Result<(), CliError> {
+    let declared: Vec<&str> = architecture
+        .resources
+        .iter()
+        .filter(|resource| resource.spec.kind() == kind)
+        .map(|resource| resource.spec.name())
+        .collect();
+    if declared.contains(&name) {
+        return Ok(());
+    }
+    let available = if declared.is_empty() {
+        format!(
+            "none: declare one with `#[resource({})] fn name() -> {};`",
+            kind.keyword(),
+            kind.handle_type().unwrap_or_default()
+        )
+    } else {
+        declared.join(", ")
+    };
+    Err(unknown(name.to_owned(), available))
 }

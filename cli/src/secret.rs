@@ -7,10 +7,11 @@
 //! never printed, logged, written under `.pluto/` or put in an error message.
 
 use crate::error::CliError;
-use crate::invoke::{TargetArgs, aws_failure};
-use crate::project::ProjectArgs;
-use pluto_model::ResourceSpec;
+use crate::invoke::TargetArgs;
+use crate::project::{ProjectArgs, check_declared};
 use pluto_model::naming::StackNames;
+use pluto_spec::ResourceKind;
+use pluto_spec::limits::SECRET_VALUE_MAX_BYTES;
 use std::io::{IsTerminal, Read};
 
 /// Arguments of `cargo pluto secret`.
@@ -48,22 +49,12 @@ pub(crate) fn run(args: &SecretArgs) -> Result<(), CliError> {
 fn set(args: &SetArgs) -> Result<(), CliError> {
     let deduction = args.project.deduce()?;
     let architecture = &deduction.architecture;
-    let secrets: Vec<&str> = architecture
-        .resources
-        .iter()
-        .filter(|resource| matches!(resource.spec, ResourceSpec::Secret(_)))
-        .map(|resource| resource.spec.name())
-        .collect();
-    if !secrets.contains(&args.name.as_str()) {
-        return Err(CliError::UnknownSecret {
-            secret: args.name.clone(),
-            available: if secrets.is_empty() {
-                "none: declare one with `#[resource(secret)] fn name() -> Secret;`".to_owned()
-            } else {
-                secrets.join(", ")
-            },
-        });
-    }
+    check_declared(
+        architecture,
+        ResourceKind::Secret,
+        &args.name,
+        |secret, available| CliError::UnknownSecret { secret, available },
+    )?;
     let names =
         StackNames::new(&architecture.project, &args.project.stack).map_err(CliError::BadStack)?;
     let value = read_value(&args.name)?;
@@ -110,7 +101,9 @@ fn read_value(name: &str) -> Result<String, CliError> {
         )?
     } else {
         let mut value = String::new();
+        // One byte more than a value may have (plus a newline), so too large is still seen.
         std::io::stdin()
+            .take(SECRET_VALUE_MAX_BYTES as u64 + 3)
             .read_to_string(&mut value)
             .map_err(|source| CliError::Read {
                 what: "the secret's value from standard input".to_owned(),
@@ -128,38 +121,20 @@ fn read_value(name: &str) -> Result<String, CliError> {
     if value.is_empty() {
         return Err(CliError::EmptySecret(name.to_owned()));
     }
+    if value.len() > SECRET_VALUE_MAX_BYTES {
+        return Err(CliError::SecretTooLarge {
+            secret: name.to_owned(),
+            bytes: value.len(),
+        });
+    }
     Ok(value)
 }
 
-/// `PutSecretValue` on the stack's deployed secret.
+/// `PutSecretValue` on the stack's deployed secret, through the engine (which checks that the
+/// secret is the stack's and not scheduled for deletion, and keeps the value out of its errors).
 async fn put_deployed(args: &SetArgs, names: &StackNames, value: &str) -> Result<(), CliError> {
     let config = args.target.aws_config().await?;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let physical = names.secret(&args.name);
-    match client
-        .put_secret_value()
-        .secret_id(&physical)
-        .secret_string(value)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|error| error.is_resource_not_found_exception()) =>
-        {
-            Err(CliError::SecretNotDeployed {
-                secret: args.name.clone(),
-                stack: names.stack().to_owned(),
-                physical,
-            })
-        }
-        // AWS's message names the secret and the error, never the value sent.
-        Err(error) => Err(aws_failure(
-            "secretsmanager:PutSecretValue",
-            format!("secret {physical}"),
-            &error,
-        )),
-    }
+    let engine = pluto_aws_engine::Engine::new(pluto_aws_engine::from_config(&config).await?);
+    engine.put_secret_value(names, &args.name, value).await?;
+    Ok(())
 }

@@ -16,11 +16,11 @@
 //!
 //! Generated code refers to the runtime as `::pluto`.
 
+use pluto_spec::DeclaredSpec;
 use pluto_spec::parse::{
     FnItem, HandlerOutput, HandlerSignature, check_handle_declaration, check_handler,
     parse_resource_args, rust_name, type_text,
 };
-use pluto_spec::DeclaredSpec;
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
@@ -87,9 +87,7 @@ fn expand_resource(args: TokenStream2, item_tokens: TokenStream2) -> TokenStream
             DeclaredSpec::Sagemaker(_)
             | DeclaredSpec::KvStore(_)
             | DeclaredSpec::Bucket(_)
-            | DeclaredSpec::Secret(_) => {
-                expand_handle_declaration(&spec, &item, name_span)
-            }
+            | DeclaredSpec::Secret(_) => expand_handle_declaration(&spec, &item, name_span),
             DeclaredSpec::Function(_) => expand_handler(&spec, &item, name_span),
         }
     });

@@ -9,8 +9,8 @@
 //! JSON.
 
 use crate::architecture::Function;
-use crate::operation::Operation;
 use crate::naming::StackNames;
+use crate::operation::Operation;
 use pluto_spec::{ResourceKind, SagemakerSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -172,7 +172,9 @@ impl AwsTarget {
             ResourceKind::Bucket => format!("arn:{}:s3:::{physical}", self.partition),
             // Secrets Manager appends `-` and 6 random characters to a secret's name in its ARN;
             // `??????` matches exactly those, so the policy names this secret and no other.
-            ResourceKind::Secret => self.arn("secretsmanager", &format!("secret:{physical}-??????")),
+            ResourceKind::Secret => {
+                self.arn("secretsmanager", &format!("secret:{physical}-??????"))
+            }
         }
     }
 
@@ -384,7 +386,9 @@ fn camel_case(logical: &str) -> String {
 
 /// The execution policy of a function: one statement per granted resource with the actions of
 /// every operation granted on it (sorted, deduplicated) on that resource's exact ARN, then a `Logs`
-/// statement on the function's own log group ([`FUNCTION_LOG_ACTIONS`]).
+/// statement on the function's own log group ([`FUNCTION_LOG_ACTIONS`]). A bucket can need two:
+/// its objects' actions on `bucket/*`, and `s3:ListBucket` on the bucket, which listing needs and
+/// reading too ([`Operation::bucket_actions_needed`]).
 ///
 /// Sids are the kind and the camel-cased logical name (`KvStoreChatHistory`). Two names that
 /// camel-case alike (`a-1` and `a1`) both get the first 8 hex digits of the SHA-256 of their
@@ -414,6 +418,14 @@ pub fn function_policy(
             .or_insert_with(|| (grant.operation, BTreeSet::new()))
             .1
             .extend(grant.operation.iam_actions().iter().copied());
+        let on_bucket = grant.operation.bucket_actions_needed();
+        if !on_bucket.is_empty() {
+            granted
+                .entry((ResourceKind::Bucket, grant.resource.name.as_str(), false))
+                .or_insert_with(|| (Operation::BucketList, BTreeSet::new()))
+                .1
+                .extend(on_bucket.iter().copied());
+        }
     }
 
     let base_sid = |kind: ResourceKind, logical: &str, objects: bool| {
@@ -779,8 +791,20 @@ mod tests {
                 assert_eq!(policy.statement.len(), 1, "{operation:?}: only the logs");
                 continue;
             }
-            assert_eq!(policy.statement.len(), 2);
-            let statement = &policy.statement[0];
+            // A read also needs `s3:ListBucket` on the bucket, in a statement before the objects'.
+            let needed = operation.bucket_actions_needed();
+            assert_eq!(policy.statement.len(), 2 + usize::from(!needed.is_empty()));
+            if !needed.is_empty() {
+                let bucket = &policy.statement[0];
+                assert_eq!(bucket.action, needed);
+                assert_eq!(
+                    bucket.resource,
+                    Some(OneOrMany::Many(vec![
+                        target().physical_arn(kind, &names().resource(kind, "r"))
+                    ]))
+                );
+            }
+            let statement = &policy.statement[usize::from(!needed.is_empty())];
             assert_eq!(statement.action, operation.iam_actions());
             assert_eq!(
                 statement.resource,
@@ -788,7 +812,11 @@ mod tests {
                     target().operation_arn(operation, &names().resource(kind, "r"))
                 ]))
             );
-            let objects = if operation.on_objects() { "Objects" } else { "" };
+            let objects = if operation.on_objects() {
+                "Objects"
+            } else {
+                ""
+            };
             assert_eq!(
                 statement.sid.as_deref(),
                 Some(format!("{}R{objects}", sid_prefix(kind)).as_str())

@@ -775,8 +775,14 @@ mod tests {
             assert_eq!(name, here.clone().bucket(logical));
         }
         assert_eq!(
-            StackNames::new("app", "dev").unwrap().in_account("123456789012", "us-east-1").bucket("docs"),
-            format!("app-dev-docs-{}", hash_hex("app-dev-docs@123456789012/us-east-1"))
+            StackNames::new("app", "dev")
+                .unwrap()
+                .in_account("123456789012", "us-east-1")
+                .bucket("docs"),
+            format!(
+                "app-dev-docs-{}",
+                hash_hex("app-dev-docs@123456789012/us-east-1")
+            )
         );
     }
 }

@@ -212,6 +212,17 @@ impl Operation {
         }
     }
 
+    /// IAM actions an operation needs on its bucket besides its own, which the policy grants with
+    /// it: reading a key answers `404 NoSuchKey` (so `get` is `Ok(None)`) only to a caller that may
+    /// list the bucket; without `s3:ListBucket`, S3 answers a missing key with `403 AccessDenied`,
+    /// which could not be told from a denial.
+    pub fn bucket_actions_needed(self) -> &'static [&'static str] {
+        match self {
+            Self::BucketGet => &["s3:ListBucket"],
+            _ => &[],
+        }
+    }
+
     /// Whether the operation acts on a bucket's objects (IAM resource `arn:…:s3:::bucket/*`)
     /// rather than on the bucket itself (`arn:…:s3:::bucket`, which `s3:ListBucket` names).
     pub fn on_objects(self) -> bool {

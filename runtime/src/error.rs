@@ -75,8 +75,9 @@ pub enum ClientError {
     },
     /// The secret has no value yet (or is not deployed): it is set with `cargo pluto secret set`.
     #[error(
-        "secret `{resource}` has no value: set it with `cargo pluto secret set {resource}` \
-         (reads the value from stdin or a hidden prompt; deployed stacks: add `--stack {stack}`)"
+        "secret `{resource}` has no value: set it with `cargo pluto secret set {resource} --stack \
+         {stack}` (reads the value from stdin or a hidden prompt; add `--deployed` for the stack \
+         on AWS)"
     )]
     SecretUnset {
         /// The secret's logical name.

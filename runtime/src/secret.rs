@@ -10,7 +10,7 @@ use crate::client::{describe_sdk_error, physical_name, secrets_manager};
 use crate::error::ClientError;
 use pluto_model::Operation;
 use pluto_spec::ResourceKind;
-use pluto_spec::contract::{SECRET_CACHE_TTL_S, STACK_ENV};
+use pluto_spec::contract::{DEFAULT_STACK, SECRET_CACHE_TTL_S, STACK_ENV};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -69,7 +69,7 @@ impl Secret {
             {
                 return Err(ClientError::SecretUnset {
                     resource: self.name.to_owned(),
-                    stack: std::env::var(STACK_ENV).unwrap_or_else(|_| "dev".to_owned()),
+                    stack: std::env::var(STACK_ENV).unwrap_or_else(|_| DEFAULT_STACK.to_owned()),
                 });
             }
             Err(error) => {

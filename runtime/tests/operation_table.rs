@@ -5,9 +5,9 @@
 
 use pluto::chain::SageMakerLlm;
 use pluto::{Bucket, Function, KvStore, SageMaker, Secret};
-use std::time::Duration;
 use pluto_model::operation::{HANDLE_METHODS, HANDLE_METHODS_WITHOUT_OPERATION, RUNTIME_CONSUMERS};
 use pluto_spec::ResourceKind;
+use std::time::Duration;
 
 /// Takes a closure that calls a method, never running it: it exists for the compiler's check.
 fn check<T>(_call: impl FnOnce() -> T) {}

@@ -23,6 +23,13 @@ before running moto's own server main with the same arguments as `moto_server` (
   other result is sent as it is, in one `PayloadPart`. `python server.py --self-check` checks
   the encoding against botocore's event-stream decoder.
 
+- S3 `CreateBucket` with tags (`CreateBucketConfiguration.Tags`, which AWS accepts for general
+  purpose buckets and the engine uses so a bucket is never left untagged): moto ignores them;
+  here they become the bucket's tag set, as `PutBucketTagging` would make it;
+- S3 `GetBucketVersioning` answered as AWS answers it: moto names the XML root after the action
+  (`GetBucketVersioningResponse`), which the Rust SDK refuses (it expects
+  `VersioningConfiguration`, with no `Status` when versioning was never enabled).
+
 - Lambda `Invoke` in moto's "simple" backend (no Docker; chosen server-wide with
   `POST /moto-api/config` `{"lambda": {"use_docker": false}}`) as AWS answers it: a function that
   does not exist is a `ResourceNotFoundException` (moto answers every name), and a queued result
@@ -53,6 +60,7 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.s3.responses import S3Response
 from moto.sagemakerruntime import urls as sagemaker_runtime_urls
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.server import main
@@ -281,6 +289,50 @@ def simple_invoke(
     return result.encode("utf-8") if isinstance(result, str) else bytes(result)
 
 
+_ORIGINAL_BUCKET_PUT = S3Response._bucket_response_put
+
+
+def create_bucket_tags(body: bytes | str | None) -> dict[str, str]:
+    """The tags of a `CreateBucket` request body (`CreateBucketConfiguration.Tags.Tag`)."""
+    if not body:
+        return {}
+    import xmltodict
+
+    try:
+        config = xmltodict.parse(body).get("CreateBucketConfiguration") or {}
+    except Exception:  # noqa: BLE001 - not XML: no tags, moto answers as it does
+        return {}
+    tags = (config.get("Tags") or {}).get("Tag") or []
+    if isinstance(tags, dict):
+        tags = [tags]
+    return {tag["Key"]: tag.get("Value") or "" for tag in tags}
+
+
+def bucket_response_put(
+    self: S3Response, request: Any, bucket_name: str, querystring: dict[str, Any]
+) -> Any:
+    """moto's bucket PUT, plus: the tags of a `CreateBucket` (a PUT without a subresource)."""
+    result = _ORIGINAL_BUCKET_PUT(self, request, bucket_name, querystring)
+    if not querystring:
+        tags = create_bucket_tags(self.body)
+        if tags:
+            self.backend.put_bucket_tagging(bucket_name, tags)
+    return result
+
+
+def get_bucket_versioning(self: S3Response) -> TYPE_RESPONSE:
+    """The bucket's versioning as AWS answers it (root `VersioningConfiguration`)."""
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    self.data["Action"] = "GetBucketVersioning"
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        + (f"<Status>{status}</Status>" if status else "")
+        + "</VersioningConfiguration>"
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
 _ORIGINAL_INFER_HOST = DomainDispatcherApplication.infer_service_region_host
 
 
@@ -324,6 +376,13 @@ def self_check() -> None:
     buffer = EventStreamBuffer()
     buffer.add_data(payload_part(b"plain bytes"))
     assert [message.payload for message in buffer] == [b"plain bytes"]
+    body = (
+        '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Tags>'
+        "<Tag><Key>pluto:stack</Key><Value>dev</Value></Tag>"
+        "<Tag><Key>pluto:project</Key><Value>app</Value></Tag></Tags></CreateBucketConfiguration>"
+    )
+    assert create_bucket_tags(body) == {"pluto:stack": "dev", "pluto:project": "app"}
+    assert create_bucket_tags(b"") == {}
 
 
 def patch() -> None:
@@ -341,6 +400,8 @@ def patch() -> None:
     ] = sagemaker_runtime_urls.response.dispatch
     DomainDispatcherApplication.infer_service_region_host = infer_service_region_host  # type: ignore[method-assign]
     LambdaSimpleBackend.invoke = simple_invoke  # type: ignore[method-assign]
+    S3Response._bucket_response_put = bucket_response_put  # type: ignore[method-assign]
+    S3Response.get_bucket_versioning = get_bucket_versioning  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -124,7 +124,10 @@ pub async fn reset_moto(endpoint: &str) {
 /// (trust policy, inline and attached policies, tags) and customer managed policy; every Lambda
 /// function (configuration, code hash, environment, tags, Function URL, resource-policy
 /// statements); every DynamoDB table (keys, billing, tags); every SageMaker model, endpoint
-/// configuration and endpoint (with their fields and tags). Volatile fields (timestamps, ids,
+/// configuration and endpoint (with their fields and tags); every S3 bucket (tags, Block Public
+/// Access, ownership, encryption, versioning, object keys with sizes and versions) and every
+/// Secrets Manager secret not scheduled for deletion (description, tags, how many versions it has
+/// — never a value). Volatile fields (timestamps, ids,
 /// revisions, the random host of Function URLs) are left out, and lists are sorted without
 /// removing repeats, so two snapshots of the same state are equal and comparing whole snapshots
 /// shows duplicates and orphans as well as wrong values. Read through `aws` (best connected to
@@ -141,6 +144,8 @@ pub async fn account_state(aws: &pluto_aws_engine::Aws) -> Value {
         "sagemaker_models": sagemaker_models(aws).await,
         "sagemaker_endpoint_configs": sagemaker_endpoint_configs(aws).await,
         "sagemaker_endpoints": sagemaker_endpoints(aws).await,
+        "s3_buckets": s3_buckets(aws).await,
+        "secrets": secrets(aws).await,
     })
 }
 
@@ -618,4 +623,132 @@ async fn sagemaker_endpoints(aws: &pluto_aws_engine::Aws) -> Value {
         }));
     }
     sorted(endpoints)
+}
+
+async fn s3_buckets(aws: &pluto_aws_engine::Aws) -> Value {
+    let listed = aws.s3.list_buckets().send().await.expect("s3:ListBuckets");
+    let mut buckets = Vec::new();
+    for bucket in listed.buckets() {
+        let name = bucket.name().unwrap_or_default();
+        let tags: BTreeMap<String, String> =
+            match aws.s3.get_bucket_tagging().bucket(name).send().await {
+                Ok(tagging) => tagging
+                    .tag_set()
+                    .iter()
+                    .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+                    .collect(),
+                Err(_) => BTreeMap::new(),
+            };
+        let block = aws
+            .s3
+            .get_public_access_block()
+            .bucket(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|output| output.public_access_block_configuration)
+            .map(|config| {
+                json!([
+                    config.block_public_acls,
+                    config.ignore_public_acls,
+                    config.block_public_policy,
+                    config.restrict_public_buckets
+                ])
+            });
+        let ownership = aws
+            .s3
+            .get_bucket_ownership_controls()
+            .bucket(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|output| output.ownership_controls)
+            .map(|controls| {
+                controls
+                    .rules()
+                    .iter()
+                    .map(|rule| rule.object_ownership().as_str().to_owned())
+                    .collect::<Vec<_>>()
+            });
+        let encryption = aws
+            .s3
+            .get_bucket_encryption()
+            .bucket(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|output| output.server_side_encryption_configuration)
+            .map(|config| {
+                config
+                    .rules()
+                    .iter()
+                    .filter_map(|rule| rule.apply_server_side_encryption_by_default())
+                    .map(|default| default.sse_algorithm().as_str().to_owned())
+                    .collect::<Vec<_>>()
+            });
+        let versioning = aws
+            .s3
+            .get_bucket_versioning()
+            .bucket(name)
+            .send()
+            .await
+            .expect("s3:GetBucketVersioning")
+            .status()
+            .map(|status| status.as_str().to_owned());
+        let versions = aws
+            .s3
+            .list_object_versions()
+            .bucket(name)
+            .send()
+            .await
+            .expect("s3:ListObjectVersions");
+        let objects: Vec<Value> = versions
+            .versions()
+            .iter()
+            .map(|version| json!({"key": version.key(), "size": version.size()}))
+            .collect();
+        buckets.push(json!({
+            "name": name,
+            "tags": tags,
+            "public_access_block": block,
+            "ownership": ownership,
+            "encryption": encryption,
+            "versioning": versioning,
+            "objects": sorted(objects),
+            "delete_markers": versions.delete_markers().len(),
+        }));
+    }
+    sorted(buckets)
+}
+
+async fn secrets(aws: &pluto_aws_engine::Aws) -> Value {
+    let mut secrets = Vec::new();
+    let mut next = None;
+    loop {
+        let page = aws
+            .secretsmanager
+            .list_secrets()
+            .set_next_token(next)
+            .send()
+            .await
+            .expect("secretsmanager:ListSecrets");
+        for secret in page.secret_list() {
+            let tags: BTreeMap<&str, &str> = secret
+                .tags()
+                .iter()
+                .filter_map(|tag| Some((tag.key()?, tag.value()?)))
+                .collect();
+            secrets.push(json!({
+                "name": secret.name(),
+                "description": secret.description(),
+                "tags": tags,
+                "versions": secret.secret_versions_to_stages().map_or(0, |versions| versions.len()),
+            }));
+        }
+        match page.next_token {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    sorted(secrets)
 }

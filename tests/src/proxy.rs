@@ -5,7 +5,8 @@
 //! - an error answer instead of forwarding ([`Fault`], or the service's own throttling or 5xx
 //!   error: [`Injection::Throttle`], [`Injection::ServerError`], [`Injection::Unavailable`]),
 //!   written in the protocol of the request — awsJson (DynamoDB, SageMaker: `__type`), restJson
-//!   (Lambda: `x-amzn-ErrorType`), awsQuery (IAM, STS: an XML `ErrorResponse`) — so the SDK reads
+//!   (Lambda: `x-amzn-ErrorType`), awsQuery (IAM, STS: an XML `ErrorResponse`), restXml (S3: an
+//!   XML `Error`; Secrets Manager is awsJson) — so the SDK reads
 //!   its code and classifies it as it would AWS's;
 //! - a connection dropped before forwarding ([`Injection::Drop`]): no answer at all, and the
 //!   request never reached moto;
@@ -70,10 +71,12 @@ pub enum Injection {
     /// Answers with this error; the request does not reach moto.
     Answer(Fault),
     /// Answers with the service's throttling error: 400 `Throttling` (IAM, STS), 429
-    /// `TooManyRequestsException` (Lambda), 400 `ThrottlingException` (DynamoDB, SageMaker).
+    /// `TooManyRequestsException` (Lambda), 503 `SlowDown` (S3), 400 `ThrottlingException`
+    /// (DynamoDB, SageMaker, Secrets Manager).
     Throttle,
     /// Answers with 500 and the service's internal error code (`ServiceFailure` for IAM,
-    /// `ServiceException` for Lambda, `InternalServerError` for DynamoDB, else `InternalFailure`).
+    /// `ServiceException` for Lambda, `InternalServerError` for DynamoDB, `InternalError` for S3,
+    /// else `InternalFailure`).
     ServerError,
     /// Answers with 503 `ServiceUnavailable`.
     Unavailable,
@@ -489,6 +492,7 @@ fn throttling(seen: &Seen) -> Fault {
     match seen.service.as_str() {
         "iam" | "sts" => Fault::new(400, "Throttling", "Rate exceeded"),
         "lambda" => Fault::new(429, "TooManyRequestsException", "Rate exceeded"),
+        "s3" => Fault::new(503, "SlowDown", "Please reduce your request rate."),
         "dynamodb" => Fault::new(
             400,
             "ThrottlingException",
@@ -504,6 +508,7 @@ fn server_error(seen: &Seen) -> Fault {
         "iam" => "ServiceFailure",
         "lambda" => "ServiceException",
         "dynamodb" => "InternalServerError",
+        "s3" => "InternalError",
         _ => "InternalFailure",
     };
     Fault::new(
@@ -530,6 +535,14 @@ fn error_answer(request: &Request, seen: &Seen, fault: &Fault) -> Answer {
         // awsJson 1.0 / 1.1: the code in `__type`.
         headers.push(("content-type".to_owned(), content_type.to_owned()));
         serde_json::json!({"__type": fault.code, "message": fault.message}).to_string()
+    } else if seen.service == "s3" {
+        // restXml (S3): an XML `Error` at the root.
+        headers.push(("content-type".to_owned(), "application/xml".to_owned()));
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{request_id}</RequestId></Error>",
+            xml_escape(&fault.code),
+            xml_escape(&fault.message)
+        )
     } else if let Some(version) = request.form("Action").and(request.form("Version")) {
         // awsQuery: an XML ErrorResponse.
         headers.push(("content-type".to_owned(), "text/xml".to_owned()));

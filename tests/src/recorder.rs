@@ -26,9 +26,9 @@ pub struct RecordedCall {
 
 impl RecordedCall {
     /// Whether the call changes something: everything but `Get*`, `List*`, `Describe*` (and so
-    /// `GetCallerIdentity`), the rule of the engine's `ApiCall::is_mutating`.
+    /// `GetCallerIdentity`), `Head*` and `Scan`, the rule of the engine's `ApiCall::is_mutating`.
     pub fn is_mutating(&self) -> bool {
-        !["Get", "List", "Describe"]
+        !["Get", "List", "Describe", "Head", "Scan"]
             .iter()
             .any(|prefix| self.operation.starts_with(prefix))
     }
@@ -204,9 +204,10 @@ pub fn parse_line(line: &str) -> Result<RecordedCall, String> {
         });
     }
 
-    // REST (Lambda): method and path.
+    // REST (Lambda, S3): method and path.
     let rest = match signing_name {
         Some("lambda") => lambda_operation(&entry.method, path),
+        Some("s3") => s3_operation(&entry.method, path, query),
         _ => None,
     };
     Ok(match rest {
@@ -256,6 +257,8 @@ fn sdk_service_name(signing_name: &str) -> String {
         "dynamodb" => "DynamoDB",
         "sagemaker" => "SageMaker",
         "sts" => "STS",
+        "s3" => "S3",
+        "secretsmanager" => "Secrets Manager",
         other => other,
     }
     .to_owned()
@@ -293,6 +296,70 @@ fn decode(segment: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// S3's REST API, path-style (`/BUCKET/KEY?SUBRESOURCE`): the SDK's operation name and the
+/// bucket, from method, path and the query's subresource.
+fn s3_operation(method: &str, path: &str, query: &str) -> Option<(&'static str, Option<String>)> {
+    let (bucket, key) = match path.trim_start_matches('/').split_once('/') {
+        Some((bucket, key)) => (decode(bucket), Some(key).filter(|key| !key.is_empty())),
+        None => (decode(path.trim_start_matches('/')), None),
+    };
+    if bucket.is_empty() {
+        return (method == "GET").then_some(("ListBuckets", None));
+    }
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(name))
+    };
+    let bucket_operation = |subresources: &[(&str, &'static str)], plain: &'static str| {
+        subresources
+            .iter()
+            .find(|(name, _)| has(name))
+            .map_or(plain, |(_, operation)| *operation)
+    };
+    let operation = match (method, key) {
+        ("GET", Some(_)) => "GetObject",
+        ("PUT", Some(_)) => "PutObject",
+        ("DELETE", Some(_)) => "DeleteObject",
+        ("HEAD", Some(_)) => "HeadObject",
+        ("HEAD", None) => "HeadBucket",
+        ("POST", None) if has("delete") => "DeleteObjects",
+        ("GET", None) => bucket_operation(
+            &[
+                ("tagging", "GetBucketTagging"),
+                ("publicAccessBlock", "GetPublicAccessBlock"),
+                ("ownershipControls", "GetBucketOwnershipControls"),
+                ("encryption", "GetBucketEncryption"),
+                ("versioning", "GetBucketVersioning"),
+                ("versions", "ListObjectVersions"),
+                ("location", "GetBucketLocation"),
+            ],
+            "ListObjects",
+        ),
+        ("PUT", None) => bucket_operation(
+            &[
+                ("tagging", "PutBucketTagging"),
+                ("publicAccessBlock", "PutPublicAccessBlock"),
+                ("ownershipControls", "PutBucketOwnershipControls"),
+                ("encryption", "PutBucketEncryption"),
+                ("versioning", "PutBucketVersioning"),
+            ],
+            "CreateBucket",
+        ),
+        ("DELETE", None) => bucket_operation(
+            &[
+                ("tagging", "DeleteBucketTagging"),
+                ("publicAccessBlock", "DeletePublicAccessBlock"),
+                ("ownershipControls", "DeleteBucketOwnershipControls"),
+                ("encryption", "DeleteBucketEncryption"),
+            ],
+            "DeleteBucket",
+        ),
+        _ => return None,
+    };
+    Some((operation, Some(bucket)))
 }
 
 /// Lambda's REST API: the SDK's operation name and the function, from method and path.
@@ -439,6 +506,52 @@ mod tests {
         assert!(put.is_mutating());
         assert_eq!(put.to_string(), "DynamoDB:PutItem pluto-locks");
         assert_eq!(put.call(), "DynamoDB:PutItem");
+    }
+
+    #[test]
+    fn s3_calls_are_named_by_method_path_and_subresource() {
+        assert_eq!(
+            s3_operation("GET", "/", "x-id=ListBuckets"),
+            Some(("ListBuckets", None))
+        );
+        let bucket = Some("app-dev-docs-1a2b3c4d".to_owned());
+        for (method, path, query, operation) in [
+            ("PUT", "/app-dev-docs-1a2b3c4d", "", "CreateBucket"),
+            (
+                "PUT",
+                "/app-dev-docs-1a2b3c4d",
+                "publicAccessBlock",
+                "PutPublicAccessBlock",
+            ),
+            (
+                "GET",
+                "/app-dev-docs-1a2b3c4d",
+                "versioning",
+                "GetBucketVersioning",
+            ),
+            (
+                "GET",
+                "/app-dev-docs-1a2b3c4d",
+                "versions",
+                "ListObjectVersions",
+            ),
+            ("POST", "/app-dev-docs-1a2b3c4d", "delete", "DeleteObjects"),
+            ("HEAD", "/app-dev-docs-1a2b3c4d", "", "HeadBucket"),
+            ("DELETE", "/app-dev-docs-1a2b3c4d", "", "DeleteBucket"),
+            (
+                "PUT",
+                "/app-dev-docs-1a2b3c4d/a/b.txt",
+                "x-id=PutObject",
+                "PutObject",
+            ),
+        ] {
+            assert_eq!(
+                s3_operation(method, path, query),
+                Some((operation, bucket.clone())),
+                "{method} {path}?{query}"
+            );
+        }
+        assert_eq!(sdk_service_name("secretsmanager"), "Secrets Manager");
     }
 
     #[test]

@@ -127,7 +127,7 @@ async fn the_console_records_requests_invokes_functions_and_edits_kv_data() {
         kv_set["grants"][0]["provenance"][0]
             .as_str()
             .unwrap()
-            .contains("handlers.rs:73"),
+            .contains("handlers.rs:79"),
         "{kv_set:#}"
     );
 

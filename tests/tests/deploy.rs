@@ -2,7 +2,7 @@
 //! both examples for Lambda (release, cargo-zigbuild), deploys them, and everything is read back
 //! through the AWS SDK — roles and their exact policy documents, function configuration and the
 //! environment contract, URLs and both public-URL permission statements, the table, the SageMaker
-//! model, configuration and endpoint. Every policy is linted by parliament. A redeploy changes
+//! model, configuration and endpoint, the private bucket. Every policy is linted by parliament. A redeploy changes
 //! nothing; drift shows in `plan` and is repaired; deploys of one stack from several machines take
 //! turns through the stack's lock; `destroy` without any local state leaves nothing in any
 //! service but the engine's (empty) lock table.
@@ -126,6 +126,7 @@ struct Clients {
     lambda: aws_sdk_lambda::Client,
     dynamodb: aws_sdk_dynamodb::Client,
     sagemaker: aws_sdk_sagemaker::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 impl Clients {
@@ -136,6 +137,11 @@ impl Clients {
             lambda: aws_sdk_lambda::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             sagemaker: aws_sdk_sagemaker::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config)
+                    .force_path_style(true)
+                    .build(),
+            ),
         }
     }
 
@@ -225,6 +231,19 @@ fn logs_statement(function: &str) -> Value {
     json!({"Sid": "Logs", "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function}:*")]})
+}
+
+/// The statements of a function's policy for bucket `docs` of langchain-llama: `s3:ListBucket`
+/// on the bucket when it reads or lists, the object actions on its objects.
+fn docs_statements(bucket: &str, list: bool, object_actions: &[&str]) -> Vec<Value> {
+    let mut statements = Vec::new();
+    if list {
+        statements.push(json!({"Sid": "BucketDocs", "Effect": "Allow",
+            "Action": ["s3:ListBucket"], "Resource": [format!("arn:aws:s3:::{bucket}")]}));
+    }
+    statements.push(json!({"Sid": "BucketDocsObjects", "Effect": "Allow",
+        "Action": object_actions, "Resource": [format!("arn:aws:s3:::{bucket}/*")]}));
+    statements
 }
 
 fn invoke_llama_statement(endpoint: &str) -> Value {
@@ -525,9 +544,19 @@ async fn assert_endpoint(clients: &Clients, project: &str, outputs: &Value) {
     assert_eq!(endpoint_tags, tags(project, "sagemaker/llama"));
 }
 
-/// Every role, function, table, endpoint, endpoint config and model in moto.
+/// Every role, function, table, endpoint, endpoint config, model and bucket in moto.
 async fn everything(clients: &Clients) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
+    for bucket in clients
+        .s3
+        .list_buckets()
+        .send()
+        .await
+        .expect("buckets")
+        .buckets()
+    {
+        names.insert(format!("bucket {}", bucket.name().unwrap_or_default()));
+    }
     for role in clients
         .iam
         .list_roles()
@@ -604,29 +633,40 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
     let clients = Clients::new(moto).await;
     assert!(everything(&clients).await.is_empty(), "moto starts empty");
 
-    // --- langchain-llama: a SageMaker endpoint and two public functions invoking it ---------
+    // --- langchain-llama: a SageMaker endpoint, two public functions invoking it, a private
+    // bucket `qa` reads and `ingest` (IAM-auth URL) writes ----------------------------------
     let (plan, outputs) = deploy(moto, "langchain-llama");
     let planned = actions(&plan);
-    assert_eq!(planned.len(), 10, "{planned:#?}");
+    assert_eq!(planned.len(), 14, "{planned:#?}");
     assert!(
         planned.iter().all(|(_, _, action)| action == "create"),
         "{planned:#?}"
     );
+    let bucket = StackNames::new("langchain-llama", STACK)
+        .expect("names")
+        .in_account(ACCOUNT, REGION)
+        .bucket("docs");
     let zip = workspace_root().join("examples/langchain-llama/.pluto/it/build/bootstrap.zip");
     for (logical, memory, timeout) in [("chatbot", 512, 120), ("qa", 512, 120)] {
         let name = format!("langchain-llama-{STACK}-{logical}");
         let role = format!("{name}-fn");
         let resource = format!("function/{logical}");
-        assert_function_role(
-            &clients,
-            &role,
-            &resource,
-            json!([
-                invoke_llama_statement("langchain-llama-it-llama"),
-                logs_statement(&name)
-            ]),
-        )
-        .await;
+        let reads_docs = logical == "qa";
+        let mut statements = vec![invoke_llama_statement("langchain-llama-it-llama")];
+        if reads_docs {
+            statements.extend(docs_statements(&bucket, true, &["s3:GetObject"]));
+        }
+        statements.push(logs_statement(&name));
+        assert_function_role(&clients, &role, &resource, json!(statements)).await;
+        let mut env = vec![
+            ("PLUTO_HANDLER", logical),
+            ("PLUTO_PROJECT", "langchain-llama"),
+            ("PLUTO_STACK", STACK),
+            ("PLUTO_SAGEMAKER_LLAMA", "langchain-llama-it-llama"),
+        ];
+        if reads_docs {
+            env.push(("PLUTO_BUCKET_DOCS", &bucket));
+        }
         let url = assert_public_function(
             &clients,
             &Expected {
@@ -635,12 +675,7 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
                 resource: &resource,
                 memory_mb: memory,
                 timeout_s: timeout,
-                env: &[
-                    ("PLUTO_HANDLER", logical),
-                    ("PLUTO_PROJECT", "langchain-llama"),
-                    ("PLUTO_STACK", STACK),
-                    ("PLUTO_SAGEMAKER_LLAMA", "langchain-llama-it-llama"),
-                ],
+                env: &env,
                 zip: &zip,
                 invoke_mode: "RESPONSE_STREAM",
             },
@@ -655,6 +690,57 @@ async fn examples_deploy_least_privilege_stacks_and_destroy_leaves_nothing() {
         assert_eq!(output["url"], url.as_str());
         assert_eq!(output["url_auth"], "public");
     }
+    // `ingest` may only put objects, and its URL takes signed requests only.
+    let ingest = format!("langchain-llama-{STACK}-ingest");
+    let mut statements = docs_statements(&bucket, false, &["s3:PutObject"]);
+    statements.push(logs_statement(&ingest));
+    assert_function_role(
+        &clients,
+        &format!("{ingest}-fn"),
+        "function/ingest",
+        json!(statements),
+    )
+    .await;
+    let ingest_url = clients
+        .lambda
+        .get_function_url_config()
+        .function_name(&ingest)
+        .send()
+        .await
+        .expect("ingest's URL");
+    assert_eq!(ingest_url.auth_type().as_str(), "AWS_IAM");
+    // The bucket: private, encrypted, tagged.
+    let access = clients
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket's public access block");
+    let access = access
+        .public_access_block_configuration()
+        .expect("a configuration");
+    assert_eq!(
+        (
+            access.block_public_acls(),
+            access.ignore_public_acls(),
+            access.block_public_policy(),
+            access.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let bucket_tags: BTreeMap<String, String> = clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket's tags")
+        .tag_set()
+        .iter()
+        .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+        .collect();
+    assert_eq!(bucket_tags, tags("langchain-llama", "bucket/docs"));
     assert_endpoint(&clients, "langchain-llama", &outputs).await;
     let written: Value = serde_json::from_str(
         &std::fs::read_to_string(

@@ -181,8 +181,8 @@ async fn langchain_llama_chatbot_streams_the_models_reply() {
 const BAKERY_SHEET: &str = "Aurora Bakery is a small bakery at 12 Harbour Street in Tromsø. It is \
 closed on Sundays. Its best seller is the cardamom bun, which costs 45 NOK.";
 
-/// A bucket in moto holding the documents `ingest` stored (through its own direct invocation).
-async fn ingested_library(moto: &Moto, bucket: &str) -> Vec<(String, String)> {
+/// A client of `moto`'s S3, which addresses buckets by path, and a new empty `bucket` in it.
+async fn s3_with_bucket(moto: &Moto, bucket: &str) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
             .force_path_style(true)
@@ -193,6 +193,12 @@ async fn ingested_library(moto: &Moto, bucket: &str) -> Vec<(String, String)> {
         .send()
         .await
         .expect("CreateBucket");
+    s3
+}
+
+/// A bucket in moto holding the documents `ingest` stored (through its own direct invocation).
+async fn ingested_library(moto: &Moto, bucket: &str) -> Vec<(String, String)> {
+    let s3 = s3_with_bucket(moto, bucket).await;
     let binary = build_workspace_binary("langchain-llama");
     let ingest = FunctionUnderTest::start(
         &binary,
@@ -281,16 +287,7 @@ async fn langchain_llama_qa_answers_from_the_documents_in_its_bucket_and_cites_t
 #[tokio::test]
 async fn langchain_llama_qa_over_an_empty_bucket_says_to_ingest_first() {
     let bucket = "examples-langchain-empty";
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto().sdk_config().await)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("CreateBucket");
+    s3_with_bucket(moto(), bucket).await;
     let env = moto().env_with(&[
         ("PLUTO_SAGEMAKER_LLAMA", "llama-endpoint-unused"),
         ("PLUTO_BUCKET_DOCS", bucket),

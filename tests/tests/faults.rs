@@ -16,6 +16,11 @@
 //! "The state" is a normalized snapshot of everything in moto (`fixtures::account_state`),
 //! compared whole, so duplicates and orphans show as well as wrong values.
 //!
+//! The example's architecture gets a bucket and a secret if it declares none, so every create
+//! and delete of the engine is swept: the bucket (created tagged, then made private, encrypted
+//! and versioned), the secret; and a destroy finds data in them (objects in the bucket, a value
+//! in the secret), so it empties the bucket and deletes with `--delete-data`.
+//!
 //! Requests are named by their content (operation, path, body) and the how-manieth identical one
 //! they are, not by their position: the engine works on resources (and reads) concurrently, so
 //! positions vary from run to run while contents do not. For the same reason "the request was
@@ -32,8 +37,11 @@ use pluto_aws_engine::{
 };
 use pluto_deducer::Architecture;
 use pluto_deducer::source::PackageSelector;
+use pluto_model::ResourceSpec;
 use pluto_model::naming::StackNames;
-use pluto_tests::fixtures::{account_state, fast_retry_engine, json_diff, reset_moto};
+use pluto_tests::fixtures::{
+    account_state, fast_retry_engine, function, grant, json_diff, reset_moto,
+};
 use pluto_tests::moto::moto;
 use pluto_tests::proxy::{Fault, FaultProxy, Injection, Seen};
 use serde_json::Value;
@@ -43,6 +51,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const STACK: &str = "faults";
+
+/// Objects the destroy finds in the bucket (and deletes, emptying it first).
+const SEEDED_OBJECTS: [(&str, &str); 2] = [("docs/a.txt", "first"), ("docs/b.txt", "second!")];
 
 /// What is run through the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -115,10 +126,18 @@ enum Mode {
 
 /// What identifies a request across runs: its fingerprint (content), except for the lock
 /// record's item calls (the only DynamoDB item calls the engine makes), whose bodies carry times
-/// and a run id: those are told apart by operation and occurrence alone.
+/// and a run id; S3's `DeleteObjects` (`POST /BUCKET?delete`), whose bodies carry the version
+/// ids of the objects seeded for the run; and Secrets Manager's `CreateSecret`, whose body
+/// carries the SDK's random idempotency token (`ClientRequestToken`, the same on each retry):
+/// those are told apart by operation (with the bucket) and occurrence alone.
 fn identity(seen: &Seen) -> u64 {
     use std::hash::{Hash, Hasher};
-    if seen.service.eq_ignore_ascii_case("dynamodb") && seen.operation.ends_with("Item") {
+    let delete_objects = seen.service == "s3" && seen.operation.starts_with("POST ");
+    let create_secret = seen.service == "secretsmanager" && seen.operation == "CreateSecret";
+    if delete_objects
+        || create_secret
+        || (seen.service.eq_ignore_ascii_case("dynamodb") && seen.operation.ends_with("Item"))
+    {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (&seen.service, &seen.operation).hash(&mut hasher);
         hasher.finish()
@@ -160,14 +179,55 @@ impl Setup {
         .expect("a desired stack")
     }
 
-    /// Empties moto, and for a destroy deploys the stack (directly, without faults).
+    /// Empties moto, and for a destroy deploys the stack (directly, without faults) and puts
+    /// data in its buckets and secrets.
     async fn prepare(&self, scenario: Scenario) {
+        self.deploy_clean(scenario).await;
+        if scenario == Scenario::Destroy {
+            self.seed_data().await;
+        }
+    }
+
+    /// Empties moto, and for a destroy deploys the stack (directly, without faults).
+    async fn deploy_clean(&self, scenario: Scenario) {
         reset_moto(moto().endpoint()).await;
         if scenario == Scenario::Destroy {
             let engine = fast_retry_engine(moto().endpoint()).await;
             self.run(Scenario::Deploy, &engine, &Silent)
                 .await
                 .unwrap_or_else(|error| panic!("the stack deploys: {error}"));
+        }
+    }
+
+    /// Objects in every bucket of the stack, a value in every secret.
+    async fn seed_data(&self) {
+        let engine = fast_retry_engine(moto().endpoint()).await;
+        let scoped = self
+            .names
+            .clone()
+            .in_account(engine.aws.target.account(), engine.aws.target.region());
+        for resource in &self.architecture.resources {
+            match &resource.spec {
+                ResourceSpec::Bucket(bucket) => {
+                    for (key, body) in SEEDED_OBJECTS {
+                        engine
+                            .aws
+                            .s3
+                            .put_object()
+                            .bucket(scoped.bucket(&bucket.name))
+                            .key(key)
+                            .body(body.as_bytes().to_vec().into())
+                            .send()
+                            .await
+                            .unwrap_or_else(|error| panic!("PutObject {key}: {error:?}"));
+                    }
+                }
+                ResourceSpec::Secret(secret) => engine
+                    .put_secret_value(&scoped, &secret.name, "seeded-secret-value")
+                    .await
+                    .unwrap_or_else(|error| panic!("the secret takes a value: {error}")),
+                _ => {}
+            }
         }
     }
 
@@ -250,14 +310,73 @@ async fn deploy(
     engine.apply(prepared, progress).await
 }
 
-/// One destroy as `cargo pluto destroy` does it: find the stack's objects, then delete them.
+/// One destroy as `cargo pluto destroy --delete-data` does it: find the stack's objects (and the
+/// data they hold), then delete them, emptying buckets first.
 async fn destroy(
     engine: &Engine,
     names: &StackNames,
     progress: &dyn Progress,
 ) -> Result<(), EngineError> {
     let prepared: PreparedChange = engine.plan_destroy(names).await?;
-    engine.apply(prepared, progress).await.map(drop)
+    engine
+        .apply(prepared.delete_data(true), progress)
+        .await
+        .map(drop)
+}
+
+/// `architecture` with a versioned bucket and a secret if it has none (and a function reading
+/// them), so the sweep covers their creates and deletes whatever the example declares.
+fn with_data_resources(mut architecture: Architecture) -> Architecture {
+    use pluto_model::{Operation, Resource, SourceLocation};
+    use pluto_spec::{BucketSpec, ResourceKind, SecretSpec, UrlAuth};
+    let has_secret = architecture
+        .resources
+        .iter()
+        .any(|resource| resource.spec.kind() == ResourceKind::Secret);
+    let source = SourceLocation {
+        file: "src/main.rs".to_owned(),
+        line: 1,
+        column: 1,
+    };
+    let mut grants = Vec::new();
+    let versioned_bucket = architecture.resources.iter().any(
+        |resource| matches!(&resource.spec, ResourceSpec::Bucket(bucket) if bucket.versioning),
+    );
+    if !versioned_bucket {
+        architecture.resources.push(Resource {
+            spec: ResourceSpec::Bucket(BucketSpec {
+                name: "faults-docs".to_owned(),
+                versioning: true,
+            }),
+            rust_path: "app::faults_docs".to_owned(),
+            source: source.clone(),
+        });
+        grants.push(grant(
+            ResourceKind::Bucket,
+            "faults-docs",
+            Operation::BucketGet,
+        ));
+    }
+    if !has_secret {
+        architecture.resources.push(Resource {
+            spec: ResourceSpec::Secret(SecretSpec {
+                name: "faults-key".to_owned(),
+            }),
+            rust_path: "app::faults_key".to_owned(),
+            source,
+        });
+        grants.push(grant(
+            ResourceKind::Secret,
+            "faults-key",
+            Operation::SecretGet,
+        ));
+    }
+    if !grants.is_empty() {
+        architecture
+            .functions
+            .push(function("faults-reader", UrlAuth::None, grants));
+    }
+    architecture
 }
 
 /// Notes how many requests the proxy had seen when the apply reported its first event (so the
@@ -611,8 +730,27 @@ async fn case(
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_request_of_a_deploy_or_destroy_can_fail_and_a_rerun_converges() {
+/// Runs the sweep on a thread with a large stack, in a multi-threaded runtime: the engine's
+/// futures nest deeply, and in debug builds every poll frame has room for all its temporaries.
+#[test]
+fn every_request_of_a_deploy_or_destroy_can_fail_and_a_rerun_converges() {
+    let thread = std::thread::Builder::new()
+        .name("fault sweep".to_owned())
+        .stack_size(16 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime")
+                .block_on(sweep());
+        })
+        .expect("a test thread");
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn sweep() {
     let started = Instant::now();
     let root = pluto_tests::workspace_root();
     let deduction = pluto_deducer::deduce(&PackageSelector {
@@ -621,7 +759,7 @@ async fn every_request_of_a_deploy_or_destroy_can_fail_and_a_rerun_converges() {
         bin: None,
     })
     .expect("the example deduces");
-    let architecture = deduction.architecture;
+    let architecture = with_data_resources(deduction.architecture);
     let names = StackNames::new(&architecture.project, STACK).expect("valid names");
     let code = pluto_tests::fixtures::code(b"#!/bin/sh\n# fake bootstrap\n", "faults");
 
@@ -642,7 +780,7 @@ async fn every_request_of_a_deploy_or_destroy_can_fail_and_a_rerun_converges() {
         deployed: Value::Null,
         empty,
     };
-    setup.prepare(Scenario::Destroy).await;
+    setup.deploy_clean(Scenario::Destroy).await;
     setup.deployed = state().await;
     if std::env::var_os("PLUTO_FAULTS_STATE").is_some() {
         println!("{:#}", setup.deployed);

@@ -1,5 +1,6 @@
 //! Lints every kind of IAM policy Pluto renders with `parliament`, Duo Labs' IAM linter: a
-//! function granted all five operations over several resources, a function that only writes logs,
+//! function granted all five operations over several resources, functions granted every bucket
+//! and secret operation (and only some), a function that only writes logs,
 //! a SageMaker execution policy, and both trust policies.
 //!
 //! Each policy goes to `parliament --minimum_severity INFO --json` on stdin (and once more with
@@ -124,6 +125,50 @@ fn function_policies_have_no_findings() {
         ] {
             let label = format!("{label} in {}", target.partition());
             assert_findings(&label, &function_policy(function, &target, names), &[], &[]);
+        }
+    }
+}
+
+#[test]
+fn bucket_and_secret_policies_have_no_findings() {
+    use Operation::*;
+    use ResourceKind::*;
+    let every_operation = function(
+        "qa",
+        vec![
+            grant(Bucket, "docs", BucketGet),
+            grant(Bucket, "docs", BucketPut),
+            grant(Bucket, "docs", BucketDelete),
+            grant(Bucket, "docs", BucketList),
+            grant(Bucket, "uploads", BucketPut),
+            grant(Secret, "hf-token", SecretGet),
+            grant(Secret, "api-key", SecretGet),
+            grant(KvStore, "history", KvGet),
+        ],
+    );
+    let reader = function("reader", vec![grant(Bucket, "docs", BucketGet)]);
+    let lister = function("lister", vec![grant(Bucket, "docs", BucketList)]);
+    for target in targets() {
+        // Bucket names hash the account and region, as every engine scopes them.
+        let names = StackNames::new("document_qa", "dev")
+            .expect("valid names")
+            .in_account(target.account(), target.region());
+        for (label, function) in [
+            (
+                "function with every bucket and secret operation",
+                &every_operation,
+            ),
+            ("function that only reads objects", &reader),
+            ("function that only lists a bucket", &lister),
+        ] {
+            let label = format!("{label} in {}", target.partition());
+            let policy = function_policy(function, &target, &names);
+            let rendered = serde_json::to_string(&policy).expect("policies serialise");
+            assert!(
+                rendered.contains(":s3:::document-qa-dev-docs-"),
+                "{rendered}"
+            );
+            assert_findings(&label, &policy, &[], &[]);
         }
     }
 }

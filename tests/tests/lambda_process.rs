@@ -63,7 +63,7 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
     assert!(stderr.contains("PLUTO_HANDLER is not set"), "{stderr}");
     assert!(
         stderr
-            .contains("add, crash, echo, echo-url, fails, generate, greet, huge, infer, kv-delete"),
+            .contains("add, bucket-delete, bucket-fill, bucket-get, bucket-json, bucket-list, bucket-presign, bucket-put, bucket-reader, crash, echo, echo-url, fails"),
         "{stderr}"
     );
     assert!(stderr.contains("cargo pluto run"), "{stderr}");
@@ -73,7 +73,7 @@ async fn start_explains_a_missing_or_unknown_handler_and_a_missing_lambda_enviro
     assert_eq!(code, Some(1));
     assert!(
         stderr
-            .contains("PLUTO_HANDLER is `nope`, but this binary's functions are: add, crash, echo"),
+            .contains("PLUTO_HANDLER is `nope`, but this binary's functions are: add, bucket-delete, bucket-fill"),
         "{stderr}"
     );
 

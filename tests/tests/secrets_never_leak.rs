@@ -39,11 +39,30 @@ fn text(output: &Output) -> String {
     )
 }
 
-/// `cargo pluto secret set api-key` with `value` piped in, plus `extra` arguments.
-async fn secret_set(stack: &str, secrets_dir: &Path, value: &str, extra: &[&str]) -> Output {
+/// `cargo pluto secret set api-key` with `value` piped in, plus `extra` arguments; with
+/// `deployed`, against that moto (`--deployed --endpoint-url ...`) with test credentials.
+async fn secret_set(
+    stack: &str,
+    secrets_dir: &Path,
+    value: &str,
+    deployed: Option<&Moto>,
+) -> Output {
     let mut command = pluto(stack, secrets_dir, &["secret", "set", "api-key"]);
+    if let Some(moto) = deployed {
+        command
+            .args([
+                "--deployed",
+                "--region",
+                REGION,
+                "--endpoint-url",
+                moto.endpoint(),
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE");
+    }
     command
-        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -96,7 +115,7 @@ async fn a_secret_never_appears_in_outputs_logs_errors_or_pluto_files() {
     let mut transcript: Vec<(String, Vec<u8>)> = Vec::new();
 
     // An empty value is refused.
-    let output = secret_set(&stack, &secrets_home, "", &[]).await;
+    let output = secret_set(&stack, &secrets_home, "", None).await;
     assert!(!output.status.success());
     assert!(
         text(&output).contains("no value for secret `api-key`"),
@@ -161,7 +180,7 @@ async fn a_secret_never_appears_in_outputs_logs_errors_or_pluto_files() {
         text(&output)
     );
 
-    let output = secret_set(&stack, &secrets_home, &secret, &[]).await;
+    let output = secret_set(&stack, &secrets_home, &secret, None).await;
     assert!(output.status.success(), "{}", text(&output));
     transcript.push(("`secret set`".to_owned(), text(&output).into_bytes()));
     // The value is in the store outside the project, readable by its owner only.
@@ -234,43 +253,10 @@ async fn a_secret_never_appears_in_outputs_logs_errors_or_pluto_files() {
 
     // Deployed: before the stack exists, and with the secret deployed.
     let moto = Moto::dedicated();
-    let deployed = |extra: &[&str]| {
-        let mut args = vec![
-            "--deployed",
-            "--region",
-            REGION,
-            "--endpoint-url",
-            moto.endpoint(),
-        ];
-        args.extend_from_slice(extra);
-        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
-    };
-    let with_env = |command: &mut Command| {
-        command
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_PROFILE");
-    };
-    let args = deployed(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = {
-        let mut command = pluto(&stack, &secrets_home, &["secret", "set", "api-key"]);
-        command
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        with_env(&mut command);
-        let mut child = command.spawn().unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(secret.as_bytes()).await.unwrap();
-        drop(stdin);
-        child.wait_with_output().await.unwrap()
-    };
+    let output = secret_set(&stack, &secrets_home, &secret, Some(&moto)).await;
     assert!(!output.status.success());
     assert!(
-        text(&output).contains("is not deployed in stack")
+        text(&output).contains("secret `api-key` is not deployed")
             && text(&output).contains("cargo pluto deploy"),
         "{}",
         text(&output)
@@ -280,30 +266,25 @@ async fn a_secret_never_appears_in_outputs_logs_errors_or_pluto_files() {
         text(&output).into_bytes(),
     ));
 
-    let physical = pluto_model::naming::StackNames::new("pluto-tests", &stack)
-        .unwrap()
-        .secret("api-key");
+    // The secret as `deploy` creates it: tagged as the stack's, without a value.
+    let names = pluto_model::naming::StackNames::new("pluto-tests", &stack).unwrap();
+    let physical = names.secret("api-key");
+    let tag = |key: &str, value: &str| {
+        aws_sdk_secretsmanager::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
     let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
     secrets
         .create_secret()
         .name(&physical)
+        .tags(tag(pluto_aws_engine::desired::PROJECT_TAG, names.project()))
+        .tags(tag(pluto_aws_engine::desired::STACK_TAG, names.stack()))
         .send()
         .await
         .unwrap();
-    let output = {
-        let mut command = pluto(&stack, &secrets_home, &["secret", "set", "api-key"]);
-        command
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        with_env(&mut command);
-        let mut child = command.spawn().unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(secret.as_bytes()).await.unwrap();
-        drop(stdin);
-        child.wait_with_output().await.unwrap()
-    };
+    let output = secret_set(&stack, &secrets_home, &secret, Some(&moto)).await;
     assert!(output.status.success(), "{}", text(&output));
     transcript.push((
         "`secret set --deployed`".to_owned(),

@@ -431,3 +431,67 @@ async fn a_streamed_upload_in_signed_chunks_is_decoded_and_verified() {
     assert!(message.contains("AccessDenied"), "{message}");
     app.stop().await;
 }
+
+/// regression: a subresource call (`?tagging`) was served as the plain object call, so a
+/// `PutObjectTagging` replaced the object with the tagging XML and `DeleteObjectTagging`
+/// deleted it. Now they are refused as not served, and the object is untouched.
+#[tokio::test]
+async fn regression_subresource_calls_do_not_overwrite_or_delete_objects() {
+    let app = Running::start(
+        &scratch_dir("subresource"),
+        &scratch_dir("subresource-secrets"),
+    )
+    .await;
+    let writer = s3_client_of(&app, "bucket-put");
+    writer
+        .put_object()
+        .bucket(bucket_name())
+        .key("kept.txt")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"original"))
+        .send()
+        .await
+        .map_err(aws_sdk_s3::error::DisplayErrorContext)
+        .expect("the object");
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(
+            aws_sdk_s3::types::Tag::builder()
+                .key("k")
+                .value("v")
+                .build()
+                .expect("a tag"),
+        )
+        .build()
+        .expect("tagging");
+    let refused = writer
+        .put_object_tagging()
+        .bucket(bucket_name())
+        .key("kept.txt")
+        .tagging(tagging)
+        .send()
+        .await
+        .expect_err("not served");
+    let message = aws_sdk_s3::error::DisplayErrorContext(refused).to_string();
+    assert!(message.contains("NotImplemented"), "{message}");
+    let deleter = s3_client_of(&app, "bucket-delete");
+    let refused = deleter
+        .delete_object_tagging()
+        .bucket(bucket_name())
+        .key("kept.txt")
+        .send()
+        .await
+        .expect_err("not served");
+    let message = aws_sdk_s3::error::DisplayErrorContext(refused).to_string();
+    assert!(message.contains("NotImplemented"), "{message}");
+    let reader = s3_client_of(&app, "bucket-get");
+    let object = reader
+        .get_object()
+        .bucket(bucket_name())
+        .key("kept.txt")
+        .send()
+        .await
+        .map_err(aws_sdk_s3::error::DisplayErrorContext)
+        .expect("the object is still there");
+    let bytes = object.body.collect().await.expect("the body").into_bytes();
+    assert_eq!(bytes.as_ref(), b"original");
+    app.stop().await;
+}

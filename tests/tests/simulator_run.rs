@@ -1,5 +1,6 @@
 //! `cargo pluto run` end to end over loopback: the langchain-llama example with the real local
-//! model answering through the Function URL gateway, then Ctrl-C.
+//! model answering through the Function URL gateway — the QA from documents that exist only in
+//! its bucket, seeded with `cargo pluto bucket upload` and the `ingest` function — then Ctrl-C.
 //!
 //! Needs the local model: `scripts/test` fetches it (`scripts/fetch-model`), and the test fails
 //! with that instruction when it is missing.
@@ -71,7 +72,7 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
     })
     .await;
     assert_eq!(ready, Ok(true), "cargo pluto run did not come up");
-    assert_eq!(urls.keys().collect::<Vec<_>>(), ["chatbot", "qa"]);
+    assert_eq!(urls.keys().collect::<Vec<_>>(), ["chatbot", "ingest", "qa"]);
 
     let client = reqwest::Client::new();
     // The dev console is printed and served, and describes the app.
@@ -93,7 +94,7 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
         .iter()
         .filter_map(|function| function["name"].as_str())
         .collect();
-    assert_eq!(names, ["chatbot", "qa"], "{app}");
+    assert_eq!(names, ["chatbot", "ingest", "qa"], "{app}");
     assert_eq!(
         app["functions"][0]["url"].as_str(),
         Some(urls["chatbot"].as_str())
@@ -116,9 +117,70 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
     let text = answer.text().await.expect("the streamed answer");
     assert!(text.contains("Paris"), "the capital of France: {text}");
 
+    // The library is empty: the QA says how to fill it, without asking the model.
+    let empty = client
+        .get(format!("{}?question=Anything%3F", urls["qa"]))
+        .send()
+        .await
+        .expect("qa")
+        .text()
+        .await
+        .expect("text");
+    assert!(empty.contains("`ingest`"), "{empty}");
+    // Seed the bucket from the example's folder with the CLI, and one more document through
+    // `ingest` (an IAM-auth URL: through the console's invoke API).
+    let upload = Command::new(&cargo_pluto)
+        .args(["pluto", "bucket", "upload", "docs"])
+        .arg(pluto_tests::workspace_root().join("examples/langchain-llama/library"))
+        .args(["--stack", "e2e", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .await
+        .expect("cargo pluto bucket upload runs");
+    let upload_log = String::from_utf8_lossy(&upload.stderr);
+    assert!(upload.status.success(), "{upload_log}");
+    assert!(upload_log.contains("uploaded 2 files"), "{upload_log}");
+    let ingested: Value = client
+        .post(format!("{console}api/invoke/ingest"))
+        .json(&json!({"documents": [{
+            "name": "skerry-lighthouse.txt",
+            "text": "The Skerry lighthouse keeper is Oskar Lund. The lighthouse was painted red in 1911."
+        }]}))
+        .send()
+        .await
+        .expect("ingest")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(ingested["ok"], json!(true), "{ingested}");
+    let buckets: Value = client
+        .get(format!("{console}api/buckets/docs"))
+        .send()
+        .await
+        .expect("console buckets")
+        .json()
+        .await
+        .expect("JSON");
+    let keys: Vec<&str> = buckets["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|object| object["key"].as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "aurora-bakery.txt",
+            "harbour-ferries.txt",
+            "skerry-lighthouse.txt"
+        ]
+    );
+
+    // A question only the bucket's bakery sheet answers: the prompt holds that document, and
+    // the answer cites it.
     let answer = client
         .get(format!(
-            "{}?question=Where%20is%20Aurora%20Bakery%3F",
+            "{}?question=When%20does%20Aurora%20Bakery%20open%20on%20Saturdays%3F",
             urls["qa"]
         ))
         .send()
@@ -126,7 +188,28 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
         .expect("qa");
     assert_eq!(answer.status().as_u16(), 200);
     let text = answer.text().await.expect("the streamed answer");
-    assert!(!text.trim().is_empty(), "qa answers: {text}");
+    let (reply, sources) = text
+        .rsplit_once("\n\nSources: ")
+        .unwrap_or_else(|| panic!("the answer cites its sources: {text:?}"));
+    assert!(!reply.trim().is_empty(), "qa answers: {text}");
+    assert!(
+        sources.split(", ").next() == Some("aurora-bakery.txt"),
+        "the bakery's sheet ranks first: {sources}"
+    );
+    let model: Value = client
+        .get(format!("{console}api/model"))
+        .send()
+        .await
+        .expect("console model")
+        .json()
+        .await
+        .expect("JSON");
+    let prompts = model["calls"].to_string();
+    assert!(
+        prompts.contains("[source: aurora-bakery.txt]") && prompts.contains("9:00 on Saturdays"),
+        "the model was asked over the bucket's document: {model:#}"
+    );
+    eprintln!("qa answered from the bucket: {text}");
 
     let bad = client
         .post(&urls["qa"])

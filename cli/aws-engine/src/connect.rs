@@ -196,10 +196,11 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
-    /// Whether the call changes something: everything but `Get*`, `List*`, `Describe*` and
+    /// Whether the call changes something: everything but `Get*`, `List*`, `Describe*`,
+    /// `Head*` (S3's existence checks), `Scan` (a table's emptiness check) and
     /// `GetCallerIdentity`.
     pub fn is_mutating(&self) -> bool {
-        !["Get", "List", "Describe"]
+        !["Get", "List", "Describe", "Head", "Scan"]
             .iter()
             .any(|prefix| self.operation.starts_with(prefix))
     }
@@ -261,6 +262,10 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// SageMaker (control plane).
     pub sagemaker: aws_sdk_sagemaker::Client,
+    /// S3 (path-style addressing when an endpoint override is set, as emulators need).
+    pub s3: aws_sdk_s3::Client,
+    /// Secrets Manager.
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
     /// Every call made through these clients.
     pub calls: CallLog,
     /// The principal deploying, e.g. `arn:aws:iam::123456789012:user/alice`.
@@ -368,6 +373,22 @@ pub async fn from_config_with_timeouts(
         ),
         sagemaker: aws_sdk_sagemaker::Client::from_conf(
             aws_sdk_sagemaker::config::Builder::from(config)
+                .interceptor(calls.clone())
+                .retry_partition(retry_partition.clone())
+                .timeout_config(timeouts.config())
+                .build(),
+        ),
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(config)
+                .interceptor(calls.clone())
+                .retry_partition(retry_partition.clone())
+                .timeout_config(timeouts.config())
+                // Emulators (moto, `--endpoint-url`) serve buckets under the path, not as hosts.
+                .force_path_style(config.endpoint_url().is_some())
+                .build(),
+        ),
+        secretsmanager: aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(config)
                 .interceptor(calls.clone())
                 .retry_partition(retry_partition.clone())
                 .timeout_config(timeouts.config())

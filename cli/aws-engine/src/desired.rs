@@ -152,6 +152,34 @@ pub struct DesiredTable {
     pub tags: BTreeMap<String, String>,
 }
 
+/// An S3 bucket: private (Block Public Access, objects owned by the bucket owner), encrypted at
+/// rest (SSE-S3), versioned if declared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredBucket {
+    /// Logical name.
+    pub logical: String,
+    /// Bucket name (globally unique: it hashes the account and region).
+    pub name: String,
+    /// Whether S3 keeps every version of every object.
+    pub versioning: bool,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A Secrets Manager secret. The engine creates it without a value: the value is set with
+/// `cargo pluto secret set` ([`crate::Engine::put_secret_value`]) and never passes a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredSecret {
+    /// Logical name.
+    pub logical: String,
+    /// Secret name.
+    pub name: String,
+    /// Description, saying how the value is set.
+    pub description: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
 /// A SageMaker endpoint with its model, configuration and execution role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredEndpoint {
@@ -188,6 +216,21 @@ pub struct DesiredStack {
     pub tables: Vec<DesiredTable>,
     /// Endpoints, sorted by logical name.
     pub endpoints: Vec<DesiredEndpoint>,
+    /// Buckets, sorted by logical name.
+    pub buckets: Vec<DesiredBucket>,
+    /// Secrets, sorted by logical name.
+    pub secrets: Vec<DesiredSecret>,
+}
+
+/// The description of the secret `logical` of stack `names`: what it is and how its value is set.
+pub fn secret_description(names: &StackNames, logical: &str) -> String {
+    format!(
+        "Pluto: secret `{logical}` of stack `{}` of `{}`; set its value with `cargo pluto secret \
+         set {logical} --deployed --stack {}`",
+        names.stack(),
+        names.project(),
+        names.stack()
+    )
 }
 
 /// Tags of an object belonging to the resource `kind`/`logical` of the stack.
@@ -272,7 +315,10 @@ fn revision(parts: &[&str]) -> String {
 }
 
 impl DesiredStack {
-    /// The desired state of `architecture` as stack `names` in `target`, running `code`.
+    /// The desired state of `architecture` as stack `names` in `target`, running `code`. The
+    /// names are scoped to the target's account and region ([`StackNames::in_account`]) here, so
+    /// bucket names, the policies naming them and the functions' `PLUTO_BUCKET_<NAME>` all agree;
+    /// the scoped names are [`DesiredStack::names`].
     pub fn new(
         architecture: &Architecture,
         names: StackNames,
@@ -280,8 +326,11 @@ impl DesiredStack {
         code: &Code,
         secret: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, EngineError> {
+        let names = names.in_account(target.account(), target.region());
         let mut tables = Vec::new();
         let mut endpoints = Vec::new();
+        let mut buckets = Vec::new();
+        let mut secrets = Vec::new();
         for resource in &architecture.resources {
             match &resource.spec {
                 ResourceSpec::KvStore(spec) => tables.push(DesiredTable {
@@ -289,8 +338,18 @@ impl DesiredStack {
                     name: names.table(&spec.name),
                     tags: tags(&names, ResourceKind::KvStore, &spec.name),
                 }),
-                // TEMPORARY (issue 16 in progress): the engine helper implements these.
-                ResourceSpec::Bucket(_) | ResourceSpec::Secret(_) => {}
+                ResourceSpec::Bucket(spec) => buckets.push(DesiredBucket {
+                    logical: spec.name.clone(),
+                    name: names.bucket(&spec.name),
+                    versioning: spec.versioning,
+                    tags: tags(&names, ResourceKind::Bucket, &spec.name),
+                }),
+                ResourceSpec::Secret(spec) => secrets.push(DesiredSecret {
+                    logical: spec.name.clone(),
+                    name: names.secret(&spec.name),
+                    description: secret_description(&names, &spec.name),
+                    tags: tags(&names, ResourceKind::Secret, &spec.name),
+                }),
                 ResourceSpec::Sagemaker(spec) => {
                     let role = DesiredRole {
                         name: names.sagemaker_role(&spec.name),
@@ -388,6 +447,8 @@ impl DesiredStack {
             functions,
             tables,
             endpoints,
+            buckets,
+            secrets,
         })
     }
 }

@@ -264,6 +264,21 @@ pub(crate) async fn update(
     Ok(())
 }
 
+/// Whether the table holds at least one item: a `Scan` of one item (`DescribeTable`'s item count
+/// is only refreshed every few hours). A missing table holds none.
+pub(crate) async fn has_items(aws: &Aws, name: &str) -> Result<bool, EngineError> {
+    let result = aws
+        .dynamodb
+        .scan()
+        .table_name(name)
+        .limit(1)
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await;
+    let output = found("dynamodb:Scan", object(name), result, not_found)?;
+    Ok(output.is_some_and(|output| output.count() > 0))
+}
+
 /// Deletes the table. Missing is fine.
 pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), EngineError> {
     let result = aws.dynamodb.delete_table().table_name(name).send().await;

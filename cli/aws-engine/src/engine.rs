@@ -6,10 +6,17 @@
 //! reports per resource what was done, at which step it failed and what is left. Nothing is
 //! rolled back: since every run starts from the live state, running it again does only what is
 //! left (creates that find their object made by an attempt whose answer was lost adopt it).
+//!
+//! Data is never deleted by surprise: a plan that deletes a non-empty bucket, a secret with a
+//! value or a non-empty table (a destroy, or a deploy that no longer declares it) says so
+//! ([`Plan::data_loss`]), and its apply is refused as a whole, before any change, unless the
+//! user agreed ([`PreparedChange::delete_data`], `--delete-data`). Secrets are deleted with a
+//! recovery window ([`Engine::secret_recovery_days`]).
 
 use crate::connect::Aws;
 use crate::desired::{
-    DesiredEndpoint, DesiredFunction, DesiredStack, DesiredTable, EnvEntry, owned_by,
+    DesiredBucket, DesiredEndpoint, DesiredFunction, DesiredSecret, DesiredStack, DesiredTable,
+    EnvEntry, owned_by,
 };
 use crate::dynamodb::{self, LiveTable};
 use crate::error::{EngineError, ResourceOutcome, ResourceReport};
@@ -18,7 +25,9 @@ use crate::lambda::{self, LiveFunction};
 use crate::plan::{Action, Change, FieldChange, Plan};
 use crate::progress::{Event, Progress};
 use crate::role::{self, LiveRole};
+use crate::s3::{self, LiveBucket};
 use crate::sagemaker::{self, LiveEndpoint, SageMakerObject};
+use crate::secrets::{self, LiveSecret};
 use crate::wait::WaitPolicy;
 use futures_util::{FutureExt, StreamExt, TryStreamExt, stream};
 use pluto_model::ResponseMode;
@@ -37,6 +46,9 @@ pub struct Engine {
     pub wait: WaitPolicy,
     /// Declared resources worked on at once (1 = one after the other).
     pub concurrency: usize,
+    /// Days Secrets Manager keeps a secret this engine deletes, recoverable (7 to 30; default
+    /// [`secrets::DEFAULT_RECOVERY_WINDOW_DAYS`]).
+    pub secret_recovery_days: u32,
 }
 
 /// What a deploy or destroy will do, with the live state it was computed from.
@@ -49,6 +61,55 @@ pub struct PreparedChange {
     stack: String,
     /// `deploy` or `destroy`, for the report of a failed apply.
     operation: &'static str,
+    /// Whether the user agreed to delete the data the plan would delete.
+    delete_data: bool,
+}
+
+impl PreparedChange {
+    /// Agrees (`true`) or not to delete the data this change would delete (`--delete-data`):
+    /// without it, [`Engine::apply`] refuses a change that deletes data.
+    #[must_use]
+    pub fn delete_data(mut self, agreed: bool) -> Self {
+        self.delete_data = agreed;
+        self
+    }
+
+    /// Refuses the change if it deletes data the user did not agree to lose: the error lists
+    /// what would be lost. Nothing is changed by it.
+    pub fn check_data_loss(&self) -> Result<(), EngineError> {
+        let losses = self.plan.data_loss();
+        if self.delete_data || losses.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::WouldDeleteData {
+                operation: self.operation,
+                losses,
+            })
+        }
+    }
+}
+
+/// What an object about to be deleted holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// A bucket's contents (possibly only delete markers, which are no data).
+    Objects(s3::Contents),
+    /// A secret with a value.
+    Value,
+    /// A table with at least one item.
+    Items,
+}
+
+impl Held {
+    /// What is lost with it, e.g. `12 objects, 3.4 MiB`; `None` when nothing is.
+    fn loss(self) -> Option<String> {
+        match self {
+            Self::Objects(contents) if contents.objects == 0 => None,
+            Self::Objects(contents) => Some(s3::describe_contents(&contents)),
+            Self::Value => Some("has a value".to_owned()),
+            Self::Items => Some("holds items".to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -70,9 +131,19 @@ enum Unit {
         live: Option<LiveEndpoint>,
         stale: Vec<OwnedObject>,
     },
+    Bucket {
+        desired: DesiredBucket,
+        live: Option<LiveBucket>,
+    },
+    Secret {
+        desired: DesiredSecret,
+        live: Option<LiveSecret>,
+    },
     Remove {
         resource: String,
         objects: Vec<OwnedObject>,
+        /// What the data-bearing objects hold, by name (read while planning).
+        held: BTreeMap<String, Held>,
     },
 }
 
@@ -93,6 +164,34 @@ pub struct Outputs {
     pub endpoints: Vec<EndpointOutput>,
     /// KV stores.
     pub tables: Vec<TableOutput>,
+    /// Buckets.
+    #[serde(default)]
+    pub buckets: Vec<BucketOutput>,
+    /// Secrets (names only: values never leave Secrets Manager).
+    #[serde(default)]
+    pub secrets: Vec<SecretOutput>,
+}
+
+/// A deployed bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketOutput {
+    /// Logical name.
+    pub name: String,
+    /// S3 bucket name.
+    pub bucket_name: String,
+    /// Whether S3 keeps every version of every object.
+    pub versioning: bool,
+}
+
+/// A deployed secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretOutput {
+    /// Logical name.
+    pub name: String,
+    /// Secrets Manager name.
+    pub secret_name: String,
+    /// Whether it had a value when deployed (set with `cargo pluto secret set NAME --deployed`).
+    pub has_value: bool,
 }
 
 /// A deployed function.
@@ -140,6 +239,8 @@ enum UnitOutput {
     Function(FunctionOutput),
     Endpoint(EndpointOutput),
     Table(TableOutput),
+    Bucket(BucketOutput),
+    Secret(SecretOutput),
     Removed,
 }
 
@@ -165,6 +266,7 @@ fn change(resource: &str, object_type: &'static str, name: &str, action: Action)
         object_type,
         name: name.to_owned(),
         action,
+        data: None,
     }
 }
 
@@ -255,6 +357,8 @@ impl Unit {
             Self::Function { desired, .. } => label(ResourceKind::Function, &desired.logical),
             Self::Table { desired, .. } => label(ResourceKind::KvStore, &desired.logical),
             Self::Endpoint { desired, .. } => label(ResourceKind::Sagemaker, &desired.logical),
+            Self::Bucket { desired, .. } => label(ResourceKind::Bucket, &desired.logical),
+            Self::Secret { desired, .. } => label(ResourceKind::Secret, &desired.logical),
             Self::Remove { resource, .. } => resource.clone(),
         }
     }
@@ -355,14 +459,34 @@ impl Unit {
                     ));
                 }
             }
-            Self::Remove { objects, .. } => {
+            Self::Bucket { desired, live } => changes.push(change(
+                &resource,
+                "S3 bucket",
+                &desired.name,
+                match live {
+                    None => Action::Create,
+                    Some(live) => update_or_unchanged(s3::diff(desired, live)),
+                },
+            )),
+            Self::Secret { desired, live } => changes.push(change(
+                &resource,
+                "Secrets Manager secret",
+                &desired.name,
+                match live {
+                    None => Action::Create,
+                    Some(live) => update_or_unchanged(secrets::diff(desired, live)),
+                },
+            )),
+            Self::Remove { objects, held, .. } => {
                 for object in objects {
-                    changes.push(change(
+                    let mut delete = change(
                         &resource,
                         object.kind.type_name(),
                         &object.name,
                         Action::Delete,
-                    ));
+                    );
+                    delete.data = held.get(&object.name).and_then(|held| held.loss());
+                    changes.push(delete);
                 }
             }
         }
@@ -407,12 +531,48 @@ fn role_change(
 }
 
 impl Engine {
-    /// An engine on `aws` with default waits and 8 resources at a time.
+    /// An engine on `aws` with default waits, 8 resources at a time, and secrets recoverable
+    /// for 30 days after their deletion.
     pub fn new(aws: Aws) -> Self {
         Self {
             aws,
             wait: WaitPolicy::default(),
             concurrency: 8,
+            secret_recovery_days: secrets::DEFAULT_RECOVERY_WINDOW_DAYS,
+        }
+    }
+
+    /// Stores `value` as the value of secret `logical` of the deployed stack `names` (what
+    /// `cargo pluto secret set NAME --deployed` does). The value is never logged and is in no
+    /// error. Fails with [`EngineError::SecretNotDeployed`] when the stack has no such secret
+    /// (deploy first), [`EngineError::SecretScheduledForDeletion`] when it was destroyed (deploy
+    /// again to restore it), [`EngineError::NotOwned`] when a secret of that name is not the
+    /// stack's.
+    pub async fn put_secret_value(
+        &self,
+        names: &StackNames,
+        logical: &str,
+        value: &str,
+    ) -> Result<(), EngineError> {
+        let name = names.secret(logical);
+        let live = secrets::read(&self.aws, &name)
+            .await
+            .map_err(|error| error.without_secrets([value]))?;
+        match live {
+            None => Err(EngineError::SecretNotDeployed {
+                logical: logical.to_owned(),
+                name,
+            }),
+            Some(live) if !owned_by(&live.tags, names) => Err(EngineError::NotOwned {
+                object: secrets::object(&name),
+                project: names.project().to_owned(),
+                stack: names.stack().to_owned(),
+            }),
+            Some(live) if live.deleted => Err(EngineError::SecretScheduledForDeletion {
+                logical: logical.to_owned(),
+                name,
+            }),
+            Some(_) => secrets::put_value(&self.aws, logical, &name, value).await,
         }
     }
 
@@ -443,6 +603,18 @@ impl Engine {
                     .endpoints
                     .into_iter()
                     .map(|endpoint| self.read_endpoint(endpoint, &owned, &names).boxed()),
+            )
+            .chain(
+                desired
+                    .buckets
+                    .into_iter()
+                    .map(|bucket| self.read_bucket(bucket, &names).boxed()),
+            )
+            .chain(
+                desired
+                    .secrets
+                    .into_iter()
+                    .map(|secret| self.read_secret(secret, &names).boxed()),
             );
         let mut read: Vec<Unit> = stream::iter(reads)
             .buffered(self.concurrency.max(1))
@@ -470,22 +642,69 @@ impl Engine {
                             .map(|object| (object.kind, object.name.clone())),
                     );
                 }
+                Unit::Bucket { desired, .. } => {
+                    kept.push((ObjectKind::Bucket, desired.name.clone()));
+                }
+                Unit::Secret { desired, .. } => {
+                    kept.push((ObjectKind::Secret, desired.name.clone()));
+                }
                 Unit::Remove { .. } => {}
             }
         }
         units.extend(read);
-        units.extend(removals(owned.into_iter().filter(|object| {
-            !kept.contains(&(object.kind, object.name.clone()))
-        })));
+        let mut removed = removals(
+            owned
+                .into_iter()
+                .filter(|object| !kept.contains(&(object.kind, object.name.clone()))),
+        );
+        self.read_held(&mut removed).await?;
+        units.extend(removed);
         Ok(self.prepared(units, &names, "deploy"))
     }
 
-    /// Finds every object of the stack (by tags, without local state) and plans their deletion.
+    /// Finds every object of the stack (by tags, without local state) and plans their deletion,
+    /// with what its buckets, secrets and tables hold.
     pub async fn plan_destroy(&self, names: &StackNames) -> Result<PreparedChange, EngineError> {
+        let names = &names
+            .clone()
+            .in_account(self.aws.target.account(), self.aws.target.region());
         let owned = inventory::discover(&self.aws, names)
             .await
             .map_err(read_failed)?;
-        Ok(self.prepared(removals(owned.into_iter()), names, "destroy"))
+        let mut units = removals(owned.into_iter());
+        self.read_held(&mut units).await.map_err(read_failed)?;
+        Ok(self.prepared(units, names, "destroy"))
+    }
+
+    /// Reads what each data-bearing object of the removals holds.
+    async fn read_held(&self, units: &mut [Unit]) -> Result<(), EngineError> {
+        for unit in units {
+            let Unit::Remove { objects, held, .. } = unit else {
+                continue;
+            };
+            let reads = objects.iter().map(|object| async move {
+                let found = match object.kind {
+                    ObjectKind::Bucket => {
+                        Some(Held::Objects(s3::contents(&self.aws, &object.name).await?))
+                    }
+                    ObjectKind::Secret => secrets::read(&self.aws, &object.name)
+                        .await?
+                        .filter(|live| live.has_value)
+                        .map(|_| Held::Value),
+                    ObjectKind::Table => dynamodb::has_items(&self.aws, &object.name)
+                        .await?
+                        .then_some(Held::Items),
+                    _ => None,
+                };
+                Ok::<_, EngineError>(found.map(|found| (object.name.clone(), found)))
+            });
+            let found: Vec<Option<(String, Held)>> = stream::iter(reads)
+                .buffered(self.concurrency.max(1))
+                .try_collect()
+                .await?;
+            held.extend(found.into_iter().flatten());
+        }
+        Ok(())
     }
 
     fn prepared(
@@ -501,7 +720,32 @@ impl Engine {
             project: names.project().to_owned(),
             stack: names.stack().to_owned(),
             operation,
+            delete_data: false,
         }
+    }
+
+    async fn read_bucket(
+        &self,
+        desired: DesiredBucket,
+        names: &StackNames,
+    ) -> Result<Unit, EngineError> {
+        let live = s3::read(&self.aws, &desired.name).await?;
+        if let Some(live) = &live {
+            check_owned(s3::object(&desired.name), Some(&live.tags), names)?;
+        }
+        Ok(Unit::Bucket { desired, live })
+    }
+
+    async fn read_secret(
+        &self,
+        desired: DesiredSecret,
+        names: &StackNames,
+    ) -> Result<Unit, EngineError> {
+        let live = secrets::read(&self.aws, &desired.name).await?;
+        if let Some(live) = &live {
+            check_owned(secrets::object(&desired.name), Some(&live.tags), names)?;
+        }
+        Ok(Unit::Secret { desired, live })
     }
 
     async fn read_function(
@@ -585,11 +829,23 @@ impl Engine {
     /// Applies a prepared change. Resources whose objects are all unchanged are not touched. When
     /// some resources fail, the others are still done, and the error ([`EngineError::Partial`])
     /// says per resource what was done, where it failed and what is left.
+    ///
+    /// A change that deletes data is refused as a whole, before any change, unless the user
+    /// agreed ([`PreparedChange::delete_data`]); see [`PreparedChange::check_data_loss`].
     pub async fn apply(
         &self,
         prepared: PreparedChange,
         progress: &dyn Progress,
     ) -> Result<Outputs, EngineError> {
+        prepared.check_data_loss()?;
+        if !(secrets::MIN_RECOVERY_WINDOW_DAYS..=secrets::DEFAULT_RECOVERY_WINDOW_DAYS)
+            .contains(&self.secret_recovery_days)
+        {
+            return Err(EngineError::RecoveryWindow {
+                days: self.secret_recovery_days,
+            });
+        }
+        let delete_data = prepared.delete_data;
         let total = prepared.units.len();
         let waiting_for_urls: Vec<DesiredFunction> = prepared
             .units
@@ -610,7 +866,11 @@ impl Engine {
                         .iter()
                         .any(|change| change.action != Action::Unchanged);
                     let steps = Steps::new(&resource, progress, changed);
-                    let result = self.apply_unit(unit, &steps).await;
+                    // Boxed: a unit's future is large, and many run at once.
+                    let result = self
+                        .apply_unit(unit, &steps, delete_data, prepared.operation)
+                        .boxed()
+                        .await;
                     let log = steps.finish(result.is_ok());
                     let done: Vec<String> = log.done.iter().map(Step::done).collect();
                     let (outcome, output) = match result {
@@ -678,12 +938,16 @@ impl Engine {
                 Some(UnitOutput::Function(function)) => outputs.functions.push(function),
                 Some(UnitOutput::Endpoint(endpoint)) => outputs.endpoints.push(endpoint),
                 Some(UnitOutput::Table(table)) => outputs.tables.push(table),
+                Some(UnitOutput::Bucket(bucket)) => outputs.buckets.push(bucket),
+                Some(UnitOutput::Secret(secret)) => outputs.secrets.push(secret),
                 Some(UnitOutput::Removed) | None => {}
             }
         }
         outputs.functions.sort_by(|a, b| a.name.cmp(&b.name));
         outputs.endpoints.sort_by(|a, b| a.name.cmp(&b.name));
         outputs.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        outputs.buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        outputs.secrets.sort_by(|a, b| a.name.cmp(&b.name));
         // Also after a partial failure: the URLs that were created reach their readers now;
         // those whose function failed are left for the next run, which plans them again.
         let failed = failed
@@ -777,7 +1041,13 @@ impl Engine {
         failed
     }
 
-    async fn apply_unit(&self, unit: Unit, steps: &Steps<'_>) -> Result<UnitOutput, EngineError> {
+    async fn apply_unit(
+        &self,
+        unit: Unit,
+        steps: &Steps<'_>,
+        delete_data: bool,
+        operation: &'static str,
+    ) -> Result<UnitOutput, EngineError> {
         let aws = &self.aws;
         match unit {
             Unit::Function {
@@ -967,13 +1237,98 @@ impl Engine {
                     config_name: desired.config_name.clone(),
                 }))
             }
-            Unit::Remove { objects, .. } => {
+            Unit::Bucket { desired, live } => {
+                match &live {
+                    None => {
+                        steps.start(Verb::Create, s3::object(&desired.name));
+                        s3::create(aws, &desired).await?;
+                    }
+                    Some(live) if !s3::diff(&desired, live).is_empty() => {
+                        steps.start(Verb::Update, s3::object(&desired.name));
+                        s3::update(aws, &desired, live).await?;
+                    }
+                    Some(_) => {}
+                }
+                Ok(UnitOutput::Bucket(BucketOutput {
+                    name: desired.logical.clone(),
+                    bucket_name: desired.name.clone(),
+                    versioning: desired.versioning,
+                }))
+            }
+            Unit::Secret { desired, live } => {
+                match &live {
+                    None => {
+                        steps.start(Verb::Create, secrets::object(&desired.name));
+                        secrets::create(aws, &desired).await?;
+                    }
+                    Some(live) if !secrets::diff(&desired, live).is_empty() => {
+                        let verb = if live.deleted {
+                            Verb::Restore
+                        } else {
+                            Verb::Update
+                        };
+                        steps.start(verb, secrets::object(&desired.name));
+                        secrets::update(aws, &desired, live).await?;
+                    }
+                    Some(_) => {}
+                }
+                Ok(UnitOutput::Secret(SecretOutput {
+                    name: desired.logical.clone(),
+                    secret_name: desired.name.clone(),
+                    has_value: live.as_ref().is_some_and(|live| live.has_value),
+                }))
+            }
+            Unit::Remove {
+                resource,
+                objects,
+                held,
+            } => {
                 for object in objects {
-                    steps.start(
-                        Verb::Delete,
-                        format!("{} {}", object.kind.type_name(), object.name),
-                    );
-                    delete_object(aws, &object, &self.wait).await?;
+                    let object_name = format!("{} {}", object.kind.type_name(), object.name);
+                    match (object.kind, held.get(&object.name)) {
+                        (ObjectKind::Bucket, Some(Held::Objects(contents))) => {
+                            if contents.objects > 0 || contents.delete_markers > 0 {
+                                // Consent was checked before the apply started.
+                                let only_markers = contents.objects == 0 || !delete_data;
+                                steps.start_detail(
+                                    Verb::Delete,
+                                    format!("every object version of {object_name}"),
+                                    format!(" ({})", s3::describe_contents(contents)),
+                                );
+                                s3::empty(aws, &object.name, only_markers).await?;
+                            }
+                            steps.start(Verb::Delete, object_name);
+                            s3::delete(aws, &object.name).await?;
+                        }
+                        (ObjectKind::Secret, _) => {
+                            steps.start_detail(
+                                Verb::Delete,
+                                object_name,
+                                format!(" (recoverable for {} days)", self.secret_recovery_days),
+                            );
+                            secrets::delete(aws, &object.name, self.secret_recovery_days).await?;
+                        }
+                        (ObjectKind::Table, None) if !delete_data => {
+                            steps.start(Verb::Delete, object_name.clone());
+                            // Empty when planned; items written since are data too.
+                            if dynamodb::has_items(aws, &object.name).await? {
+                                return Err(EngineError::FailedState {
+                                    object: format!("{resource} ({object_name})"),
+                                    reason: format!(
+                                        "items were written to it since the plan, so it was \
+                                         not deleted; run `cargo pluto {operation}` again to \
+                                         see them in the plan (and `--delete-data` to delete \
+                                         them)"
+                                    ),
+                                });
+                            }
+                            delete_object(aws, &object, &self.wait).await?;
+                        }
+                        _ => {
+                            steps.start(Verb::Delete, object_name);
+                            delete_object(aws, &object, &self.wait).await?;
+                        }
+                    }
                 }
                 Ok(UnitOutput::Removed)
             }
@@ -998,6 +1353,7 @@ enum Verb {
     Update,
     Configure,
     Delete,
+    Restore,
     Wait,
 }
 
@@ -1019,6 +1375,7 @@ impl Step {
             Verb::Update => "updating",
             Verb::Configure => "configuring",
             Verb::Delete => "deleting",
+            Verb::Restore => "restoring",
             Verb::Wait => "waiting for",
         };
         format!("{verb} {}{}", self.object, self.detail)
@@ -1031,6 +1388,7 @@ impl Step {
             Verb::Update => "updated",
             Verb::Configure => "configured",
             Verb::Delete => "deleted",
+            Verb::Restore => "restored",
             Verb::Wait => "waited for",
         };
         format!("{verb} {}{}", self.object, self.detail)
@@ -1112,6 +1470,7 @@ fn removals(objects: impl Iterator<Item = OwnedObject>) -> Vec<Unit> {
             Unit::Remove {
                 resource: label_of_tag(&tag),
                 objects,
+                held: BTreeMap::new(),
             }
         })
         .collect()
@@ -1134,6 +1493,11 @@ async fn delete_object(
             sagemaker::delete(aws, SageMakerObject::Model, &object.name, wait).await
         }
         ObjectKind::Table => dynamodb::delete(aws, &object.name).await,
+        // Without its contents (see `Engine::apply_unit`).
+        ObjectKind::Bucket => s3::delete(aws, &object.name).await,
+        ObjectKind::Secret => {
+            secrets::delete(aws, &object.name, secrets::DEFAULT_RECOVERY_WINDOW_DAYS).await
+        }
         ObjectKind::Role => role::delete(aws, &object.name).await,
     }
 }

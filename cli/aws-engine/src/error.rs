@@ -138,6 +138,93 @@ pub enum EngineError {
         reason: String,
     },
 
+    /// The bucket name the stack needs belongs to another AWS account (S3 names are global).
+    #[error(
+        "S3 bucket {name} exists in another AWS account (bucket names are global across AWS), or \
+         this account may not read it: {message}"
+    )]
+    #[diagnostic(
+        code(pluto::aws::bucket_name_taken),
+        help(
+            "if AWS denied access, check that the deploying identity may read buckets \
+             (s3:GetBucketTagging). Otherwise the name is someone else's — rare, since Pluto's \
+             bucket names end in a hash of the account and region: rename the bucket \
+             (`#[resource(bucket(name = ...))]`) or deploy under another `--stack` name"
+        )
+    )]
+    BucketNameTaken {
+        /// The bucket name.
+        name: String,
+        /// AWS's answer.
+        message: String,
+    },
+
+    /// `secret set --deployed` on a secret the stack does not have (yet).
+    #[error("secret `{logical}` is not deployed: Secrets Manager has no secret {name}")]
+    #[diagnostic(
+        code(pluto::aws::secret_not_deployed),
+        help(
+            "deploy first (`cargo pluto deploy` creates the secret, without a value), then set its \
+             value again; check `--stack`, `--region` and the AWS account if it was deployed"
+        )
+    )]
+    SecretNotDeployed {
+        /// Logical name.
+        logical: String,
+        /// Secrets Manager name.
+        name: String,
+    },
+
+    /// `secret set --deployed` on a secret scheduled for deletion (by a destroy).
+    #[error("secret `{logical}` ({name}) is scheduled for deletion, so its value cannot be set")]
+    #[diagnostic(
+        code(pluto::aws::secret_scheduled_for_deletion),
+        help(
+            "deploy the stack again: the deploy restores the secret (with its old value), then \
+             set the value again"
+        )
+    )]
+    SecretScheduledForDeletion {
+        /// Logical name.
+        logical: String,
+        /// Secrets Manager name.
+        name: String,
+    },
+
+    /// The plan deletes resources that hold data, and the user did not agree to lose it.
+    #[error(
+        "{operation} refused: it would delete data ({}); nothing was changed",
+        .losses.join("; ")
+    )]
+    #[diagnostic(
+        code(pluto::aws::would_delete_data),
+        help(
+            "copy out what you want to keep, then run `cargo pluto {operation} --delete-data` to \
+             delete these resources with their data (buckets are emptied first; secrets are kept \
+             for their recovery window). To keep a resource, declare it again"
+        )
+    )]
+    WouldDeleteData {
+        /// `deploy` or `destroy`.
+        operation: &'static str,
+        /// What would be lost, e.g. `bucket docs: S3 bucket app-dev-docs-1a2b3c4d holds 12
+        /// objects, 3.4 MiB`.
+        losses: Vec<String>,
+    },
+
+    /// A secret recovery window Secrets Manager does not accept.
+    #[error("a secret recovery window of {days} days is not possible")]
+    #[diagnostic(
+        code(pluto::aws::recovery_window),
+        help(
+            "Secrets Manager keeps deleted secrets for 7 to 30 days; pick a number in that range"
+        )
+    )]
+    RecoveryWindow {
+        /// The number given.
+        days: u32,
+    },
+
     /// Physical names could not be made.
     #[error(transparent)]
     #[diagnostic(code(pluto::aws::naming))]

@@ -2,13 +2,19 @@
 //! names could be the stack's ([`StackNames::owned_prefix`]), then keep those whose tags say they
 //! are (`pluto:project` and `pluto:stack`). This is what `destroy` deletes and what a deploy
 //! compares with the declaration to find objects that are no longer declared.
+//!
+//! Buckets are listed in the connection's region only, and a bucket counts as the stack's only
+//! if its name is also the one the stack gives its tagged resource in this account and region
+//! (bucket names hash both), so a stack of the same name elsewhere is never touched. Secrets
+//! scheduled for deletion are already deleted as far as a stack is concerned: they are not
+//! listed.
 
 use crate::connect::Aws;
 use crate::desired::{RESOURCE_TAG, owned_by};
 use crate::error::EngineError;
 use crate::sagemaker::SageMakerObject;
-use crate::{dynamodb, lambda, role, sagemaker};
-use futures_util::{StreamExt, TryStreamExt, stream};
+use crate::{dynamodb, lambda, role, s3, sagemaker, secrets};
+use futures_util::{FutureExt, StreamExt, TryStreamExt, stream};
 use pluto_model::naming::StackNames;
 use std::collections::BTreeMap;
 
@@ -28,6 +34,10 @@ pub enum ObjectKind {
     Model,
     /// A DynamoDB table.
     Table,
+    /// An S3 bucket.
+    Bucket,
+    /// A Secrets Manager secret.
+    Secret,
     /// An IAM role.
     Role,
 }
@@ -41,6 +51,8 @@ impl ObjectKind {
             Self::EndpointConfig => SageMakerObject::Config.type_name(),
             Self::Model => SageMakerObject::Model.type_name(),
             Self::Table => "DynamoDB table",
+            Self::Bucket => "S3 bucket",
+            Self::Secret => "Secrets Manager secret",
             Self::Role => "IAM role",
         }
     }
@@ -49,7 +61,7 @@ impl ObjectKind {
 /// An object that belongs to the stack.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OwnedObject {
-    /// Kind (the order of deletion: functions and endpoints first, roles last).
+    /// Kind (the order of deletion: functions and endpoints first, then the stores, roles last).
     pub kind: ObjectKind,
     /// Physical name.
     pub name: String,
@@ -61,14 +73,19 @@ type Candidate = (ObjectKind, String, Option<String>);
 
 /// Every object of the stack, sorted by kind then name.
 pub async fn discover(aws: &Aws, names: &StackNames) -> Result<Vec<OwnedObject>, EngineError> {
+    let names = &names
+        .clone()
+        .in_account(aws.target.account(), aws.target.region());
     let prefix = names.owned_prefix();
-    let (roles, functions, tables, endpoints, configs, models) = tokio::try_join!(
+    let (roles, functions, tables, endpoints, configs, models, buckets, listed_secrets) = tokio::try_join!(
         role::list_owned_candidates(aws, &prefix),
         lambda::list_candidates(aws, &prefix),
         dynamodb::list_candidates(aws, &prefix),
         sagemaker::list_candidates(aws, SageMakerObject::Endpoint, &prefix),
         sagemaker::list_candidates(aws, SageMakerObject::Config, &prefix),
         sagemaker::list_candidates(aws, SageMakerObject::Model, &prefix),
+        s3::list_candidates(aws, &prefix).boxed(),
+        secrets::list_candidates(aws, &prefix).boxed(),
     )?;
     let mut candidates: Vec<Candidate> = Vec::new();
     candidates.extend(roles.into_iter().map(|name| (ObjectKind::Role, name, None)));
@@ -82,6 +99,11 @@ pub async fn discover(aws: &Aws, names: &StackNames) -> Result<Vec<OwnedObject>,
             .into_iter()
             .map(|name| (ObjectKind::Table, name, None)),
     );
+    candidates.extend(
+        buckets
+            .into_iter()
+            .map(|name| (ObjectKind::Bucket, name, None)),
+    );
     for (kind, list) in [
         (ObjectKind::Endpoint, endpoints),
         (ObjectKind::EndpointConfig, configs),
@@ -93,9 +115,12 @@ pub async fn discover(aws: &Aws, names: &StackNames) -> Result<Vec<OwnedObject>,
     let mut owned: Vec<OwnedObject> = stream::iter(candidates)
         .map(|(kind, name, arn)| async move {
             let tags = read_tags(aws, kind, &name, arn.as_deref()).await?;
-            Ok::<_, EngineError>(owned_by(&tags, names).then(|| OwnedObject {
+            let resource = tags.get(RESOURCE_TAG).cloned().unwrap_or_default();
+            let ours = owned_by(&tags, names)
+                && (kind != ObjectKind::Bucket || is_stack_bucket(names, &resource, &name));
+            Ok::<_, EngineError>(ours.then_some(OwnedObject {
                 kind,
-                resource: tags.get(RESOURCE_TAG).cloned().unwrap_or_default(),
+                resource,
                 name,
             }))
         })
@@ -103,6 +128,16 @@ pub async fn discover(aws: &Aws, names: &StackNames) -> Result<Vec<OwnedObject>,
         .try_filter_map(|object| async move { Ok(object) })
         .try_collect()
         .await?;
+    owned.extend(
+        listed_secrets
+            .into_iter()
+            .filter(|secret| owned_by(&secret.tags, names))
+            .map(|secret| OwnedObject {
+                kind: ObjectKind::Secret,
+                resource: secret.tags.get(RESOURCE_TAG).cloned().unwrap_or_default(),
+                name: secret.name,
+            }),
+    );
     owned.sort();
     Ok(owned)
 }
@@ -119,6 +154,9 @@ async fn read_tags(
         ObjectKind::Table => {
             dynamodb::read_tags(aws, name, &aws.target.table_arn_named(name)).await
         }
+        ObjectKind::Bucket => s3::read_tags(aws, name).await,
+        // Listed with their tags.
+        ObjectKind::Secret => Ok(BTreeMap::new()),
         ObjectKind::Endpoint | ObjectKind::EndpointConfig | ObjectKind::Model => {
             sagemaker::read_tags(
                 aws,
@@ -127,5 +165,32 @@ async fn read_tags(
             )
             .await
         }
+    }
+}
+
+/// Whether bucket `name`, tagged as the stack's resource `resource` (`bucket/docs`), is the
+/// bucket this stack has in this account and region: the name hashes both.
+fn is_stack_bucket(names: &StackNames, resource: &str, name: &str) -> bool {
+    resource
+        .strip_prefix(pluto_spec::ResourceKind::Bucket.keyword())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|logical| names.bucket(logical) == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_is_the_stacks_only_under_the_name_of_this_account_and_region() {
+        let names = StackNames::new("app", "dev")
+            .expect("names")
+            .in_account("123456789012", "us-east-1");
+        let here = names.bucket("docs");
+        assert!(is_stack_bucket(&names, "bucket/docs", &here));
+        let elsewhere = names.clone().in_account("123456789012", "eu-west-1");
+        assert!(!is_stack_bucket(&elsewhere, "bucket/docs", &here));
+        assert!(!is_stack_bucket(&names, "bucket/other", &here));
+        assert!(!is_stack_bucket(&names, "kv_store/docs", &here));
     }
 }

@@ -1,6 +1,7 @@
 //! Pluto's AWS engine: takes an [`Architecture`](pluto_model::Architecture) to running AWS
 //! resources — IAM roles with least-privilege inline policies rendered from the deducer's grants,
-//! Lambda functions behind Function URLs, DynamoDB tables, SageMaker endpoints — and back out.
+//! Lambda functions behind Function URLs, DynamoDB tables, S3 buckets, Secrets Manager secrets,
+//! SageMaker endpoints — and back out.
 //!
 //! It talks to AWS directly through the AWS SDK for Rust and reads the truth back from AWS: every
 //! deploy starts by reading the live state ([`Engine::plan_deploy`]), so a re-run after a failure
@@ -25,7 +26,9 @@ pub mod lock;
 pub mod plan;
 pub mod progress;
 mod role;
+mod s3;
 mod sagemaker;
+pub mod secrets;
 pub mod wait;
 
 pub use connect::{

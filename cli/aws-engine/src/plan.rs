@@ -1,5 +1,9 @@
 //! Plans: what a deploy or destroy will do to each AWS object, compared field by field with what
 //! AWS reports now. Values of secrets never reach a plan.
+//!
+//! A deletion of an object that holds data (a non-empty bucket, a secret with a value, a
+//! non-empty table) carries what would be lost ([`Change::data`]): plans mark it and sum it up
+//! ([`Plan::data_loss`]), and the engine refuses to apply it without the user's consent.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +57,10 @@ pub struct Change {
     /// What happens.
     #[serde(flatten)]
     pub action: Action,
+    /// For a deletion of an object holding data: what is lost, e.g. `12 objects, 3.4 MiB` or
+    /// `has a value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 impl Change {
@@ -75,6 +83,18 @@ impl Plan {
         self.changes
             .iter()
             .all(|change| change.action == Action::Unchanged)
+    }
+
+    /// The data the plan deletes, one entry per object, e.g. `bucket docs (12 objects, 3.4 MiB)`.
+    pub fn data_loss(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .filter(|change| change.action == Action::Delete)
+            .filter_map(|change| {
+                let data = change.data.as_ref()?;
+                Some(format!("{} ({data})", change.resource))
+            })
+            .collect()
     }
 
     /// Counts: (create, update, delete, unchanged).
@@ -106,7 +126,12 @@ impl fmt::Display for Plan {
                 Action::Delete => ("-", "delete"),
                 Action::Unchanged => ("=", "unchanged"),
             };
-            writeln!(f, "  {sign} {word:<9} {}", change.object())?;
+            match &change.data {
+                Some(data) if change.action == Action::Delete => {
+                    writeln!(f, "  {sign} {word:<9} {} [data: {data}]", change.object())?;
+                }
+                _ => writeln!(f, "  {sign} {word:<9} {}", change.object())?,
+            }
             if let Action::Update(fields) = &change.action {
                 for field in fields {
                     writeln!(f, "      {}: {} -> {}", field.field, field.old, field.new)?;
@@ -117,7 +142,12 @@ impl fmt::Display for Plan {
         write!(
             f,
             "{create} to create, {update} to update, {delete} to delete, {unchanged} unchanged"
-        )
+        )?;
+        let losses = self.data_loss();
+        if !losses.is_empty() {
+            write!(f, "\nwould delete data: {}", losses.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -179,18 +209,21 @@ mod tests {
                     object_type: "IAM role",
                     name: "app-dev-chat-fn".to_owned(),
                     action: Action::Create,
+                    data: None,
                 },
                 Change {
                     resource: "function chat".to_owned(),
                     object_type: "Lambda function",
                     name: "app-dev-chat".to_owned(),
                     action: Action::Update(vec![FieldChange::new("memory", "256", "512")]),
+                    data: None,
                 },
                 Change {
                     resource: "KV store history".to_owned(),
                     object_type: "DynamoDB table",
                     name: "app-dev-history".to_owned(),
                     action: Action::Unchanged,
+                    data: None,
                 },
             ],
         };
@@ -201,6 +234,71 @@ mod tests {
              table app-dev-history\n1 to create, 1 to update, 0 to delete, 1 unchanged"
         );
         assert!(!plan.is_empty());
+    }
+
+    #[test]
+    fn deletions_of_data_are_marked_and_summed_up() {
+        let delete = |resource: &str, object_type, name: &str, data: Option<&str>| Change {
+            resource: resource.to_owned(),
+            object_type,
+            name: name.to_owned(),
+            action: Action::Delete,
+            data: data.map(str::to_owned),
+        };
+        let plan = Plan {
+            changes: vec![
+                delete(
+                    "bucket docs",
+                    "S3 bucket",
+                    "app-dev-docs-1a2b3c4d",
+                    Some("12 objects, 3.4 MiB"),
+                ),
+                delete(
+                    "secret api-key",
+                    "Secrets Manager secret",
+                    "app-dev-api-key",
+                    Some("has a value"),
+                ),
+                delete(
+                    "KV store history",
+                    "DynamoDB table",
+                    "app-dev-history",
+                    None,
+                ),
+            ],
+        };
+        assert_eq!(
+            plan.data_loss(),
+            [
+                "bucket docs (12 objects, 3.4 MiB)",
+                "secret api-key (has a value)"
+            ]
+        );
+        let text = plan.to_string();
+        assert!(
+            text.contains(
+                "  - delete    S3 bucket app-dev-docs-1a2b3c4d [data: 12 objects, 3.4 MiB]\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - delete    DynamoDB table app-dev-history\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "would delete data: bucket docs (12 objects, 3.4 MiB), secret api-key (has a value)"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_value(&plan.changes[0]).expect("JSON");
+        assert_eq!(json["data"], "12 objects, 3.4 MiB");
+        assert!(
+            serde_json::to_value(&plan.changes[2])
+                .expect("JSON")
+                .get("data")
+                .is_none()
+        );
     }
 
     #[test]

@@ -628,4 +628,3 @@ pub(crate) fn explain_denial(
     );
     (missing, why)
 }
-

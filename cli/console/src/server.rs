@@ -44,6 +44,9 @@ pub(crate) fn router(console: Arc<Console>) -> Router {
         .route("/api/kv", get(kv_stores))
         .route("/api/kv/{store}", get(kv_items))
         .route("/api/kv/{store}/{key}", put(kv_put).delete(kv_delete))
+        .route("/api/buckets", get(buckets))
+        .route("/api/buckets/{bucket}", get(bucket_objects))
+        .route("/api/buckets/{bucket}/upload", post(bucket_upload))
         .route("/api/model", get(model))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(same_origin_json_changes))
@@ -387,6 +390,14 @@ async fn on_kv<T: Send + 'static>(
             "UnknownStore",
             format!("the app declares no KV store `{store}`"),
         )),
+        Ok(Err(pluto_simulator::aws::KvAdminError::UnknownBucket(bucket))) => Err(error(
+            StatusCode::NOT_FOUND,
+            "UnknownBucket",
+            format!("the app declares no bucket `{bucket}`"),
+        )),
+        Ok(Err(pluto_simulator::aws::KvAdminError::Source(problem))) => {
+            Err(error(StatusCode::BAD_REQUEST, "UnreadableFile", problem))
+        }
         Ok(Err(problem)) => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "StoreFailed",
@@ -465,6 +476,104 @@ async fn kv_delete(
 ) -> Response {
     match on_kv(&console, move |aws| aws.kv_delete(&store, &key)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(response) => response,
+    }
+}
+
+fn bucket_names(console: &Console) -> Vec<String> {
+    console
+        .hub
+        .architecture()
+        .resources
+        .iter()
+        .filter(|resource| matches!(resource.spec, ResourceSpec::Bucket(_)))
+        .map(|resource| resource.spec.name().to_owned())
+        .collect()
+}
+
+/// Every bucket with its object count and bytes.
+async fn buckets(State(console): State<Arc<Console>>) -> Response {
+    let mut buckets = Vec::new();
+    for name in bucket_names(&console) {
+        let bucket = name.clone();
+        let objects = match on_kv(&console, move |aws| aws.bucket_objects(&bucket)).await {
+            Ok(objects) => objects,
+            Err(response) => return response,
+        };
+        let bytes: u64 = objects.iter().map(|(_, meta)| meta.size).sum();
+        buckets.push(json!({"name": name, "objects": objects.len(), "bytes": bytes}));
+    }
+    axum::Json(buckets).into_response()
+}
+
+/// The objects of one bucket: key, size, content type, when written.
+async fn bucket_objects(
+    State(console): State<Arc<Console>>,
+    Path(bucket): Path<String>,
+) -> Response {
+    let name = bucket.clone();
+    match on_kv(&console, move |aws| aws.bucket_objects(&name)).await {
+        Ok(objects) => axum::Json(json!({
+            "bucket": bucket,
+            "objects": objects
+                .into_iter()
+                .map(|(key, meta)| json!({
+                    "key": key,
+                    "size": meta.size,
+                    "content_type": meta.content_type,
+                    "modified_ms": meta.modified_ms,
+                }))
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `{"key", "path", "content_type"}`: stores the local file at `path` (absolute) as object `key`,
+/// streamed from disk (what `cargo pluto bucket upload` sends for each file).
+async fn bucket_upload(
+    State(console): State<Arc<Console>>,
+    Path(bucket): Path<String>,
+    body: Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Upload {
+        key: String,
+        path: std::path::PathBuf,
+        content_type: String,
+    }
+    let upload: Upload = match serde_json::from_slice(&body) {
+        Ok(upload) => upload,
+        Err(problem) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                format!("expected {{\"key\", \"path\", \"content_type\"}}: {problem}"),
+            );
+        }
+    };
+    if upload.key.is_empty() || !upload.path.is_absolute() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the key must not be empty and the path must be absolute",
+        );
+    }
+    let Upload {
+        key,
+        path,
+        content_type,
+    } = upload;
+    let stored_key = key.clone();
+    match on_kv(&console, move |aws| {
+        aws.bucket_put_file(&bucket, &stored_key, &path, &content_type)
+    })
+    .await
+    {
+        Ok(meta) => {
+            axum::Json(json!({"key": key, "size": meta.size, "etag": meta.etag})).into_response()
+        }
         Err(response) => response,
     }
 }

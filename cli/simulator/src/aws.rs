@@ -319,6 +319,103 @@ impl LocalAws {
         self.with_database(|database| write_item(database, &table, key, None))
     }
 
+    /// The physical bucket of bucket `bucket` (logical name) and the object store, if the app
+    /// declares it.
+    fn bucket_store(&self, bucket: &str) -> Result<(String, Arc<ObjectStore>), KvAdminError> {
+        let physical = self
+            .resources
+            .iter()
+            .find(|(_, resource)| resource.kind == ResourceKind::Bucket && resource.name == bucket)
+            .map(|(physical, _)| physical.clone())
+            .ok_or_else(|| KvAdminError::UnknownBucket(bucket.to_owned()))?;
+        let objects = self.objects.clone().ok_or(KvAdminError::Stopping)?;
+        Ok((physical, objects))
+    }
+
+    /// Every object of bucket `bucket` (logical name) as `(key, metadata)`, in key order: the
+    /// developer's view (the dev console, `cargo pluto bucket upload`), so no grant is checked.
+    /// Blocks on the index.
+    pub fn bucket_objects(
+        &self,
+        bucket: &str,
+    ) -> Result<Vec<(String, crate::objects::ObjectMeta)>, KvAdminError> {
+        let (physical, objects) = self.bucket_store(bucket)?;
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map(|(key, _): &(String, _)| key.clone());
+            let (page, more) = objects
+                .list(&physical, "", after.as_deref(), s3::MAX_KEYS)
+                .map_err(KvAdminError::Store)?;
+            all.extend(page);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Stores the file at `source` as object `key` of bucket `bucket` (logical name) with this
+    /// content type, copied in a stream (the developer's view; no grant is checked). Blocks.
+    pub fn bucket_put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: &FsPath,
+        content_type: &str,
+    ) -> Result<crate::objects::ObjectMeta, KvAdminError> {
+        use md5::Digest as _;
+        use std::io::{Read as _, Write as _};
+        let (physical, objects) = self.bucket_store(bucket)?;
+        let unreadable = |error: std::io::Error| {
+            KvAdminError::Source(format!("cannot read {}: {error}", source.display()))
+        };
+        let metadata = std::fs::metadata(source).map_err(unreadable)?;
+        if !metadata.is_file() {
+            return Err(KvAdminError::Source(format!(
+                "{} is not a regular file",
+                source.display()
+            )));
+        }
+        if metadata.len() > s3::MAX_OBJECT_BYTES {
+            return Err(KvAdminError::Source(format!(
+                "{} is larger than an object may be ({} bytes)",
+                source.display(),
+                s3::MAX_OBJECT_BYTES
+            )));
+        }
+        let mut input = std::fs::File::open(source).map_err(unreadable)?;
+        let staged = objects.stage(&physical).map_err(KvAdminError::Store)?;
+        let copied = (|| -> Result<(u64, String), KvAdminError> {
+            let unwritable = |error: std::io::Error| {
+                KvAdminError::Store(format!("cannot write {}: {error}", staged.path.display()))
+            };
+            let mut output = std::fs::File::create(&staged.path).map_err(unwritable)?;
+            let mut md5 = md5::Md5::new();
+            let mut buffer = vec![0u8; 64 * 1024];
+            let mut size = 0u64;
+            loop {
+                let read = input.read(&mut buffer).map_err(unreadable)?;
+                if read == 0 {
+                    break;
+                }
+                md5.update(&buffer[..read]);
+                output.write_all(&buffer[..read]).map_err(unwritable)?;
+                size += read as u64;
+            }
+            output.sync_all().map_err(unwritable)?;
+            let etag = md5
+                .finalize()
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            Ok((size, etag))
+        })();
+        // A failed copy drops `staged`, which removes its file.
+        let (size, etag) = copied?;
+        objects
+            .commit(staged, key, size, etag, content_type.to_owned())
+            .map_err(KvAdminError::Store)
+    }
+
     /// Releases the KV data and the buckets' index (in-flight operations finish first); later
     /// calls fail.
     pub fn close(&self) {
@@ -414,10 +511,13 @@ impl LocalAws {
         let granted = caller.is_some_and(|caller| {
             resource.as_ref().is_some_and(|resource| {
                 architecture.function(caller).is_some_and(|function| {
-                    function
-                        .grants
-                        .iter()
-                        .any(|grant| &grant.resource == resource && grant.operation == operation)
+                    // As the deployed policy: a grant also allows the actions its operation needs
+                    // besides its own (a bucket read may list, so a missing key is a 404).
+                    function.grants.iter().any(|grant| {
+                        &grant.resource == resource
+                            && (grant.operation == operation
+                                || grant.operation.bucket_actions_needed().contains(&action))
+                    })
                 })
             })
         });
@@ -793,6 +893,12 @@ pub enum KvAdminError {
     /// The app declares no KV store of that name.
     #[error("the app declares no KV store `{0}`")]
     UnknownStore(String),
+    /// The app declares no bucket of that name.
+    #[error("the app declares no bucket `{0}`")]
+    UnknownBucket(String),
+    /// A file to upload could not be read.
+    #[error("{0}")]
+    Source(String),
     /// The simulator is stopping (the data is released).
     #[error("the simulator is stopping")]
     Stopping,

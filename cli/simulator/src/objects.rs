@@ -39,12 +39,21 @@ impl ObjectMeta {
 }
 
 /// A body being received: its `.part` file, renamed into place by [`ObjectStore::commit`].
+/// Dropped uncommitted (a failed check, a client gone mid-upload, a failed commit), it removes
+/// the file.
 #[derive(Debug)]
 pub struct Staged {
     bucket: String,
     id: String,
     /// The `.part` file to write the body to.
     pub path: PathBuf,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // After a commit the `.part` file has been renamed: nothing is there to remove.
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The buckets of one stack.
@@ -119,7 +128,7 @@ impl ObjectStore {
         std::fs::rename(&staged.path, &final_path)
             .map_err(|error| format!("cannot store the object: {error}"))?;
         let meta = ObjectMeta {
-            file: staged.id,
+            file: staged.id.clone(),
             size,
             etag,
             content_type,

@@ -31,6 +31,8 @@ pub const HANDLER_ENV: &str = "PLUTO_HANDLER";
 pub const PROJECT_ENV: &str = "PLUTO_PROJECT";
 /// Stack name.
 pub const STACK_ENV: &str = "PLUTO_STACK";
+/// The stack every command uses unless told another (`--stack`).
+pub const DEFAULT_STACK: &str = "dev";
 
 /// Partition-key attribute of a KV store's DynamoDB table (type `S`).
 pub const KV_KEY_ATTRIBUTE: &str = "pk";

@@ -90,3 +90,7 @@ pub const LAMBDA_RESERVED_ENV: &[&str] = &[
     "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
 ];
+
+/// Largest secret value Secrets Manager stores (`SecretString`, 64 KiB); `cargo pluto secret set`
+/// refuses a larger one locally too.
+pub const SECRET_VALUE_MAX_BYTES: usize = 65_536;

@@ -17,8 +17,7 @@ use crate::names::{
 };
 use crate::{
     BucketSpec, Cors, DeclaredSpec, EnvValue, FunctionSpec, Hosting, KvStoreSpec, ResourceKind,
-    SagemakerSpec, SecretSpec,
-    UrlAuth,
+    SagemakerSpec, SecretSpec, UrlAuth,
 };
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -1107,7 +1106,10 @@ mod tests {
                 quote!(bucket(versioning = "yes")),
                 "expected `true` or `false`",
             ),
-            (quote!(secret(value = "x")), "unknown option `value` for secret"),
+            (
+                quote!(secret(value = "x")),
+                "unknown option `value` for secret",
+            ),
             (
                 quote!(kv_store(nme = "x")),
                 "unknown option `nme` for kv_store",

@@ -22,6 +22,18 @@ use pluto_model::Operation;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The query parameters of the operations served (and of presigned URLs, besides `X-Amz-*`).
+const KNOWN_QUERY_PARAMETERS: [&str; 9] = [
+    "x-id",
+    "list-type",
+    "prefix",
+    "continuation-token",
+    "start-after",
+    "max-keys",
+    "delimiter",
+    "encoding-type",
+    "fetch-owner",
+];
 /// The largest object one `PutObject` stores (S3's limit): 5 GiB.
 pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 /// The most keys one `ListObjectsV2` page has (S3's limit).
@@ -98,6 +110,26 @@ fn xml_escape(text: &str) -> String {
     escaped
 }
 
+/// Most of a request body a refusal reads (and discards) before answering.
+const DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// `response`, once the unread `body` has been read and discarded (up to [`DRAIN_MAX_BYTES`], for
+/// at most 10 s): a client still sending an upload that is refused reads the refusal instead of
+/// a connection closed under it, as S3's answer reaches it.
+async fn after_draining(mut body: Body, response: Response) -> Response {
+    let drain = async {
+        let mut read = 0;
+        while read < DRAIN_MAX_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |data| data.len()),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
+    response
+}
+
 fn internal(message: &str, resource: &str) -> Response {
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -157,6 +189,16 @@ pub(super) async fn handle(
     if bucket.is_empty() {
         return not_implemented("ListBuckets");
     }
+    // Any other query parameter is a subresource (`?tagging`, `?acl`, `?attributes`, ...): an
+    // operation of its own with its own permission, never the plain object call.
+    if let Some((name, _)) = query.iter().find(|(name, _)| {
+        !KNOWN_QUERY_PARAMETERS.contains(&name.as_str()) && !name.starts_with("X-Amz-")
+    }) {
+        return not_implemented(&format!("the `{name}` subresource"));
+    }
+    if parts.headers.contains_key("range") {
+        return not_implemented("range reads");
+    }
     let resource = format!(
         "/{bucket}{}",
         key.as_deref()
@@ -180,12 +222,13 @@ pub(super) async fn handle(
         (method, _) => return not_implemented(&format!("{method} {raw_path}")),
     };
     if let Err(denied) = aws.authorize(&caller, operation, &bucket) {
-        return error(
+        let denial = error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             &denied.message,
             &resource,
         );
+        return after_draining(body, denial).await;
     }
     let Some(objects) = aws.objects.clone() else {
         return error(
@@ -313,7 +356,6 @@ fn object_headers(headers: &mut HeaderMap, meta: &ObjectMeta) {
     set("content-length", &meta.size.to_string());
     set("etag", &format!("\"{}\"", meta.etag));
     set("last-modified", &http_date(meta.modified()));
-    set("accept-ranges", "bytes");
 }
 
 /// How a `PutObject` body is framed and what its signature says of it.

@@ -263,7 +263,9 @@ async fn bucket_list(prefix: String) -> pluto::Result<Vec<(String, u64)>> {
 async fn bucket_fill(prefix: String, count: usize, bytes: usize) -> pluto::Result<()> {
     for index in 0..count {
         let key = format!("{prefix}{index:05}");
-        files().put(&key, vec![b'x'; bytes], "application/octet-stream").await?;
+        files()
+            .put(&key, vec![b'x'; bytes], "application/octet-stream")
+            .await?;
     }
     Ok(())
 }
