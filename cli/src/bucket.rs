@@ -231,6 +231,8 @@ async fn upload_deployed(
             .s3
             .put_object()
             .bucket(&physical)
+            // The name is predictable: never write into a bucket another account made first.
+            .expected_bucket_owner(aws.target.account())
             .key(&upload.key)
             .content_type(upload.content_type)
             .body(body)

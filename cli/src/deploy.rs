@@ -92,7 +92,10 @@ pub(crate) struct DataArgs {
     #[arg(
         long,
         default_value_t = pluto_aws_engine::secrets::DEFAULT_RECOVERY_WINDOW_DAYS,
-        value_parser = clap::value_parser!(u32).range(7..=30),
+        value_parser = clap::value_parser!(u32).range(
+            i64::from(pluto_aws_engine::secrets::MIN_RECOVERY_WINDOW_DAYS)
+                ..=i64::from(pluto_aws_engine::secrets::DEFAULT_RECOVERY_WINDOW_DAYS)
+        ),
         value_name = "DAYS"
     )]
     secret_recovery_days: u32,

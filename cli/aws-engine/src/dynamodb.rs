@@ -267,16 +267,30 @@ pub(crate) async fn update(
 /// Whether the table holds at least one item: a `Scan` of one item (`DescribeTable`'s item count
 /// is only refreshed every few hours). A missing table holds none.
 pub(crate) async fn has_items(aws: &Aws, name: &str) -> Result<bool, EngineError> {
-    let result = aws
-        .dynamodb
-        .scan()
-        .table_name(name)
-        .limit(1)
-        .select(aws_sdk_dynamodb::types::Select::Count)
-        .send()
-        .await;
-    let output = found("dynamodb:Scan", object(name), result, not_found)?;
-    Ok(output.is_some_and(|output| output.count() > 0))
+    // A page may hold no item and still end with `LastEvaluatedKey` (the scan read only deleted
+    // space): go on until an item or the end of the table.
+    let mut start = None;
+    loop {
+        let result = aws
+            .dynamodb
+            .scan()
+            .table_name(name)
+            .limit(1)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await;
+        let Some(output) = found("dynamodb:Scan", object(name), result, not_found)? else {
+            return Ok(false);
+        };
+        if output.count() > 0 {
+            return Ok(true);
+        }
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(false),
+        }
+    }
 }
 
 /// Deletes the table. Missing is fine.

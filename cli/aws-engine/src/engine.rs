@@ -1301,6 +1301,21 @@ impl Engine {
                             s3::delete(aws, &object.name).await?;
                         }
                         (ObjectKind::Secret, _) => {
+                            // Planned without a value: one set since is data too.
+                            if !delete_data
+                                && secrets::read(aws, &object.name)
+                                    .await?
+                                    .is_some_and(|live| live.has_value)
+                            {
+                                return Err(EngineError::FailedState {
+                                    object: format!("{resource} ({object_name})"),
+                                    reason: format!(
+                                        "a value was set since the plan, so it was not \
+                                         deleted; run `cargo pluto {operation}` again to see \
+                                         it in the plan (and `--delete-data` to delete it)"
+                                    ),
+                                });
+                            }
                             steps.start_detail(
                                 Verb::Delete,
                                 object_name,

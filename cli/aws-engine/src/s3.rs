@@ -314,14 +314,12 @@ pub(crate) async fn create(aws: &Aws, bucket: &DesiredBucket) -> Result<(), Engi
         .await;
     match result {
         Ok(_) => {
-            let fresh = LiveBucket {
-                tags: bucket.tags.clone(),
-                public_access_block: None,
-                ownership: Some(OWNERSHIP.to_owned()),
-                encryption: None,
-                versioning: None,
-            };
-            update(aws, bucket, &fresh).await
+            // S3 is eventually consistent right after a create (the bucket may be unknown for a
+            // few seconds), and in us-east-1 creating a bucket one already owns also succeeds:
+            // read what is there, check it is this stack's, then converge.
+            let live = read_after_create(aws, &bucket.name).await?;
+            check_same_stack(object(&bucket.name), &bucket.tags, &live.tags)?;
+            update(aws, bucket, &live).await
         }
         Err(error)
             if error
@@ -345,6 +343,28 @@ pub(crate) async fn create(aws: &Aws, bucket: &DesiredBucket) -> Result<(), Engi
             })
         }
         Err(error) => Err(aws_error("s3:CreateBucket", object(&bucket.name), error)),
+    }
+}
+
+/// The bucket just created, read back; S3 may not know it for a few seconds (up to 2 minutes
+/// are waited for).
+async fn read_after_create(aws: &Aws, name: &str) -> Result<LiveBucket, EngineError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        if let Some(live) = read(aws, name).await? {
+            return Ok(live);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(EngineError::FailedState {
+                object: object(name),
+                reason: "S3 created it but still does not know it after 2 minutes; run the \
+                         deploy again"
+                    .to_owned(),
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
     }
 }
 
