@@ -25,6 +25,10 @@ async fn run_serves_the_example_with_real_model_answers_and_stops_on_ctrl_c() {
     assert!(hint.is_empty(), "the local model is missing: {hint}");
     let cargo_pluto = build_workspace_binary("cargo-pluto");
     let manifest = pluto_tests::workspace_root().join("examples/langchain-llama/Cargo.toml");
+    // A fresh stack: the bucket starts empty on every run of this test.
+    let _ = std::fs::remove_dir_all(
+        pluto_tests::workspace_root().join("examples/langchain-llama/.pluto/e2e"),
+    );
     // `cargo pluto run` of the example as stack `e2e`, on any free port.
     let run = || {
         let mut command = Command::new(&cargo_pluto);

@@ -1,3 +1,3 @@
-#[pluto::resource(bucket)]
-fn files() -> pluto::KvStore;
+#[pluto::resource(queue)]
+fn jobs() -> pluto::KvStore;
 fn main() {}

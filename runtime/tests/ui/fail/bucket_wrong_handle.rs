@@ -1,0 +1,3 @@
+#[pluto::resource(bucket)]
+fn files() -> pluto::KvStore;
+fn main() {}
